@@ -1,0 +1,39 @@
+"""imacs-widget: compare what two image classifiers rely on (IMACS), in a Jupyter widget.
+
+>>> import imacs_widget as imacs
+>>> result = imacs.compare(model_a, model_b, images, labels, class_names=names,
+...                        target_class="sunflower", n_clusters=8, seed=0)  # doctest: +SKIP
+>>> result.widget()  # doctest: +SKIP
+
+Importing this package is cheap: TensorFlow is imported only when a model is evaluated.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+__all__ = ["compare", "load", "ComparisonResult", "ModelAdapter", "ImacsInputError", "ImacsWarning"]
+
+from .errors import ImacsInputError, ImacsWarning
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .compare import compare
+    from .models import ModelAdapter
+    from .result import ComparisonResult, load
+
+
+def __getattr__(name: str):
+    if name == "compare":
+        from .compare import compare
+
+        return compare
+    if name in ("load", "ComparisonResult"):
+        from . import result
+
+        return getattr(result, name)
+    if name == "ModelAdapter":
+        from .models import ModelAdapter
+
+        return ModelAdapter
+    raise AttributeError(f"module 'imacs_widget' has no attribute {name!r}")

@@ -1,0 +1,52 @@
+"""Predictions of both models over the whole evaluation set, computed once and reused."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .models import ModelAdapter
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Scores of one model on every evaluation image.
+
+    Attributes
+    ----------
+    scores : numpy.ndarray
+        ``float64 [N, C]`` probabilities (or logits, per the adapter's ``score``).
+    predicted : numpy.ndarray
+        ``int64 [N]`` argmax class.
+    """
+
+    scores: np.ndarray
+    predicted: np.ndarray
+
+    @classmethod
+    def compute(cls, adapter: ModelAdapter, images: np.ndarray, progress=None) -> Predictions:
+        """Score ``images`` with ``adapter`` in batches (``progress(n)`` after each batch)."""
+        parts = []
+        for start in range(0, len(images), adapter.batch_size):
+            chunk = images[start:start + adapter.batch_size]
+            parts.append(adapter.scores(chunk))
+            if progress is not None:
+                progress(len(chunk))
+        scores = np.concatenate(parts, axis=0)
+        return cls(scores=scores, predicted=scores.argmax(axis=1).astype(np.int64))
+
+    def accuracy(self, labels: np.ndarray, mask: np.ndarray | None = None) -> float:
+        """Top-1 accuracy on ``labels`` (optionally only where ``mask`` is true)."""
+        hit = self.predicted == labels
+        if mask is not None:
+            hit = hit[mask]
+        return float(hit.mean()) if hit.size else float("nan")
+
+
+def outcomes(predicted: np.ndarray, labels: np.ndarray, target: int) -> np.ndarray:
+    """Outcome of each image for the class of interest: ``'TP'|'TN'|'FP'|'FN'`` strings."""
+    pos_pred = predicted == target
+    pos_true = labels == target
+    out = np.where(pos_true, np.where(pos_pred, "TP", "FN"), np.where(pos_pred, "FP", "TN"))
+    return out.astype("<U2")

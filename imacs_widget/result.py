@@ -1,0 +1,353 @@
+"""The result of :func:`imacs_widget.compare`: segments, clusters, thumbnails; save/load.
+
+Re-clustering and re-ordering reuse the stored attributions and embeddings (no model call).
+Files written by :meth:`ComparisonResult.save` are zip archives of JSON and ``.npy`` arrays —
+no pickle, so loading a result never runs code.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .clustering import kmeans
+from .errors import ImacsInputError
+from .summary import (
+    CLUSTER_ORDERS,
+    INNER_ORDERS,
+    max_mean_attribution,
+    order_clusters,
+    order_within,
+    shared_bin_edges,
+    summarize_clusters,
+)
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ClassComparison:
+    """Everything computed for one class of interest.
+
+    Attributes
+    ----------
+    target : str
+        Class of interest.
+    segments : pandas.DataFrame
+        One row per segment (columns in ``docs/ARCHITECTURE.md``).
+    embeddings : numpy.ndarray
+        ``float32 [n_segments, D]`` third-model features (row order = ``segments``).
+    shapley_all : numpy.ndarray
+        ``float64 [n_segments, C]`` Shapley value of each segment for every class.
+    thumbnails : numpy.ndarray
+        ``uint8 [n_segments, T, T, 3]`` letterboxed crops.
+    segment_masks : numpy.ndarray
+        ``bool [n_segments, T, T]`` thumbnail pixels that belong to the segment.
+    sampling : dict
+        Requested / available / taken images per model and outcome.
+    warnings : list of str
+        Shortfalls met while sampling.
+    """
+
+    target: str
+    segments: pd.DataFrame
+    embeddings: np.ndarray
+    shapley_all: np.ndarray
+    thumbnails: np.ndarray
+    segment_masks: np.ndarray
+    sampling: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+    bin_edges: np.ndarray | None = None
+    summaries: list = field(default_factory=list)
+
+    def cluster(self, n_clusters: int, seed: int) -> None:
+        """(Re)cluster the pooled segments; updates ``cluster``/``centroid_distance`` and stats."""
+        labels, dist = kmeans(self.embeddings, n_clusters, seed)
+        self.segments["cluster"] = labels
+        self.segments["centroid_distance"] = dist
+        if self.bin_edges is None:
+            self.bin_edges = shared_bin_edges(self.segments["attribution"].to_numpy())
+        self.summaries = summarize_clusters(self.segments, n_clusters, self.bin_edges)
+
+
+class ComparisonResult:
+    """Outcome of a comparison; one class of interest is *active* at a time.
+
+    Use :attr:`segments` and :attr:`clusters` for the active class, :meth:`select_class` to
+    switch, :meth:`recluster` to change the number of clusters, :meth:`widget` to explore.
+    """
+
+    def __init__(self, per_class: dict[str, ClassComparison], class_names: list[str],
+                 model_names: dict, accuracy: dict, source_images: dict, image_shape: tuple,
+                 params: dict, seed: int = 0, order: str = "imbalance",
+                 inner_order: str = "attribution"):
+        if not per_class:
+            raise ValueError("a result needs at least one class of interest")
+        self._per_class = per_class
+        self.class_names = list(class_names)
+        self.model_names = dict(model_names)
+        self.accuracy = dict(accuracy)
+        self.source_images = source_images
+        """``{image_index: uint8 [h, w, 3]}`` downscaled source images of sampled images."""
+        self.image_shape = tuple(image_shape)
+        """``(H, W)`` of the evaluation images (bboxes are in these pixels)."""
+        self.params = dict(params)
+        self.seed = int(seed)
+        self._order = "imbalance"
+        self._inner_order = "attribution"
+        self.order = order
+        self.inner_order = inner_order
+        self.target_class = next(iter(per_class))
+
+    # -- active class ----------------------------------------------------------------------------
+    @property
+    def classes_of_interest(self) -> list[str]:
+        """Classes this result holds comparisons for."""
+        return list(self._per_class)
+
+    @property
+    def target_class(self) -> str:
+        """The active class of interest."""
+        return self._target
+
+    @target_class.setter
+    def target_class(self, name: str) -> None:
+        if name not in self._per_class:
+            raise ImacsInputError("target_class", f"{name!r} is not in this result; it holds "
+                                  f"{self.classes_of_interest}")
+        self._target = name
+
+    def select_class(self, name: str) -> ComparisonResult:
+        """Make ``name`` the active class of interest; returns ``self``."""
+        self.target_class = name
+        return self
+
+    @property
+    def _active(self) -> ClassComparison:
+        return self._per_class[self._target]
+
+    @property
+    def segments(self) -> pd.DataFrame:
+        """Segments of the active class: one row per segment (see ``docs/ARCHITECTURE.md``)."""
+        return self._active.segments
+
+    @property
+    def embeddings(self) -> np.ndarray:
+        """``[n_segments, D]`` embedding of each segment (row order = :attr:`segments`)."""
+        return self._active.embeddings
+
+    @property
+    def shapley_all(self) -> np.ndarray:
+        """``[n_segments, C]`` Shapley value of each segment for every class."""
+        return self._active.shapley_all
+
+    @property
+    def thumbnails(self) -> np.ndarray:
+        """``uint8 [n_segments, T, T, 3]`` segment thumbnails (row order = :attr:`segments`)."""
+        return self._active.thumbnails
+
+    @property
+    def segment_masks(self) -> np.ndarray:
+        """``bool [n_segments, T, T]``: thumbnail pixels inside the segment."""
+        return self._active.segment_masks
+
+    @property
+    def warnings(self) -> list[str]:
+        """Sampling shortfalls of the active class."""
+        return self._active.warnings
+
+    @property
+    def sampling(self) -> dict:
+        """Images requested / available / taken per model and outcome (active class)."""
+        return self._active.sampling
+
+    @property
+    def bin_edges(self) -> np.ndarray:
+        """Attribution histogram edges shared by every cluster of the active class."""
+        return self._active.bin_edges
+
+    @property
+    def n_clusters(self) -> int:
+        """Current number of clusters."""
+        return len(self._active.summaries)
+
+    @property
+    def order(self) -> str:
+        """Cluster order: ``"imbalance"`` (default), ``"importance"`` or ``"size"``."""
+        return self._order
+
+    @order.setter
+    def order(self, value: str) -> None:
+        if value not in CLUSTER_ORDERS:
+            raise ImacsInputError("order", f"must be one of {CLUSTER_ORDERS}, got {value!r}")
+        self._order = value
+
+    @property
+    def inner_order(self) -> str:
+        """Order within a cluster: ``"attribution"`` (default) or ``"centroid"``."""
+        return self._inner_order
+
+    @inner_order.setter
+    def inner_order(self, value: str) -> None:
+        if value not in INNER_ORDERS:
+            raise ImacsInputError("inner_order", f"must be one of {INNER_ORDERS}, got {value!r}")
+        self._inner_order = value
+
+    @property
+    def clusters(self) -> list[dict]:
+        """Cluster summaries of the active class, in :attr:`order` (see :mod:`~imacs_widget.summary`)."""
+        return order_clusters(self._active.summaries, self._order)
+
+    @property
+    def max_mean_attribution(self) -> float:
+        """Largest mean attribution over all clusters and both models (reference bar)."""
+        return max_mean_attribution(self._active.summaries)
+
+    def cluster_segments(self, cluster: int, model: str | None = None,
+                         inner_order: str | None = None) -> pd.DataFrame:
+        """Segments of one cluster (optionally one model), in display order."""
+        seg = self.segments
+        if not 0 <= int(cluster) < self.n_clusters:
+            raise ImacsInputError("cluster", f"must be in 0..{self.n_clusters - 1}, got {cluster}")
+        seg = seg[seg["cluster"] == int(cluster)]
+        if model is not None:
+            seg = seg[seg["model"] == model]
+        return order_within(seg, inner_order or self._inner_order)
+
+    # -- re-clustering -----------------------------------------------------------------------------
+    def recluster(self, n_clusters: int, seed: int | None = None) -> ComparisonResult:
+        """Re-cluster every class with ``n_clusters`` (no model call); returns ``self``."""
+        if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)):
+            raise ImacsInputError("n_clusters", f"must be an integer, got {n_clusters!r}")
+        smallest = min(len(c.segments) for c in self._per_class.values())
+        if not 1 <= n_clusters <= smallest:
+            raise ImacsInputError("n_clusters", f"must be between 1 and {smallest} (segments), "
+                                  f"got {n_clusters}")
+        seed = self.seed if seed is None else int(seed)
+        for cc in self._per_class.values():
+            cc.cluster(int(n_clusters), seed)
+        self.params["n_clusters"] = int(n_clusters)
+        return self
+
+    # -- presentation ------------------------------------------------------------------------------
+    def summary_text(self, top: int = 5) -> str:
+        """A short plain-text summary: accuracies and the top clusters of the active class."""
+        a, b = self.model_names["A"], self.model_names["B"]
+        lines = [f"IMACS comparison for class {self.target_class!r}: A = {a}, B = {b}",
+                 f"accuracy on the evaluation set: A {self.accuracy['A']:.3f}, "
+                 f"B {self.accuracy['B']:.3f}",
+                 f"{len(self.segments)} segments in {self.n_clusters} clusters, ordered by {self.order}:"]
+        for c in self.clusters[:top]:
+            ma, mb = (c["mean_attribution"][m] for m in ("A", "B"))
+            fmt = lambda v: "   n/a" if v is None else f"{v:+.3f}"  # noqa: E731
+            lines.append(f"  cluster {c['id']:>2}: {c['size']:>4} segments (A {c['count']['A']}, "
+                         f"B {c['count']['B']}); mean attribution A {fmt(ma)}, B {fmt(mb)}")
+        for w in self.warnings:
+            lines.append(f"  note: {w}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"<ComparisonResult class={self.target_class!r} segments={len(self.segments)} "
+                f"clusters={self.n_clusters} models={self.model_names}>")
+
+    def widget(self, **kwargs):
+        """An interactive :class:`~imacs_widget.widget.ImacsWidget` showing this result."""
+        from .widget import ImacsWidget
+
+        return ImacsWidget(self, **kwargs)
+
+    def to_html(self, path, **kwargs) -> Path:
+        """Write a self-contained HTML report (no kernel, no network needed to view it)."""
+        from .report import write_html
+
+        return write_html(self, path, **kwargs)
+
+    # -- persistence -------------------------------------------------------------------------------
+    def save(self, path) -> Path:
+        """Write the result to ``path`` (a zip of JSON and ``.npy``; conventionally ``.imacs``)."""
+        path = Path(path)
+        meta = {"format": "imacs-result", "version": FORMAT_VERSION,
+                "class_names": self.class_names, "model_names": self.model_names,
+                "accuracy": self.accuracy, "image_shape": list(self.image_shape),
+                "params": self.params, "seed": self.seed, "order": self._order,
+                "inner_order": self._inner_order, "active": self._target,
+                "classes": [], "source_images": sorted(int(i) for i in self.source_images)}
+        tmp = path.with_name(path.name + ".tmp")
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+            for ci, (name, cc) in enumerate(self._per_class.items()):
+                seg = cc.segments.copy()
+                seg["bbox"] = [list(map(int, b)) for b in seg["bbox"]]
+                z.writestr(f"class{ci}/segments.json", seg.to_json(orient="records"))
+                for arr_name in ("embeddings", "shapley_all", "thumbnails", "segment_masks", "bin_edges"):
+                    _write_npy(z, f"class{ci}/{arr_name}.npy", getattr(cc, arr_name))
+                meta["classes"].append({"target": name, "sampling": cc.sampling,
+                                        "warnings": cc.warnings, "columns": list(seg.columns)})
+            for i, img in self.source_images.items():
+                _write_npy(z, f"sources/{int(i)}.npy", img)
+            z.writestr("meta.json", json.dumps(meta, default=_json_default))
+        tmp.replace(path)
+        return path
+
+
+def _json_default(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(type(o).__name__)
+
+
+def _write_npy(z: zipfile.ZipFile, name: str, arr: np.ndarray) -> None:
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(arr), allow_pickle=False)
+    z.writestr(name, buf.getvalue())
+
+
+def _read_npy(z: zipfile.ZipFile, name: str) -> np.ndarray:
+    return np.load(io.BytesIO(z.read(name)), allow_pickle=False)
+
+
+def load(path) -> ComparisonResult:
+    """Load a result written by :meth:`ComparisonResult.save` (no pickle; safe to open)."""
+    path = Path(path)
+    if not path.exists():
+        raise ImacsInputError("path", f"{path} does not exist")
+    try:
+        z = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise ImacsInputError("path", f"{path} is not an imacs result file") from exc
+    with z:
+        try:
+            meta = json.loads(z.read("meta.json"))
+        except KeyError as exc:
+            raise ImacsInputError("path", f"{path} is not an imacs result file") from exc
+        if meta.get("format") != "imacs-result" or meta.get("version", 0) > FORMAT_VERSION:
+            raise ImacsInputError("path", f"{path}: unsupported format {meta.get('format')} "
+                                  f"v{meta.get('version')}")
+        per_class = {}
+        for ci, info in enumerate(meta["classes"]):
+            seg = pd.read_json(io.BytesIO(z.read(f"class{ci}/segments.json")), orient="records")
+            seg = seg[info["columns"]]
+            seg["bbox"] = [tuple(int(v) for v in b) for b in seg["bbox"]]
+            arrays = {n: _read_npy(z, f"class{ci}/{n}.npy") for n in
+                      ("embeddings", "shapley_all", "thumbnails", "segment_masks", "bin_edges")}
+            cc = ClassComparison(target=info["target"], segments=seg, sampling=info["sampling"],
+                                 warnings=info["warnings"], **arrays)
+            cc.summaries = summarize_clusters(seg, int(seg["cluster"].max()) + 1, cc.bin_edges)
+            per_class[info["target"]] = cc
+        sources = {int(i): _read_npy(z, f"sources/{int(i)}.npy") for i in meta["source_images"]}
+    res = ComparisonResult(per_class=per_class, class_names=meta["class_names"],
+                           model_names=meta["model_names"], accuracy=meta["accuracy"],
+                           source_images=sources, image_shape=tuple(meta["image_shape"]),
+                           params=meta["params"], seed=meta["seed"], order=meta["order"],
+                           inner_order=meta["inner_order"])
+    res.target_class = meta["active"]
+    return res

@@ -1,0 +1,121 @@
+"""Choose which evaluation images each model explains (paper §4 and §5.4).
+
+Strategies
+----------
+``"balanced"`` (default)
+    Per model, an equal number of true positives, true negatives, false positives and false
+    negatives for the class of interest (``n_per_model // 4`` each). A cell with too few images
+    contributes what it has; the shortfall is reported, never filled by duplicates.
+``"all"``
+    Every image, for both models.
+``"disagreements"``
+    Images on which the models disagree about the class of interest, most confident first
+    (largest ``|score_A - score_B|`` for that class); the same images for both models.
+``"outcome"``
+    One outcome only (e.g. ``outcome="FP"``), up to ``n_per_model`` images per model.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ImacsInputError, ImacsWarning
+from .predictions import Predictions, outcomes
+
+STRATEGIES = ("balanced", "all", "disagreements", "outcome")
+OUTCOMES = ("TP", "TN", "FP", "FN")
+
+
+@dataclass
+class Sample:
+    """Images chosen for each model and what was asked versus taken.
+
+    Attributes
+    ----------
+    indices : dict
+        ``{"A": int array, "B": int array}`` image indices, sorted per outcome cell.
+    outcomes : dict
+        ``{"A": str array, "B": str array}`` the sampling model's outcome of each chosen image.
+    counts : dict
+        ``{"A": {"TP": {"requested": r, "available": a, "taken": t}, ...}, "B": ...}``.
+    warnings : list of str
+        Human-readable shortfalls (also emitted as :class:`ImacsWarning`).
+    """
+
+    indices: dict
+    outcomes: dict
+    counts: dict
+    warnings: list = field(default_factory=list)
+
+
+def sample(pred_a: Predictions, pred_b: Predictions, labels: np.ndarray, target: int,
+           strategy: str = "balanced", n_per_model: int = 100, seed: int = 0,
+           outcome: str | None = None, min_confidence: float = 0.0,
+           target_name: str | None = None) -> Sample:
+    """Sample evaluation images for each model; see the module docstring for strategies.
+
+    Raises
+    ------
+    ImacsInputError
+        Unknown strategy/outcome, non-positive ``n_per_model``, or no image at all to sample.
+    """
+    if strategy not in STRATEGIES:
+        raise ImacsInputError("sampling", f"unknown strategy {strategy!r}; choose one of {STRATEGIES}")
+    if strategy != "all" and int(n_per_model) < 1:
+        raise ImacsInputError("n_per_model", f"must be >= 1, got {n_per_model}")
+    if strategy == "outcome" and outcome not in OUTCOMES:
+        raise ImacsInputError("outcome", f"must be one of {OUTCOMES} with sampling='outcome', got {outcome!r}")
+    rng = np.random.default_rng(seed)
+    name = target_name if target_name is not None else str(target)
+    out_of = {"A": outcomes(pred_a.predicted, labels, target),
+              "B": outcomes(pred_b.predicted, labels, target)}
+    idx, outs, counts, notes = {}, {}, {}, []
+
+    if strategy in ("balanced", "outcome"):
+        cells = OUTCOMES if strategy == "balanced" else (outcome,)
+        per_cell = int(n_per_model) // len(cells) if strategy == "balanced" else int(n_per_model)
+        if per_cell < 1:
+            raise ImacsInputError("n_per_model", f"must be >= 4 for balanced sampling, got {n_per_model}")
+        for m in ("A", "B"):
+            chosen, counts[m] = [], {}
+            for cell in cells:
+                pool = np.flatnonzero(out_of[m] == cell)
+                take = min(per_cell, len(pool))
+                pick = np.sort(rng.choice(pool, size=take, replace=False)) if take else pool[:0]
+                chosen.append(pick)
+                counts[m][cell] = {"requested": per_cell, "available": int(len(pool)), "taken": int(take)}
+                if take < per_cell:
+                    notes.append(f"model {m}: only {len(pool)} {cell} images for class {name!r} "
+                                 f"(asked for {per_cell}); took {take}")
+            idx[m] = np.concatenate(chosen).astype(np.int64)
+    elif strategy == "all":
+        for m in ("A", "B"):
+            idx[m] = np.arange(len(labels), dtype=np.int64)
+            counts[m] = {c: {"requested": None, "available": int((out_of[m] == c).sum()),
+                             "taken": int((out_of[m] == c).sum())} for c in OUTCOMES}
+    else:  # disagreements
+        a_pos = pred_a.predicted == target
+        b_pos = pred_b.predicted == target
+        gap = np.abs(pred_a.scores[:, target] - pred_b.scores[:, target])
+        pool = np.flatnonzero((a_pos != b_pos) & (gap >= min_confidence))
+        order = pool[np.lexsort((pool, -gap[pool]))]
+        pick = np.sort(order[: int(n_per_model)])
+        if len(pick) < n_per_model:
+            notes.append(f"only {len(pool)} images where the models disagree on {name!r}"
+                         + (f" with |score gap| >= {min_confidence}" if min_confidence else "")
+                         + f" (asked for {n_per_model})")
+        for m in ("A", "B"):
+            idx[m] = pick.astype(np.int64)
+            counts[m] = {"disagreements": {"requested": int(n_per_model), "available": int(len(pool)),
+                                           "taken": int(len(pick))}}
+    for m in ("A", "B"):
+        outs[m] = out_of[m][idx[m]]
+    if len(idx["A"]) + len(idx["B"]) == 0:
+        raise ImacsInputError("images", f"no image could be sampled for class {name!r} with "
+                              f"strategy {strategy!r}: " + "; ".join(notes))
+    for note in notes:
+        warnings.warn(note, ImacsWarning, stacklevel=3)
+    return Sample(indices=idx, outcomes=outs, counts=counts, warnings=notes)
