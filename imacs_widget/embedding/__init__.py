@@ -1,0 +1,1 @@
+"""Segment embeddings: the offline EfficientNet-Lite0 rebuild and the embedder registry."""

@@ -1,0 +1,51 @@
+"""Shared fixtures: tiny real Keras models and images built in the test session."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+
+
+def tiny_cnn(n_classes: int = 3, size: int = 32, seed: int = 0):
+    """A small real Keras CNN (softmax) taking 0–255 images; random weights."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([
+        keras.Input((size, size, 3)),
+        keras.layers.Rescaling(1 / 255),
+        keras.layers.Conv2D(8, 3, activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(8, 3, activation="relu"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(n_classes, activation="softmax"),
+    ])
+
+
+@pytest.fixture(scope="session")
+def tiny_images():
+    rng = np.random.default_rng(0)
+    x = (rng.random((96, 32, 32, 3)) * 255).astype(np.uint8)
+    y = rng.integers(0, 3, 96)
+    return x, y
+
+
+@pytest.fixture(scope="session")
+def tiny_models():
+    return tiny_cnn(seed=1), tiny_cnn(seed=2)
+
+
+def tiny_embedder():
+    """A cheap deterministic embedder (colour statistics) for pipeline tests."""
+    from imacs_widget.embedding.embedders import Embedder
+
+    def fn(crops):
+        c = np.asarray(crops, np.float32) / 255.0
+        return np.concatenate([c.mean(axis=(1, 2)), c.std(axis=(1, 2)),
+                               c[:, ::8, ::8].reshape(len(c), -1)], axis=1)
+
+    return Embedder(fn, 32, "tiny-colour-stats")

@@ -1,0 +1,322 @@
+"""EfficientNet-Lite0: NumPy reader of the legacy torch pickle, Keras rebuild, real weights."""
+
+from __future__ import annotations
+
+import collections
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from imacs_widget.embedding import efficientnet_lite0 as effl
+
+MAGIC = 0x1950A86A20F9469CFC6C
+SYS_INFO = {
+    "protocol_version": 1001,
+    "little_endian": True,
+    "type_sizes": {"short": 2, "int": 4, "long": 4},
+}
+
+
+# --------------------------------------------------------------------------------------------
+# helpers: write legacy-format files without torch
+# --------------------------------------------------------------------------------------------
+
+
+def _write_legacy(path, payload, storages=(), persistent_id=None):
+    """Write magic, protocol, sys-info, payload pickle, storage keys, raw storages."""
+    with open(path, "wb") as f:
+        for obj in (MAGIC, 1001, SYS_INFO):
+            pickle.dump(obj, f, protocol=2)
+        pickler = pickle.Pickler(f, protocol=2)
+        if persistent_id is not None:
+            pickler.persistent_id = persistent_id
+        pickler.dump(payload)
+        pickle.dump([key for key, _ in storages], f, protocol=2)
+        for _, arr in storages:
+            f.write(struct.pack("<q", arr.size))
+            f.write(np.ascontiguousarray(arr, dtype="<f4").tobytes())
+
+
+@pytest.fixture
+def fake_torch(monkeypatch):
+    """Minimal stand-ins for torch.FloatStorage and torch._utils._rebuild_tensor_v2.
+
+    Pickling saves globals by reference (module + name), so the written file names exactly the
+    same globals as a real torch.save file.
+    """
+    torch_mod = types.ModuleType("torch")
+    utils_mod = types.ModuleType("torch._utils")
+
+    class FloatStorage:
+        def __init__(self, key, data):
+            self.key, self.data = key, data
+
+    FloatStorage.__module__ = "torch"
+    FloatStorage.__qualname__ = "FloatStorage"
+
+    def _rebuild_tensor_v2(*args):  # never called: only pickled by reference
+        raise AssertionError
+
+    _rebuild_tensor_v2.__module__ = "torch._utils"
+    _rebuild_tensor_v2.__qualname__ = "_rebuild_tensor_v2"
+    torch_mod.FloatStorage = FloatStorage
+    torch_mod._utils = utils_mod
+    utils_mod._rebuild_tensor_v2 = _rebuild_tensor_v2
+    monkeypatch.setitem(sys.modules, "torch", torch_mod)
+    monkeypatch.setitem(sys.modules, "torch._utils", utils_mod)
+
+    class Tensor:
+        def __init__(self, storage, offset, size, stride):
+            self.args = (storage, offset, size, stride, False, collections.OrderedDict())
+
+        def __reduce__(self):
+            return (_rebuild_tensor_v2, self.args)
+
+    def persistent_id(obj):
+        if isinstance(obj, FloatStorage):
+            return ("storage", FloatStorage, obj.key, "cpu", obj.data.size, None)
+        return None
+
+    return types.SimpleNamespace(Storage=FloatStorage, Tensor=Tensor, persistent_id=persistent_id)
+
+
+# --------------------------------------------------------------------------------------------
+# reader on synthetic files
+# --------------------------------------------------------------------------------------------
+
+
+def test_reader_handles_offsets_strides_and_shared_storage(tmp_path, fake_torch):
+    data = np.arange(20, dtype=np.float32)
+    other = np.array([7.5, -1.0], dtype=np.float32)
+    s1, s2 = fake_torch.Storage("s1", data), fake_torch.Storage("s2", other)
+    state = collections.OrderedDict(
+        [
+            ("contiguous", fake_torch.Tensor(s1, 0, (4, 5), (5, 1))),
+            ("transposed_offset", fake_torch.Tensor(s1, 2, (3, 4), (1, 3))),
+            ("scalar", fake_torch.Tensor(s2, 1, (), ())),
+            ("vector", fake_torch.Tensor(s2, 0, (2,), (1,))),
+        ]
+    )
+    path = tmp_path / "synthetic.pth"
+    _write_legacy(path, state, [("s1", data), ("s2", other)], fake_torch.persistent_id)
+
+    sd = effl.read_legacy_torch_state_dict(path)
+    assert list(sd) == ["contiguous", "transposed_offset", "scalar", "vector"]
+    np.testing.assert_array_equal(sd["contiguous"], data.reshape(4, 5))
+    expected = np.array([[data[2 + i + 3 * j] for j in range(4)] for i in range(3)])
+    np.testing.assert_array_equal(sd["transposed_offset"], expected)
+    assert sd["transposed_offset"].flags.c_contiguous and sd["transposed_offset"].flags.owndata
+    assert sd["scalar"].shape == () and sd["scalar"] == np.float32(-1.0)
+    np.testing.assert_array_equal(sd["vector"], other)
+    assert all(v.dtype == np.float32 for v in sd.values())
+
+
+def test_reader_rejects_tensor_past_end_of_storage(tmp_path, fake_torch):
+    data = np.arange(6, dtype=np.float32)
+    s = fake_torch.Storage("s", data)
+    state = collections.OrderedDict([("w", fake_torch.Tensor(s, 1, (2, 3), (3, 1)))])
+    path = tmp_path / "oob.pth"
+    _write_legacy(path, state, [("s", data)], fake_torch.persistent_id)
+    with pytest.raises(ValueError, match="past the end"):
+        effl.read_legacy_torch_state_dict(path)
+
+
+def test_reader_rejects_truncated_storage(tmp_path, fake_torch):
+    data = np.arange(6, dtype=np.float32)
+    s = fake_torch.Storage("s", data)
+    state = collections.OrderedDict([("w", fake_torch.Tensor(s, 0, (6,), (1,)))])
+    path = tmp_path / "trunc.pth"
+    _write_legacy(path, state, [("s", data)], fake_torch.persistent_id)
+    raw = path.read_bytes()
+    path.write_bytes(raw[:-4])
+    with pytest.raises(ValueError, match="truncated"):
+        effl.read_legacy_torch_state_dict(path)
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"echo pwned > {self.marker}",))
+
+
+class _EvilEval:
+    def __reduce__(self):
+        return (eval, ("__import__('os').getcwd()",))
+
+
+@pytest.mark.parametrize("kind", ["os.system", "builtins.eval"])
+def test_unpickler_refuses_arbitrary_globals(tmp_path, kind):
+    marker = tmp_path / "pwned.txt"
+    payload = _Evil(marker) if kind == "os.system" else _EvilEval()
+    state = collections.OrderedDict([("w", payload)])
+    path = tmp_path / "malicious.pth"
+    _write_legacy(path, state)
+    with pytest.raises(pickle.UnpicklingError, match="refusing to load global"):
+        effl.read_legacy_torch_state_dict(path)
+    assert not marker.exists()
+
+
+def test_unpickler_refuses_globals_in_header(tmp_path):
+    marker = tmp_path / "pwned.txt"
+    path = tmp_path / "malicious_header.pth"
+    with open(path, "wb") as f:
+        pickle.dump(_Evil(marker), f, protocol=2)
+    with pytest.raises(pickle.UnpicklingError, match="posix.system|nt.system|os.system"):
+        effl.read_legacy_torch_state_dict(path)
+    assert not marker.exists()
+
+
+def test_reader_rejects_non_torch_file(tmp_path):
+    path = tmp_path / "plain.pth"
+    with open(path, "wb") as f:
+        pickle.dump({"a": 1}, f, protocol=2)
+    with pytest.raises(ValueError, match="magic"):
+        effl.read_legacy_torch_state_dict(path)
+
+
+# --------------------------------------------------------------------------------------------
+# the real weights file
+# --------------------------------------------------------------------------------------------
+
+
+def test_import_does_not_import_tensorflow_or_torch():
+    code = (
+        "import sys, imacs_widget.embedding.efficientnet_lite0 as m;"
+        "bad = [k for k in ('tensorflow', 'keras', 'torch') if k in sys.modules];"
+        "assert not bad, bad"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code], check=True, cwd=os.path.dirname(os.path.dirname(__file__))
+    )
+
+
+@pytest.fixture(scope="module")
+def state_dict():
+    return effl.read_legacy_torch_state_dict(effl.weights_path())
+
+
+def test_real_state_dict_keys_and_shapes(state_dict):
+    assert effl.weights_path().endswith("efficientnet-lite0-57934424.pth")
+    n_params = sum(v.size for k, v in state_dict.items() if not k.endswith("num_batches_tracked"))
+    assert 4.6e6 < n_params < 4.75e6
+    assert n_params == 4_694_024
+    expected = {
+        "_conv_stem.weight": (32, 3, 3, 3),
+        "_bn0.running_var": (32,),
+        "_blocks.0._depthwise_conv.weight": (32, 1, 3, 3),
+        "_blocks.0._project_conv.weight": (16, 32, 1, 1),
+        "_blocks.1._expand_conv.weight": (96, 16, 1, 1),
+        "_blocks.1._depthwise_conv.weight": (96, 1, 3, 3),
+        "_blocks.3._depthwise_conv.weight": (144, 1, 5, 5),
+        "_blocks.15._project_conv.weight": (320, 1152, 1, 1),
+        "_conv_head.weight": (1280, 320, 1, 1),
+        "_bn1.weight": (1280,),
+        "_fc.weight": (1000, 1280),
+        "_fc.bias": (1000,),
+    }
+    for key, shape in expected.items():
+        assert state_dict[key].shape == shape, key
+        assert state_dict[key].dtype == np.float32
+    assert "_blocks.0._expand_conv.weight" not in state_dict
+    assert not any("_se_" in k for k in state_dict)  # Lite: no squeeze-excite
+    assert max(int(k.split(".")[1]) for k in state_dict if k.startswith("_blocks.")) == 15
+    assert all(np.isfinite(v).all() for v in state_dict.values())
+    assert (state_dict["_bn1.running_var"] > 0).all()
+
+
+def test_preprocess():
+    x = np.array([[0, 127, 255]], dtype=np.uint8)
+    y = effl.preprocess(x)
+    assert y.dtype == np.float32 and y.shape == x.shape
+    np.testing.assert_allclose(y, [[-127 / 128, 0.0, 1.0]])
+
+
+# --------------------------------------------------------------------------------------------
+# Keras model with the real weights
+# --------------------------------------------------------------------------------------------
+
+
+def _to_224(image: np.ndarray) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(image).resize((224, 224), Image.BILINEAR), dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def images():
+    import skimage.data
+
+    return np.stack([_to_224(skimage.data.chelsea()), _to_224(skimage.data.coffee())])
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return effl.load_efficientnet_lite0(include_top=True)
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return effl.load_efficientnet_lite0(include_top=False)
+
+
+def _softmax(logits):
+    z = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def test_classifies_chelsea_and_coffee(classifier, images):
+    assert classifier.input_shape == (None, 224, 224, 3)
+    assert classifier.output_shape == (None, 1000)
+    assert classifier.count_params() == 4_694_024
+    logits = np.asarray(classifier(effl.preprocess(images), training=False))
+    probs = _softmax(logits.astype(np.float64))
+    top = probs.argmax(axis=1)
+    assert 281 <= top[0] <= 285, (top[0], probs[0, top[0]])  # a cat (Egyptian cat, 285)
+    assert top[0] == 285
+    assert top[1] == 967  # espresso
+    assert effl.IMAGENET_CLASS_HINTS[int(top[0])] == "Egyptian cat"
+    assert effl.IMAGENET_CLASS_HINTS[int(top[1])] == "espresso"
+    assert probs[0, 281:286].sum() > 0.8  # mass on the cat classes
+    assert probs[0, 285] > 0.5
+    assert probs[1, 967] > 0.6
+
+
+def test_embedding_shape_determinism_and_consistency(embedder, classifier, images):
+    x = effl.preprocess(images)
+    assert embedder.output_shape == (None, effl.EMBEDDING_DIM)
+    e1 = np.asarray(embedder(x, training=False))
+    e2 = np.asarray(embedder(x, training=False))
+    assert e1.shape == (2, 1280) and e1.dtype == np.float32
+    np.testing.assert_array_equal(e1, e2)
+    assert np.isfinite(e1).all() and (e1 >= 0).all() and (e1 <= 6).all()  # pooled ReLU6
+    assert not np.allclose(e1[0], e1[1])
+    # the embedding is exactly what feeds the classifier's dense head
+    w, b = classifier.get_layer("fc").get_weights()
+    logits = np.asarray(classifier(x, training=False))
+    np.testing.assert_allclose(e1 @ w + b, logits, atol=1e-4)
+    # a single image gives the same embedding as in the batch
+    np.testing.assert_allclose(np.asarray(embedder(x[:1], training=False))[0], e1[0], atol=1e-5)
+
+
+def test_state_dict_is_cached(embedder):
+    before = effl._cached_state_dict.cache_info()
+    effl._cached_state_dict(effl.weights_path())
+    after = effl._cached_state_dict.cache_info()
+    assert after.hits == before.hits + 1 and after.misses == before.misses
+
+
+def test_build_without_weights_has_same_structure():
+    model = effl.build_efficientnet_lite0(include_top=False)
+    assert model.output_shape == (None, 1280)
+    names = {layer.name for layer in model.layers}
+    assert "fc" not in names and "blocks_15_project_conv" in names
+    assert sum(1 for n in names if n.endswith("_depthwise_conv")) == 16
+    assert sum(1 for n in names if n.endswith("_add")) == 9  # stride 1 and in == out
