@@ -18,14 +18,14 @@ __all__ = ["compare", "load", "ComparisonResult", "ModelAdapter", "ImacsInputErr
 from .errors import ImacsInputError, ImacsWarning
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .compare import compare
+    from .pipeline import compare
     from .models import ModelAdapter
     from .result import ComparisonResult, load
 
 
 def __getattr__(name: str):
     if name == "compare":
-        from .compare import compare
+        from .pipeline import compare
 
         return compare
     if name in ("load", "ComparisonResult"):

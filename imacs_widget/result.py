@@ -281,9 +281,13 @@ class ComparisonResult:
         tmp = path.with_name(path.name + ".tmp")
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
             for ci, (name, cc) in enumerate(self._per_class.items()):
-                seg = cc.segments.copy()
-                seg["bbox"] = [list(map(int, b)) for b in seg["bbox"]]
-                z.writestr(f"class{ci}/segments.json", seg.to_json(orient="records"))
+                seg = cc.segments
+                for col in seg.columns:  # one exact .npy per column (no float rounding)
+                    arr = (np.asarray([tuple(b) for b in seg[col]], dtype=np.int64)
+                           if col == "bbox" else seg[col].to_numpy())
+                    if arr.dtype == object:
+                        arr = arr.astype(str)
+                    _write_npy(z, f"class{ci}/segments/{col}.npy", arr)
                 for arr_name in ("embeddings", "shapley_all", "thumbnails", "segment_masks", "bin_edges"):
                     _write_npy(z, f"class{ci}/{arr_name}.npy", getattr(cc, arr_name))
                 meta["classes"].append({"target": name, "sampling": cc.sampling,
@@ -334,9 +338,9 @@ def load(path) -> ComparisonResult:
                                   f"v{meta.get('version')}")
         per_class = {}
         for ci, info in enumerate(meta["classes"]):
-            seg = pd.read_json(io.BytesIO(z.read(f"class{ci}/segments.json")), orient="records")
-            seg = seg[info["columns"]]
-            seg["bbox"] = [tuple(int(v) for v in b) for b in seg["bbox"]]
+            cols = {c: _read_npy(z, f"class{ci}/segments/{c}.npy") for c in info["columns"]}
+            cols["bbox"] = [tuple(int(v) for v in b) for b in cols["bbox"]]
+            seg = pd.DataFrame({c: cols[c] for c in info["columns"]})
             arrays = {n: _read_npy(z, f"class{ci}/{n}.npy") for n in
                       ("embeddings", "shapley_all", "thumbnails", "segment_masks", "bin_edges")}
             cc = ClassComparison(target=info["target"], segments=seg, sampling=info["sampling"],

@@ -137,6 +137,11 @@ def compare(model_a, model_b, images, labels, *, class_names: Sequence[str] | No
     for t in target_ids:
         smp = sample(preds["A"], preds["B"], y, t, sampling, n_per_model, seed, outcome,
                      min_confidence, target_name=names[t])
+        n_imgs = len(smp.indices["A"]) + len(smp.indices["B"])
+        if segmentation == "grid" and n_clusters > n_imgs * min(int(k), grid[0] * grid[1]):
+            raise ImacsInputError("n_clusters", f"is {n_clusters} but class {names[t]!r} will have "
+                                  f"only {n_imgs * min(int(k), grid[0] * grid[1])} segments "
+                                  f"({n_imgs} sampled images x k={k}); choose fewer clusters")
         rows, shap_all = _attribute(adapters, imgs, smp, t, ranker, int(k), sigma, seg_opts,
                                     preds, batch_size, cache, params, progress, seed, label_maps)
         if not rows:
@@ -155,13 +160,15 @@ def compare(model_a, model_b, images, labels, *, class_names: Sequence[str] | No
         for i in np.unique(seg["image_index"]):
             if int(i) not in sources:
                 sources[int(i)] = crops_mod.downscale(crops_mod.to_uint8(imgs[i], pixel_max), SOURCE_SIZE)
-        if n_clusters > len(seg):
-            raise ImacsInputError("n_clusters", f"is {n_clusters} but class {names[t]!r} has only "
-                                  f"{len(seg)} segments; choose at most {len(seg)}")
+        n_cl = int(n_clusters)
+        if n_cl > len(seg):  # only possible with SLIC; keep the finished work, say so
+            n_cl = len(seg)
+            smp.warnings.append(f"n_clusters={n_clusters} exceeds the {len(seg)} segments of class "
+                                f"{names[t]!r}; clustered into {n_cl}")
         cc = ClassComparison(target=names[t], segments=seg, embeddings=embeddings,
                              shapley_all=shap_all, thumbnails=thumbs, segment_masks=masks,
                              sampling={"counts": smp.counts}, warnings=list(smp.warnings))
-        cc.cluster(int(n_clusters), int(seed))
+        cc.cluster(n_cl, int(seed))
         per_class[names[t]] = cc
 
     accuracy = {m: preds[m].accuracy(y) for m in ("A", "B")}
