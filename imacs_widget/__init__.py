@@ -18,8 +18,8 @@ __all__ = ["compare", "load", "ComparisonResult", "ModelAdapter", "ImacsInputErr
 from .errors import ImacsInputError, ImacsWarning
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .pipeline import compare
     from .models import ModelAdapter
+    from .pipeline import compare
     from .result import ComparisonResult, load
 
 

@@ -14,7 +14,6 @@ import pandas as pd
 
 from . import crops as crops_mod
 from .cache import AttributionCache
-from .clustering import kmeans
 from .errors import ImacsInputError
 from .masking import blur_images, default_sigma
 from .models import as_adapter
@@ -30,6 +29,7 @@ from .validation import as_image_batch, as_labels, resolve_class, resolve_class_
 THUMB_SIZE = 64
 SOURCE_SIZE = 128
 CHUNK_IMAGES = 64
+EMBED_CHUNK = 256
 
 
 def compare(model_a, model_b, images, labels, *, class_names: Sequence[str] | None = None,
@@ -171,6 +171,8 @@ def compare(model_a, model_b, images, labels, *, class_names: Sequence[str] | No
         cc.cluster(n_cl, int(seed))
         per_class[names[t]] = cc
 
+    if cache is not None:  # how much a resumed run reused (images: hits skipped recomputation)
+        params["cache_hits"], params["cache_misses"] = int(cache.hits), int(cache.misses)
     accuracy = {m: preds[m].accuracy(y) for m in ("A", "B")}
     return ComparisonResult(per_class=per_class, class_names=names,
                             model_names={"A": ad_a.name, "B": ad_b.name}, accuracy=accuracy,
@@ -228,27 +230,35 @@ def _attribute(adapters, imgs, smp, target, ranker, k, sigma, seg_opts, preds, b
 
 
 def _embed_and_thumb(seg, imgs, pixel_max, label_maps, emb, progress):
-    """Embed each distinct (image, segment) once; make a letterboxed thumbnail per row."""
+    """Embed each distinct (image, segment) once; make a letterboxed thumbnail per row.
+
+    Embedder-sized crops are built and embedded about ``EMBED_CHUNK`` at a time (a multiple of
+    the embedder's batch size, so its batches are unchanged), so memory does not grow with the
+    number of segments times the embedder's input size.
+    """
     keys = list(zip(seg["image_index"], seg["segment_index"], strict=True))
     uniq = list(dict.fromkeys(keys))
     pos = {key: i for i, key in enumerate(uniq)}
-    crops_in = np.empty((len(uniq), emb.input_size, emb.input_size, 3), np.uint8)
     thumbs = np.empty((len(uniq), THUMB_SIZE, THUMB_SIZE, 3), np.uint8)
     masks = np.empty((len(uniq), THUMB_SIZE, THUMB_SIZE), bool)
-    by_image: dict[int, list] = {}
-    for key in uniq:
-        by_image.setdefault(int(key[0]), []).append(key)
-    for i, ks in by_image.items():
-        img8 = crops_mod.to_uint8(imgs[i], pixel_max)
-        lm = label_maps[i]
-        boxes = segment_bboxes(lm)
-        for key in ks:
-            sid = int(key[1])
-            crops_in[pos[key]] = crops_mod.segment_crop(img8, lm, sid, boxes[sid], emb.input_size)[0]
-            thumbs[pos[key]], masks[pos[key]] = crops_mod.segment_crop(
-                img8, lm, sid, boxes[sid], THUMB_SIZE, letterbox=True)
+    bs = int(getattr(emb, "batch_size", 1) or 1)
+    step = bs * max(1, EMBED_CHUNK // bs)
+    parts = []
     with stage("embed segments", len(uniq), progress, unit="seg") as tick:
-        e = emb(crops_in, tick)
+        cur, img8, lm, boxes = None, None, None, None
+        for s in range(0, len(uniq), step):
+            chunk = uniq[s:s + step]
+            crops_in = np.empty((len(chunk), emb.input_size, emb.input_size, 3), np.uint8)
+            for j, key in enumerate(chunk):
+                i, sid = int(key[0]), int(key[1])
+                if i != cur:
+                    cur, img8, lm = i, crops_mod.to_uint8(imgs[i], pixel_max), label_maps[i]
+                    boxes = segment_bboxes(lm)
+                crops_in[j] = crops_mod.segment_crop(img8, lm, sid, boxes[sid], emb.input_size)[0]
+                thumbs[s + j], masks[s + j] = crops_mod.segment_crop(
+                    img8, lm, sid, boxes[sid], THUMB_SIZE, letterbox=True)
+            parts.append(emb(crops_in, tick))
+    e = np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
     take = np.array([pos[key] for key in keys], dtype=np.int64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

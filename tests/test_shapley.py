@@ -5,6 +5,7 @@ from math import factorial
 
 import numpy as np
 import pytest
+from conftest import tiny_cnn
 
 from imacs_widget.masking import blur_images, compose, evaluate_masked
 from imacs_widget.models import ModelAdapter
@@ -15,8 +16,6 @@ from imacs_widget.shapley import (
     segment_shapley,
     shapley_weights,
 )
-
-from conftest import tiny_cnn
 
 
 def brute_force_shapley(score_fn, image, label_map, blurred, segs):

@@ -1,0 +1,373 @@
+// The IMACS widget: state from the model (traits), controls, linked views, hover preview.
+// Works with a live kernel (anywidget) and from embedded state without one (static report):
+// client-side controls only set model state; kernel-only actions (re-cluster, class switch)
+// are enabled once the kernel answers a "ping".
+
+import { h, replace } from "./dom.js";
+import {
+  decodePayload, filterSegments, clusterStats, orderClusters, maxMeanAttribution,
+  OUTCOMES, MODELS, ORDERS, INNER_ORDERS, VIEWS, parseIncoming,
+} from "./data.js";
+import { modelChip, outcomeChip, OUTCOME_TEXT } from "./parts.js";
+import { conceptView, histogramView, confusionView, sourceContent } from "./views.js";
+
+const ORDER_TEXT = { imbalance: "imbalance |A − B|", importance: "importance", size: "size" };
+const INNER_TEXT = { attribution: "attribution", centroid: "distance to centroid" };
+const VIEW_TEXT = { clusters: "Concept clusters", histogram: "Cluster histogram" };
+const DATA_URL = /^data:image\/(webp|jpeg|png);base64,[A-Za-z0-9+/=]+$/;
+const PENDING_TIMEOUT_MS = 120000;
+
+/** Sanitise model state (anything may arrive from the kernel or from embedded state). */
+export function readState(model) {
+  const pick = (v, allowed, dflt) => (allowed.includes(v) ? v : dflt);
+  const subset = (v, allowed) => (Array.isArray(v) ? allowed.filter((x) => v.includes(x)) : [...allowed]);
+  const sel = model.get("selected_cluster");
+  return {
+    order: pick(model.get("order"), ORDERS, "imbalance"),
+    innerOrder: pick(model.get("inner_order"), INNER_ORDERS, "attribution"),
+    outcomes: subset(model.get("outcomes"), OUTCOMES),
+    models: subset(model.get("models"), MODELS),
+    selected: Number.isInteger(sel) ? sel : null,
+    view: pick(model.get("view"), VIEWS, "clusters"),
+    targetClass: model.get("target_class"),
+    nClusters: model.get("n_clusters"),
+    busy: model.get("_busy") === true,
+  };
+}
+
+/** Derived view data: filtered segments, per-cluster stats, cluster order, shared scales. */
+export function deriveContext(data, st, expanded) {
+  const shown = filterSegments(data.segments, st.outcomes, st.models);
+  const stats = clusterStats(shown, data.clusterIds, data.edges);
+  const order = orderClusters(stats, st.order).filter((id) => stats.get(id).size > 0);
+  let sizeMax = 0, lo = 0, hi = 0;
+  for (const id of order) {
+    const c = stats.get(id);
+    sizeMax = Math.max(sizeMax, c.size);
+    for (const m of st.models) if (c.mean[m] !== null) { lo = Math.min(lo, c.mean[m]); hi = Math.max(hi, c.mean[m]); }
+  }
+  const refMean = maxMeanAttribution(stats);
+  hi = Math.max(hi, refMean);
+  if (hi - lo < 1e-12) hi = lo + 1;
+  return {
+    data, shown, stats, order, hidden: data.clusterIds.length - order.length, sizeMax,
+    meanDomain: [lo, hi], refMean, models: st.models, outcomes: st.outcomes,
+    innerOrder: st.innerOrder, selected: st.selected, expanded,
+  };
+}
+
+function toBlobUrl(ref, buffers, mime) {
+  if (typeof ref === "string") return DATA_URL.test(ref) ? ref : null;
+  const buf = Array.isArray(buffers) ? buffers[ref] : undefined;
+  if (!buf || typeof URL === "undefined" || typeof URL.createObjectURL !== "function") return null;
+  const bytes = buf instanceof ArrayBuffer ? buf : ArrayBuffer.isView(buf) ? buf : null;
+  if (!bytes) return null;
+  return URL.createObjectURL(new Blob([bytes], { type: mime }));
+}
+
+export function createApp(el, model) {
+  const root = h("div", { class: "imacs-root", attrs: { "data-imacs-root": "" } });
+  el.append(root);
+  const local = { live: false, pending: null, pendingTimer: 0, expanded: new Set(), notice: null, urls: [], data: null, error: null, hoverTimer: 0, lastHover: undefined };
+  const disposers = [];
+
+  // ---- skeleton -----------------------------------------------------------------------------
+  const header = h("div", { class: "imacs-header" });
+  const controls = h("div", { class: "imacs-controls" });
+  const noticeBar = h("div", { class: "imacs-notice", attrs: { role: "status" }, hidden: true });
+  const tabs = h("div", { class: "imacs-tabs", attrs: { role: "tablist" } });
+  const body = h("div", { class: "imacs-body" });
+  const busy = h("div", { class: "imacs-busy", hidden: true }, [h("div", { class: "imacs-spinner" }), h("span", { class: "imacs-busy-text", text: "Working…" })]);
+  const source = h("div", { class: "imacs-source", data: { imacsView: "source" }, hidden: true, attrs: { role: "tooltip" } });
+  root.append(header, controls, noticeBar, tabs, h("div", { class: "imacs-main" }, [body, busy]), source);
+
+  // ---- controls (built once, values refreshed) ------------------------------------------------
+  const classSelect = h("select", { class: "imacs-select", data: { imacsControl: "class" }, attrs: { "aria-label": "class of interest" } });
+  const nRange = h("input", { class: "imacs-range", type: "range", data: { imacsControl: "n-clusters" }, attrs: { "aria-label": "number of clusters" } });
+  const nValue = h("output", { class: "imacs-range-value" });
+  const orderSelect = h("select", { class: "imacs-select", data: { imacsControl: "order" }, attrs: { "aria-label": "cluster order" } },
+    ORDERS.map((o) => h("option", { value: o, text: ORDER_TEXT[o] })));
+  const innerSelect = h("select", { class: "imacs-select", data: { imacsControl: "inner-order" }, attrs: { "aria-label": "order within clusters" } },
+    INNER_ORDERS.map((o) => h("option", { value: o, text: INNER_TEXT[o] })));
+  const outcomeBoxes = OUTCOMES.map((o) => h("input", { type: "checkbox", value: o, attrs: { "aria-label": OUTCOME_TEXT[o] } }));
+  const outcomeGroup = h("div", { class: "imacs-checks", data: { imacsControl: "outcomes" }, attrs: { role: "group", "aria-label": "outcomes shown" } },
+    OUTCOMES.map((o, k) => h("label", { class: "imacs-check", title: OUTCOME_TEXT[o] }, [outcomeBoxes[k], outcomeChip(o)])));
+  const modelBoxes = MODELS.map((m) => h("input", { type: "checkbox", value: m }));
+  const modelGroup = h("div", { class: "imacs-checks", data: { imacsControl: "models" }, attrs: { role: "group", "aria-label": "models shown" } },
+    MODELS.map((m, k) => h("label", { class: "imacs-check" }, [modelBoxes[k], h("span", { class: `imacs-chip imacs-chip-${m}` }, [h("span", { class: "imacs-swatch" }), h("span", { class: "imacs-chip-key", text: m })])])));
+  const field = (label, ...kids) => h("div", { class: "imacs-field" }, [h("span", { class: "imacs-field-label", text: label }), h("div", { class: "imacs-field-body" }, kids)]);
+  controls.append(
+    field("Class of interest", classSelect),
+    field("Clusters", nRange, nValue),
+    field("Order clusters by", orderSelect),
+    field("Within a cluster", innerSelect),
+    field("Outcomes", outcomeGroup),
+    field("Models", modelGroup),
+  );
+
+  const tabButtons = VIEWS.map((v) => h("button", { class: "imacs-tab", type: "button", data: { imacsTab: v }, attrs: { role: "tab" }, text: VIEW_TEXT[v] }));
+  tabs.append(...tabButtons);
+
+  const setTrait = (name, value) => {
+    model.set(name, value);
+    try { model.save_changes(); } catch (e) { /* no kernel: state stays local */ }
+  };
+  const send = (msg) => { try { model.send(msg); } catch (e) { /* no kernel */ } };
+
+  orderSelect.addEventListener("change", () => setTrait("order", orderSelect.value));
+  innerSelect.addEventListener("change", () => setTrait("inner_order", innerSelect.value));
+  outcomeGroup.addEventListener("change", () => setTrait("outcomes", OUTCOMES.filter((_, k) => outcomeBoxes[k].checked)));
+  modelGroup.addEventListener("change", () => setTrait("models", MODELS.filter((_, k) => modelBoxes[k].checked)));
+  tabButtons.forEach((b, k) => b.addEventListener("click", () => setTrait("view", VIEWS[k])));
+  nRange.addEventListener("input", () => { nValue.textContent = nRange.value; });
+  nRange.addEventListener("change", () => {
+    const n = Number(nRange.value);
+    if (!local.live || !Number.isInteger(n) || n === model.get("n_clusters")) return;
+    startPending(`Re-clustering into ${n} clusters…`);
+    send({ type: "recluster", n_clusters: n });
+  });
+  classSelect.addEventListener("change", () => {
+    const value = classSelect.value;
+    if (!local.live || value === String(model.get("target_class"))) return;
+    startPending("Switching class of interest…");
+    setTrait("target_class", value);
+  });
+
+  function startPending(text) {
+    local.pending = text;
+    clearTimeout(local.pendingTimer);
+    local.pendingTimer = setTimeout(() => endPending(), PENDING_TIMEOUT_MS);
+    renderBusy();
+  }
+  function endPending() {
+    if (local.pending === null) return;
+    local.pending = null;
+    clearTimeout(local.pendingTimer);
+    renderBusy();
+  }
+
+  function showNotice(level, text) {
+    local.notice = text ? { level, text } : null;
+    noticeBar.hidden = !local.notice;
+    if (local.notice) {
+      noticeBar.className = `imacs-notice imacs-notice-${level}`;
+      replace(noticeBar, h("span", { text }), h("button", { class: "imacs-close", type: "button", text: "×", title: "Dismiss", onclick: () => showNotice(null, null) }));
+    }
+  }
+
+  // ---- payload / sprite sheets ----------------------------------------------------------------
+  function loadPayload() {
+    for (const u of local.urls) { try { URL.revokeObjectURL(u); } catch (e) { /* ignore */ } }
+    local.urls = [];
+    const res = decodePayload(model.get("_payload"));
+    if (!res.ok) { local.data = null; local.error = res.error; return; }
+    local.data = res.data; local.error = null;
+    const buffers = model.get("_images");
+    for (const [prefix, atlas] of [["t", res.data.payload.thumbs], ["s", res.data.payload.sources]]) {
+      (atlas && Array.isArray(atlas.sheets) ? atlas.sheets : []).forEach((ref, k) => {
+        const url = toBlobUrl(ref, buffers, atlas.mime);
+        if (url && url.startsWith("blob:")) local.urls.push(url);
+        root.style.setProperty(`--imacs-${prefix}${k}`, url ? `url("${url}")` : "none");
+      });
+    }
+  }
+
+  // ---- rendering ------------------------------------------------------------------------------
+  function renderHeader(st) {
+    const d = local.data;
+    if (!d) { replace(header, h("span", { class: "imacs-title", text: "IMACS" })); return; }
+    const acc = d.payload.accuracy || {};
+    const pct = (v) => (typeof v === "number" ? ` · acc ${(100 * v).toFixed(1)}%` : "");
+    replace(header,
+      h("div", { class: "imacs-title-group" }, [
+        h("span", { class: "imacs-title", text: "IMACS" }),
+        h("span", { class: "imacs-subtitle" }, [
+          h("span", { class: "imacs-muted", text: "class of interest " }),
+          h("strong", { class: "imacs-target", text: String(d.payload.target_class ?? "") }),
+          h("span", { class: "imacs-muted", text: ` · ${d.segments.length} segments · ${d.clusterIds.length} clusters` }),
+        ]),
+      ]),
+      h("div", { class: "imacs-legend" }, [
+        ...MODELS.map((m) => h("span", { class: "imacs-legend-item", title: `model ${m}` }, [modelChip(m, d.modelNames[m]), h("span", { class: "imacs-muted", text: pct(acc[m]) })])),
+        h("span", { class: "imacs-legend-sep" }),
+        ...OUTCOMES.map((o) => outcomeChip(o)),
+      ]),
+    );
+    if (d.payload.warnings && d.payload.warnings.length) {
+      header.append(h("details", { class: "imacs-warnings" }, [
+        h("summary", { text: `${d.payload.warnings.length} note${d.payload.warnings.length === 1 ? "" : "s"} from sampling` }),
+        h("ul", {}, d.payload.warnings.map((w) => h("li", { text: String(w) }))),
+      ]));
+    }
+    void st;
+  }
+
+  function renderControls(st) {
+    const d = local.data;
+    const classes = d && Array.isArray(d.payload.classes) ? d.payload.classes.map(String) : [];
+    const current = String(st.targetClass ?? (d ? d.payload.target_class : ""));
+    if (!classes.includes(current) && current) classes.unshift(current);
+    const optionsNow = [...classSelect.options].map((o) => o.value);
+    if (optionsNow.join("\u0000") !== classes.join("\u0000")) {
+      replace(classSelect, ...classes.map((c) => h("option", { value: c, text: c })));
+    }
+    classSelect.value = current;
+    const blocked = !local.live || st.busy || local.pending !== null;
+    classSelect.disabled = blocked || classes.length < 2;
+    classSelect.title = !local.live ? "Switching class needs a running Python kernel" : classes.length < 2 ? "The result holds one class of interest" : "";
+    const [lo, hi] = d && Array.isArray(d.payload.n_clusters_range) ? d.payload.n_clusters_range : [1, 1];
+    nRange.min = String(lo); nRange.max = String(hi);
+    const n = Number.isInteger(st.nClusters) ? st.nClusters : d ? d.payload.n_clusters : lo;
+    if (local.pending === null) nRange.value = String(n); // keep the requested value while busy
+    nValue.textContent = nRange.value;
+    nRange.disabled = blocked || !d;
+    nRange.title = !local.live ? "Re-clustering needs a running Python kernel" : "";
+    orderSelect.value = st.order;
+    innerSelect.value = st.innerOrder;
+    outcomeBoxes.forEach((b, k) => { b.checked = st.outcomes.includes(OUTCOMES[k]); });
+    modelBoxes.forEach((b, k) => { b.checked = st.models.includes(MODELS[k]); });
+    tabButtons.forEach((b, k) => {
+      const on = VIEWS[k] === st.view;
+      b.classList.toggle("imacs-tab-active", on);
+      b.setAttribute("aria-selected", on ? "true" : "false");
+    });
+  }
+
+  function renderBusy() {
+    const st = readState(model);
+    const on = st.busy || local.pending !== null;
+    busy.hidden = !on;
+    busy.lastChild.textContent = local.pending || "Working…";
+    root.classList.toggle("imacs-is-busy", on);
+    renderControls(st);
+  }
+
+  function renderViews() {
+    hideSource();
+    const st = readState(model);
+    renderHeader(st);
+    renderControls(st);
+    if (!local.data) {
+      replace(body, h("div", { class: "imacs-empty imacs-pad", text: local.error ? `Cannot show this result: ${local.error}` : "Loading…" }));
+      return;
+    }
+    const ctx = deriveContext(local.data, st, local.expanded);
+    const concept = conceptView(ctx);
+    const hist = histogramView(ctx, body.clientWidth || root.clientWidth || 0);
+    concept.hidden = st.view !== "clusters";
+    hist.hidden = st.view !== "histogram";
+    if (ctx.selected !== null && ctx.stats.has(ctx.selected) && ctx.stats.get(ctx.selected).size > 0) {
+      const active = st.view === "histogram" ? hist : concept;
+      const block = active.querySelector(`[data-imacs-cluster="${ctx.selected}"]`);
+      if (block) block.append(confusionView(ctx.stats.get(ctx.selected), ctx));
+    }
+    local.ctx = ctx;
+    replace(body, concept, hist);
+  }
+
+  function renderAll() {
+    renderViews();
+    renderBusy();
+  }
+
+  // ---- source preview (hover) -----------------------------------------------------------------
+  function showSource(tileEl) {
+    const ctx = local.ctx;
+    const i = Number(tileEl.dataset.imacsTile);
+    if (!ctx || !Number.isInteger(i) || !ctx.data.segments[i]) return;
+    replace(source, sourceContent(ctx.data.segments[i], ctx));
+    source.hidden = false;
+    const r = root.getBoundingClientRect(), t = tileEl.getBoundingClientRect();
+    const sw = source.offsetWidth || 440, sh = source.offsetHeight || 220;
+    let left = t.right - r.left + 8;
+    if (left + sw > r.width) left = Math.max(0, t.left - r.left - sw - 8);
+    let top = t.top - r.top - 8;
+    top = Math.max(0, Math.min(top, r.height - sh));
+    source.style.left = `${left}px`;
+    source.style.top = `${top}px`;
+    clearTimeout(local.hoverTimer);
+    local.hoverTimer = setTimeout(() => {
+      if (local.lastHover !== i) { local.lastHover = i; if (local.live) send({ type: "hover", segment: i }); }
+    }, 250);
+  }
+  function hideSource() {
+    source.hidden = true;
+    clearTimeout(local.hoverTimer);
+  }
+
+  root.addEventListener("mouseover", (ev) => {
+    const t = ev.target instanceof Element ? ev.target.closest("[data-imacs-tile]") : null;
+    if (t && root.contains(t)) showSource(t);
+  });
+  root.addEventListener("mouseout", (ev) => {
+    const t = ev.target instanceof Element ? ev.target.closest("[data-imacs-tile]") : null;
+    const to = ev.relatedTarget instanceof Element ? ev.relatedTarget.closest("[data-imacs-tile]") : null;
+    if (t && t !== to) hideSource();
+  });
+  root.addEventListener("mouseleave", hideSource);
+
+  // ---- clicks: expand rows, select cluster, close matrices -----------------------------------
+  const toggleCluster = (id) => setTrait("selected_cluster", readState(model).selected === id ? null : id);
+  body.addEventListener("click", (ev) => {
+    const target = ev.target instanceof Element ? ev.target : null;
+    if (!target) return;
+    const more = target.closest("[data-imacs-more]");
+    if (more) {
+      const id = Number(more.dataset.imacsMore);
+      if (local.expanded.has(id)) local.expanded.delete(id); else local.expanded.add(id);
+      renderViews();
+      return;
+    }
+    if (target.closest("[data-imacs-close]")) { setTrait("selected_cluster", null); return; }
+    if (target.closest("[data-imacs-view='confusion']")) return;
+    const block = target.closest("[data-imacs-cluster]");
+    if (block) toggleCluster(Number(block.dataset.imacsCluster));
+  });
+  body.addEventListener("keydown", (ev) => {
+    if (ev.key !== "Enter" && ev.key !== " ") return;
+    const t = ev.target instanceof Element ? ev.target : null;
+    if (t && t.matches("[data-imacs-cluster]")) { ev.preventDefault(); toggleCluster(Number(t.dataset.imacsCluster)); }
+  });
+
+  // ---- model events ---------------------------------------------------------------------------
+  const on = (name, fn) => { model.on(name, fn); disposers.push(() => model.off(name, fn)); };
+  // _payload and _images may change together (class switch): reload once per task.
+  let reloadQueued = false;
+  const queueReload = () => {
+    if (reloadQueued) return;
+    reloadQueued = true;
+    queueMicrotask(() => { reloadQueued = false; loadPayload(); endPending(); renderAll(); });
+  };
+  on("change:_payload", queueReload);
+  on("change:_images", queueReload);
+  for (const name of ["order", "inner_order", "outcomes", "models", "selected_cluster", "view"]) on(`change:${name}`, renderAll);
+  on("change:target_class", () => {
+    // the kernel sent the old class back (rejected): nothing is coming
+    const d = local.data;
+    if (d && String(model.get("target_class")) === String(d.payload.target_class)) endPending();
+    renderBusy();
+  });
+  on("change:n_clusters", renderBusy);
+  on("change:_busy", () => { if (model.get("_busy") !== true) endPending(); renderBusy(); });
+  on("msg:custom", (raw) => {
+    const msg = parseIncoming(raw);
+    if (!msg) return;
+    if (msg.type === "pong") { local.live = true; renderBusy(); }
+    if (msg.type === "notice") { endPending(); showNotice(msg.level, msg.text); }
+  });
+
+  loadPayload();
+  renderAll();
+  send({ type: "ping" });
+
+  return {
+    root,
+    destroy() {
+      disposers.forEach((f) => f());
+      clearTimeout(local.pendingTimer);
+      clearTimeout(local.hoverTimer);
+      for (const u of local.urls) { try { URL.revokeObjectURL(u); } catch (e) { /* ignore */ } }
+      root.remove();
+    },
+  };
+}

@@ -1,0 +1,142 @@
+// Building blocks shared by the views: sprite tiles, small SVG plots, legends.
+
+import { h, s, svgTitle } from "./dom.js";
+import { atlasCell, sheetRows, fmtSigned, MODELS } from "./data.js";
+
+export const OUTCOME_TEXT = {
+  TP: "true positive", TN: "true negative", FP: "false positive", FN: "false negative",
+};
+
+/**
+ * Point an element's background at cell k of an atlas, displayed `w` pixels wide.
+ * The sheet URL lives in a CSS custom property on the root (--imacs-<prefix><sheet>), so a
+ * thousand tiles share one string.
+ */
+export function setSprite(el, atlas, k, w, prefix) {
+  const { sheet, col, row } = atlasCell(atlas, k);
+  const f = w / atlas.cell;
+  el.style.backgroundImage = `var(--imacs-${prefix}${sheet})`;
+  el.style.backgroundSize = `${atlas.cols * atlas.cell * f}px ${sheetRows(atlas, sheet) * atlas.cell * f}px`;
+  el.style.backgroundPosition = `${-col * atlas.cell * f}px ${-row * atlas.cell * f}px`;
+}
+
+/**
+ * A segment thumbnail: border = outcome, optional signed attribution bar in the model colour.
+ * @param {import("./types.js").Segment} seg
+ */
+export function tile(seg, ctx, size, { bar = true } = {}) {
+  const img = h("div", { class: "imacs-tile-img", style: { width: `${size}px`, height: `${size}px` } });
+  setSprite(img, ctx.data.payload.thumbs, seg.i, size, "t");
+  const el = h("div", {
+    class: `imacs-tile imacs-o-${seg.outcome} imacs-m-${seg.model}`,
+    data: { imacsTile: seg.i },
+    attrs: { "aria-label": `${seg.outcome} segment, model ${seg.model}, attribution ${fmtSigned(seg.attribution)}` },
+  }, [img]);
+  if (bar && seg.attribution !== null) {
+    const frac = Math.max(-1, Math.min(1, seg.attribution / ctx.data.maxAbs));
+    const fill = h("div", { class: "imacs-bar-fill" });
+    fill.style.width = `${Math.abs(frac) * 50}%`;
+    fill.style.left = frac >= 0 ? "50%" : `${50 - Math.abs(frac) * 50}%`;
+    el.append(h("div", { class: "imacs-bar" }, [fill, h("div", { class: "imacs-bar-zero" })]));
+  }
+  return el;
+}
+
+/** Model chip: coloured square + key, e.g. [■ A]. */
+export function modelChip(m, label) {
+  return h("span", { class: `imacs-chip imacs-chip-${m}` }, [
+    h("span", { class: "imacs-swatch", attrs: { "aria-hidden": "true" } }),
+    h("span", { class: "imacs-chip-key", text: m }),
+    label && label !== m ? h("span", { class: "imacs-chip-label", text: label }) : null,
+  ]);
+}
+
+export function outcomeChip(o, count) {
+  return h("span", { class: `imacs-ochip imacs-o-${o}`, title: OUTCOME_TEXT[o] }, [
+    h("span", { class: "imacs-oswatch", attrs: { "aria-hidden": "true" } }),
+    h("span", { text: count === undefined ? o : `${o} ${count}` }),
+  ]);
+}
+
+// ---- small plots of the concept-cluster view (§5.2.2) -------------------------------------
+
+const PW = 112, PH = 40;
+
+/** Composition: total (foreground), A and B counts on a scale shared by all clusters. */
+export function compositionPlot(st, ctx) {
+  const rows = [["total", st.size], ...ctx.models.map((m) => [m, st.count[m]])];
+  const bw = PW - 34, rh = Math.min(10, (PH - 2) / rows.length - 2);
+  const g = s("svg", { class: "imacs-plot", width: PW, height: PH, viewBox: `0 0 ${PW} ${PH}`, role: "img" });
+  g.append(svgTitle(`composition: ${st.size} segments (${ctx.models.map((m) => `${m} ${st.count[m]}`).join(", ")})`));
+  rows.forEach(([key, v], k) => {
+    const y = 1 + k * (rh + 3);
+    const w = ctx.sizeMax ? (bw * v) / ctx.sizeMax : 0;
+    g.append(s("rect", { class: key === "total" ? "imacs-fill-fg" : `imacs-fill-${key}`, x: 0, y, width: Math.max(w, v ? 1 : 0), height: rh, rx: 1 }));
+    g.append(s("text", { class: "imacs-plot-text", x: w + 3, y: y + rh - 1.5, text: String(v) }));
+  });
+  return plotBox(g, "size");
+}
+
+/** The two attribution histograms, mirrored: A up, B down, on the shared bins. */
+export function histogramPlot(st, ctx) {
+  const edges = ctx.data.edges, nb = edges.length - 1;
+  const g = s("svg", { class: "imacs-plot", width: PW, height: PH, viewBox: `0 0 ${PW} ${PH}`, role: "img" });
+  const mid = PH / 2, bw = PW / nb;
+  const maxC = Math.max(1, ...ctx.models.flatMap((m) => st.histogram[m]));
+  g.append(svgTitle(`attribution histograms (${ctx.models.join(" up, ")} down) on bins ${fmtSigned(edges[0])} .. ${fmtSigned(edges[nb])}`));
+  ctx.models.forEach((m, mi) => {
+    st.histogram[m].forEach((c, b) => {
+      if (!c) return;
+      const hgt = Math.max(1, ((mid - 1) * c) / maxC);
+      const y = mi === 0 ? mid - hgt : mid;
+      const r = s("rect", { class: `imacs-fill-${m}`, x: b * bw + 0.5, y, width: Math.max(1, bw - 1), height: hgt });
+      r.append(svgTitle(`${m}: ${c} in ${fmtSigned(edges[b])} .. ${fmtSigned(edges[b + 1])}`));
+      g.append(r);
+    });
+  });
+  g.append(s("line", { class: "imacs-axis", x1: 0, x2: PW, y1: mid, y2: mid }));
+  const x0 = ((0 - edges[0]) / (edges[nb] - edges[0])) * PW;
+  g.append(s("line", { class: "imacs-zero", x1: x0, x2: x0, y1: 0, y2: PH }));
+  return plotBox(g, "attribution");
+}
+
+/** Mean attribution per model against the reference bar (largest mean over all clusters). */
+export function meanPlot(st, ctx) {
+  const [lo, hi] = ctx.meanDomain;
+  const x = (v) => ((v - lo) / (hi - lo)) * (PW - 2) + 1;
+  const g = s("svg", { class: "imacs-plot", width: PW, height: PH, viewBox: `0 0 ${PW} ${PH}`, role: "img" });
+  const parts = ctx.models.map((m) => `${m} ${fmtSigned(st.mean[m])}`);
+  g.append(svgTitle(`mean attribution: ${parts.join(", ")}; reference (largest mean of any cluster) ${fmtSigned(ctx.refMean)}`));
+  const rows = [["ref", ctx.refMean, 4], ...ctx.models.map((m) => [m, st.mean[m], 10])];
+  let y = 2;
+  for (const [key, v, hgt] of rows) {
+    if (v !== null) {
+      const a = x(Math.min(0, v)), b = x(Math.max(0, v));
+      g.append(s("rect", { class: key === "ref" ? "imacs-fill-fg" : `imacs-fill-${key}`, x: a, y, width: Math.max(1, b - a), height: hgt, rx: 1 }));
+    }
+    y += hgt + 3;
+  }
+  g.append(s("line", { class: "imacs-zero", x1: x(0), x2: x(0), y1: 0, y2: PH }));
+  return plotBox(g, "mean");
+}
+
+/** Location summary (§7.0.2): counts of segment-box centres on an n x n grid of the image. */
+export function heatmapPlot(hm, m, ctx, size = 40) {
+  const cell = size / hm.n;
+  const g = s("svg", { class: "imacs-heat", width: size, height: size, viewBox: `0 0 ${size} ${size}`, role: "img" });
+  const total = hm.counts.reduce((a, b) => a + b, 0);
+  g.append(svgTitle(`where ${ctx.data.modelNames[m]}'s segments of this cluster come from: bbox centres of ${total} segments on a ${hm.n}x${hm.n} grid of the image`));
+  g.append(s("rect", { class: "imacs-heat-bg", x: 0, y: 0, width: size, height: size }));
+  hm.counts.forEach((c, k) => {
+    if (!c) return;
+    const r = Math.floor(k / hm.n), col = k % hm.n;
+    g.append(s("rect", { class: `imacs-fill-${m}`, x: col * cell, y: r * cell, width: cell, height: cell, "fill-opacity": (0.15 + 0.85 * c / hm.max).toFixed(3) }));
+  });
+  return plotBox(g, `where ${m}`);
+}
+
+function plotBox(svg, caption) {
+  return h("div", { class: "imacs-plotbox" }, [svg, h("div", { class: "imacs-caption", text: caption })]);
+}
+
+export { MODELS };

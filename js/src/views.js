@@ -1,0 +1,208 @@
+// The views: concept clusters (§5.2), cluster histogram (§5.1), cluster confusion matrices
+// (§5.3) and the source preview (§7.0.1). Each returns a fresh element; app.js wires events.
+
+import { h } from "./dom.js";
+import {
+  OUTCOMES, orderWithin, histogramStacks, locationHeatmap, confusionSplit, fmtSigned, fmtScore,
+  ticks, atlasCell, sheetRows,
+} from "./data.js";
+import {
+  tile, modelChip, outcomeChip, compositionPlot, histogramPlot, meanPlot, heatmapPlot,
+} from "./parts.js";
+
+const ROW_LIMIT = 30;     // tiles per model row before "+N more"
+const CELL_LIMIT = 24;    // tiles per confusion-matrix cell before "+N"
+const TILE = 40, HTILE = 28, CTILE = 30;
+
+function clusterTitle(st, pos, ctx) {
+  return h("div", { class: "imacs-cluster-title" }, [
+    h("span", { class: "imacs-cluster-name", text: `Cluster ${st.id}` }),
+    h("span", { class: "imacs-muted", text: `#${pos + 1}` }),
+    h("span", { class: "imacs-cluster-meta", text: `${st.size} segment${st.size === 1 ? "" : "s"}` }),
+    ...ctx.models.map((m) => h("span", { class: `imacs-cluster-mean imacs-text-${m}`, title: `mean attribution of ${ctx.data.modelNames[m]}` }, [
+      h("span", { class: "imacs-swatch imacs-swatch-" + m, attrs: { "aria-hidden": "true" } }),
+      h("span", { text: `${st.count[m]} · mean ${fmtSigned(st.mean[m])}` }),
+    ])),
+  ]);
+}
+
+/** Concept cluster view (§5.2): two rows of tiles per cluster + composition/histogram/mean plots. */
+export function conceptView(ctx) {
+  const root = h("div", { class: "imacs-view imacs-concept", data: { imacsView: "clusters" } });
+  ctx.order.forEach((id, pos) => {
+    const st = ctx.stats.get(id);
+    const block = h("div", {
+      class: `imacs-cluster${ctx.selected === id ? " imacs-selected" : ""}`,
+      data: { imacsCluster: id },
+      attrs: { tabindex: "0", role: "button", "aria-pressed": ctx.selected === id ? "true" : "false", title: "Click to open this cluster's confusion matrices" },
+    });
+    const plots = h("div", { class: "imacs-plots" }, [
+      compositionPlot(st, ctx), histogramPlot(st, ctx), meanPlot(st, ctx),
+      ...ctx.models.map((m) => heatmapPlot(locationHeatmap(st.segments[m]), m, ctx)),
+    ]);
+    block.append(h("div", { class: "imacs-cluster-head" }, [clusterTitle(st, pos, ctx), plots]));
+    const rows = h("div", { class: "imacs-rows" });
+    for (const m of ctx.models) {
+      const segs = orderWithin(st.segments[m], ctx.innerOrder);
+      const expanded = ctx.expanded.has(id);
+      const shown = expanded ? segs : segs.slice(0, ROW_LIMIT);
+      const tiles = h("div", { class: "imacs-tiles" }, shown.map((sg) => tile(sg, ctx, TILE)));
+      if (!segs.length) tiles.append(h("span", { class: "imacs-empty", text: `no segments from ${ctx.data.modelNames[m]}'s sample` }));
+      if (segs.length > ROW_LIMIT) {
+        tiles.append(h("button", {
+          class: "imacs-more", type: "button", data: { imacsMore: id },
+          text: expanded ? "show fewer" : `+${segs.length - ROW_LIMIT} more`,
+        }));
+      }
+      rows.append(h("div", { class: `imacs-row imacs-row-${m}` }, [
+        h("div", { class: "imacs-row-label", title: ctx.data.modelNames[m] }, [modelChip(m)]), tiles,
+      ]));
+    }
+    block.append(rows);
+    root.append(block);
+  });
+  const note = hiddenNote(ctx);
+  if (note) root.append(note);
+  return root;
+}
+
+function hiddenNote(ctx) {
+  if (!ctx.order.length) return h("div", { class: "imacs-empty imacs-pad", text: "No segment matches the outcome and model filters." });
+  if (!ctx.hidden) return null;
+  return h("div", { class: "imacs-muted imacs-pad", text: `${ctx.hidden} cluster${ctx.hidden === 1 ? " has" : "s have"} no segment matching the filters.` });
+}
+
+/** Cluster histogram view (§5.1): per cluster, A stacks up and B stacks down, shared x scale. */
+export function histogramView(ctx, available = 0) {
+  const edges = ctx.data.edges, nb = edges.length - 1;
+  // tiles as large as the width allows (label column ~170 px), between 22 and 34 px
+  const tileSize = available > 0 ? Math.max(22, Math.min(34, Math.floor((available - 200) / nb) - 4)) : HTILE;
+  const colW = tileSize + 4, width = nb * colW;
+  const x = (v) => ((v - edges[0]) / (edges[nb] - edges[0])) * width;
+  const root = h("div", { class: "imacs-view imacs-histview", data: { imacsView: "histogram" } });
+  const axis = (cls) => {
+    const a = h("div", { class: `imacs-haxis ${cls}`, style: { width: `${width}px` } });
+    for (const t of ticks(edges[0], edges[nb], Math.max(2, Math.round(width / 70)))) {
+      a.append(h("span", { class: "imacs-tick", style: { left: `${x(t)}px` }, text: t === 0 ? "0" : fmtSigned(t, Math.abs(t) < 0.01 ? 3 : 2) }));
+    }
+    return h("div", { class: "imacs-hrow imacs-haxis-row" }, [h("div", { class: "imacs-hlabel imacs-muted", text: "attribution →" }), a]);
+  };
+  root.append(axis("imacs-haxis-top"));
+  ctx.order.forEach((id, pos) => {
+    const st = ctx.stats.get(id);
+    const block = h("div", {
+      class: `imacs-hcluster${ctx.selected === id ? " imacs-selected" : ""}`,
+      data: { imacsCluster: id },
+      attrs: { tabindex: "0", role: "button", "aria-pressed": ctx.selected === id ? "true" : "false", title: "Click to open this cluster's confusion matrices" },
+    });
+    const plot = h("div", { class: "imacs-hplot", style: { width: `${width}px` } });
+    ctx.models.forEach((m, mi) => {
+      const up = mi === 0; // first model stacks up from the axis, the second one down
+      const stacks = histogramStacks(orderWithin(st.segments[m], ctx.innerOrder), edges, 5);
+      const half = h("div", { class: `imacs-hhalf imacs-hhalf-${up ? "up" : "down"} imacs-hhalf-${m}` }, [
+        h("div", { class: `imacs-hside imacs-m-${m}`, title: ctx.data.modelNames[m] }, [h("span", { text: m })]),
+      ]);
+      stacks.forEach((bin, b) => {
+        const col = h("div", { class: "imacs-hbin", style: { width: `${colW}px` } }, bin.shown.map((sg) => tile(sg, ctx, tileSize, { bar: false })));
+        if (bin.extra) col.append(h("div", { class: "imacs-hextra", text: `+${bin.extra}`, title: `${bin.extra} more in ${fmtSigned(edges[b])} .. ${fmtSigned(edges[b + 1])}` }));
+        half.append(col);
+      });
+      if (!st.segments[m].length) half.append(h("span", { class: "imacs-empty imacs-hempty", text: `no segments from ${ctx.data.modelNames[m]}'s sample` }));
+      if (!up) plot.append(h("div", { class: "imacs-hmid" }));
+      plot.append(half);
+    });
+    if (ctx.models.length === 1) plot.append(h("div", { class: "imacs-hmid" }));
+    plot.append(h("div", { class: "imacs-hzero", style: { left: `${x(0)}px` } }));
+    const label = h("div", { class: "imacs-hlabel" }, [
+      h("div", { class: "imacs-cluster-name", text: `Cluster ${id}` }),
+      h("div", { class: "imacs-muted", text: `#${pos + 1} · ${st.size} segment${st.size === 1 ? "" : "s"}` }),
+      ...ctx.models.map((m) => h("div", { class: "imacs-hmodel" }, [modelChip(m), h("span", { text: `${st.count[m]} · ${fmtSigned(st.mean[m])}` })])),
+    ]);
+    block.append(h("div", { class: "imacs-hrow" }, [label, plot]));
+    root.append(block);
+  });
+  if (ctx.order.length > 3) root.append(axis("imacs-haxis-bottom"));
+  const note = hiddenNote(ctx);
+  if (note) root.append(note);
+  return root;
+}
+
+/** Cluster confusion matrices (§5.3): one 2x2 matrix per shown model, tiles in each cell. */
+export function confusionView(st, ctx) {
+  const target = String(ctx.data.payload.target_class ?? "");
+  const root = h("div", { class: "imacs-confusion", data: { imacsView: "confusion" } });
+  root.append(h("div", { class: "imacs-confusion-head" }, [
+    h("span", { class: "imacs-cluster-name", text: `Cluster ${st.id} · confusion matrices` }),
+    h("span", { class: "imacs-muted", text: "each model's own sampled segments, by that model's outcome" }),
+    h("button", { class: "imacs-close", type: "button", data: { imacsClose: "1" }, title: "Close", text: "×", attrs: { "aria-label": "Close the confusion matrices" } }),
+  ]));
+  const split = confusionSplit([...st.segments.A, ...st.segments.B]);
+  const mats = h("div", { class: "imacs-matrices" });
+  for (const m of ctx.models) {
+    const cells = split[m];
+    const grid = h("div", { class: "imacs-matrix-grid" }, [
+      h("div", { class: "imacs-mx-corner imacs-muted", text: "actual ↓ / predicted →" }),
+      h("div", { class: "imacs-mx-colhead", text: `“${target}”` }),
+      h("div", { class: "imacs-mx-colhead", text: "other" }),
+      h("div", { class: "imacs-mx-rowhead", text: `“${target}”` }),
+      cell(cells.TP, "TP", ctx), cell(cells.FN, "FN", ctx),
+      h("div", { class: "imacs-mx-rowhead", text: "other" }),
+      cell(cells.FP, "FP", ctx), cell(cells.TN, "TN", ctx),
+    ]);
+    mats.append(h("div", { class: `imacs-matrix imacs-matrix-${m}` }, [
+      h("div", { class: "imacs-matrix-title" }, [modelChip(m, ctx.data.modelNames[m])]), grid,
+    ]));
+  }
+  root.append(mats);
+  return root;
+}
+
+function cell(segs, o, ctx) {
+  const ordered = orderWithin(segs, ctx.innerOrder);
+  const tiles = h("div", { class: "imacs-tiles" }, ordered.slice(0, CELL_LIMIT).map((sg) => tile(sg, ctx, CTILE)));
+  if (ordered.length > CELL_LIMIT) tiles.append(h("span", { class: "imacs-hextra", text: `+${ordered.length - CELL_LIMIT}` }));
+  return h("div", { class: `imacs-mx-cell imacs-o-${o}`, data: { imacsOutcome: o } }, [
+    h("div", { class: "imacs-mx-cellhead" }, [outcomeChip(o, segs.length)]), tiles,
+  ]);
+}
+
+/** Contents of the source preview (§7.0.1) for one segment. */
+export function sourceContent(seg, ctx, maxSide = 200) {
+  const d = ctx.data, img = d.images[seg.image], atlas = d.payload.sources;
+  const [w, hgt] = atlas.sizes[seg.image] || [atlas.cell, atlas.cell];
+  const f = maxSide / Math.max(w, hgt);
+  const pic = h("div", { class: "imacs-source-img", style: { width: `${w * f}px`, height: `${hgt * f}px` } });
+  const { sheet, col, row } = atlasCell(atlas, seg.image);
+  pic.style.backgroundImage = `var(--imacs-s${sheet})`;
+  pic.style.backgroundSize = `${atlas.cols * atlas.cell * f}px ${sheetRows(atlas, sheet) * atlas.cell * f}px`;
+  pic.style.backgroundPosition = `${-col * atlas.cell * f}px ${-row * atlas.cell * f}px`;
+  const [x0, y0, x1, y1] = seg.box;
+  pic.append(h("div", {
+    class: `imacs-source-box imacs-m-${seg.model}`,
+    style: { left: `${x0 * 100}%`, top: `${y0 * 100}%`, width: `${(x1 - x0) * 100}%`, height: `${(y1 - y0) * 100}%` },
+  }));
+  const cls = (k) => (Number.isInteger(k) && k >= 0 && k < d.classNames.length ? d.classNames[k] : String(k));
+  const target = String(d.payload.target_class ?? "");
+  const predRow = (m, pred, score) => h("tr", {}, [
+    h("td", {}, [modelChip(m, d.modelNames[m])]),
+    h("td", { text: cls(pred) }),
+    h("td", { class: "imacs-num", text: fmtScore(score) }),
+  ]);
+  return h("div", { class: "imacs-source-inner" }, [
+    pic,
+    h("div", { class: "imacs-source-info" }, [
+      h("div", { class: "imacs-source-title", text: `Image ${img.index} · segment ${seg.segment}` }),
+      h("div", {}, [h("span", { class: "imacs-muted", text: "label " }), h("strong", { text: cls(img.label) })]),
+      h("table", { class: "imacs-source-table" }, [
+        h("thead", {}, [h("tr", {}, [h("th", { text: "model" }), h("th", { text: "prediction" }), h("th", { class: "imacs-num", text: `score “${target}”` })])]),
+        h("tbody", {}, [predRow("A", img.predA, img.scoreA), predRow("B", img.predB, img.scoreB)]),
+      ]),
+      h("div", { class: "imacs-source-seg" }, [
+        h("span", { text: `sampled by ${seg.model} as ` }), outcomeChip(seg.outcome),
+        h("span", { text: ` · cluster ${seg.cluster} · attribution ${fmtSigned(seg.attribution)} (${seg.model}) · rank ${seg.rank + 1}` }),
+      ]),
+    ]),
+  ]);
+}
+
+export { OUTCOMES };

@@ -1,0 +1,192 @@
+import { describe, it, expect } from "vitest";
+import {
+  decodePayload, sharedBinEdges, binIndex, histogram, filterSegments, clusterStats, orderClusters,
+  orderWithin, maxMeanAttribution, histogramStacks, locationHeatmap, confusionSplit, atlasCell,
+  sheetRows, fmtSigned, parseIncoming, ticks,
+} from "../src/data.js";
+import { makePayload } from "./fixtures.js";
+
+const seg = (o) => ({ i: 0, model: "A", image: 0, segment: 0, rank: 0, cluster: 0, outcome: "TP", attribution: 0, distance: 0, box: [0, 0, 0.25, 0.25], ...o });
+
+describe("decodePayload", () => {
+  it("decodes columns into records", () => {
+    const res = decodePayload(makePayload({ n: 8 }));
+    expect(res.ok).toBe(true);
+    const d = res.data;
+    expect(d.segments).toHaveLength(8);
+    expect(d.segments[1]).toMatchObject({ i: 1, model: "B", image: 0, outcome: "TP", box: [0.25, 0, 0.5, 0.25] });
+    expect(d.images[0]).toMatchObject({ index: 100, predA: 1, scoreB: 0.75 });
+    expect(d.clusterIds).toEqual([0, 1, 2]);
+    expect(d.edges).toHaveLength(13);
+  });
+  it("rejects malformed payloads without throwing", () => {
+    expect(decodePayload(null).ok).toBe(false);
+    expect(decodePayload({}).ok).toBe(false);
+    expect(decodePayload({ ...makePayload(), version: 2 }).ok).toBe(false);
+    const p = makePayload({ n: 8 });
+    p.segments.cluster.pop();
+    expect(decodePayload(p)).toMatchObject({ ok: false, error: expect.stringContaining("cluster") });
+    const q = makePayload({ n: 8 });
+    q.segments.image[3] = 99;
+    expect(decodePayload(q).ok).toBe(false);
+  });
+  it("treats non-finite numbers as missing and lists unlisted clusters", () => {
+    const p = makePayload({ n: 8 });
+    p.segments.attribution[0] = null;
+    p.clusters = [{ id: 2 }];
+    const d = decodePayload(p).data;
+    expect(d.segments[0].attribution).toBeNull();
+    expect(d.clusterIds).toEqual([2, 0, 1]);
+  });
+});
+
+describe("binning", () => {
+  it("sharedBinEdges mirrors summary.shared_bin_edges (range includes 0)", () => {
+    expect(sharedBinEdges([0.2, 0.6], 4)).toEqual([0, 0.15, 0.3, 0.44999999999999996, 0.6]);
+    const e = sharedBinEdges([-0.5, 0.5], 2);
+    expect(e).toEqual([-0.5, 0, 0.5]);
+    expect(sharedBinEdges([], 2)).toEqual([-0.5, 0, 0.5]);
+  });
+  it("binIndex follows numpy.histogram after clipping", () => {
+    const e = [0, 1, 2, 3];
+    expect(binIndex(e, 0)).toBe(0);
+    expect(binIndex(e, 0.99)).toBe(0);
+    expect(binIndex(e, 1)).toBe(1);
+    expect(binIndex(e, 3)).toBe(2); // last bin closed
+    expect(binIndex(e, -5)).toBe(0); // clipped
+    expect(binIndex(e, 50)).toBe(2);
+    expect(binIndex(e, null)).toBe(-1);
+    expect(binIndex(e, NaN)).toBe(-1);
+  });
+  it("histogram counts", () => {
+    const s = [0.1, 0.2, 1.5, 2.9, 3, null].map((a) => seg({ attribution: a }));
+    expect(histogram(s, [0, 1, 2, 3])).toEqual([2, 1, 2]);
+  });
+  it("histogramStacks truncates at 5 per bin with +N", () => {
+    const s = Array.from({ length: 8 }, (_, k) => seg({ i: k, attribution: 0.5 })).concat([seg({ i: 9, attribution: 2.5 })]);
+    const bins = histogramStacks(s, [0, 1, 2, 3], 5);
+    expect(bins[0].shown.map((x) => x.i)).toEqual([0, 1, 2, 3, 4]);
+    expect(bins[0].extra).toBe(3);
+    expect(bins[1]).toEqual({ shown: [], extra: 0 });
+    expect(bins[2].shown).toHaveLength(1);
+  });
+});
+
+describe("filtering and ordering", () => {
+  const d = decodePayload(makePayload({ n: 24, clusters: 3 })).data;
+  it("filters by outcome and model", () => {
+    const f = filterSegments(d.segments, ["FP"], ["B"]);
+    expect(f.length).toBeGreaterThan(0);
+    expect(f.every((s) => s.outcome === "FP" && s.model === "B")).toBe(true);
+    expect(filterSegments(d.segments, [], ["A", "B"])).toEqual([]);
+    expect(filterSegments(d.segments, ["TP", "TN", "FP", "FN"], ["A", "B"])).toHaveLength(24);
+  });
+  it("clusterStats mirrors summary.summarize_clusters", () => {
+    const segs = [
+      seg({ cluster: 0, model: "A", attribution: 0.1 }), seg({ cluster: 0, model: "A", attribution: 0.3 }),
+      seg({ cluster: 0, model: "B", attribution: -0.2 }),
+      seg({ cluster: 1, model: "B", attribution: 0.5 }),
+    ];
+    const st = clusterStats(segs, [0, 1, 2], [-1, 0, 1]);
+    const c0 = st.get(0);
+    expect(c0.size).toBe(3);
+    expect(c0.count).toEqual({ A: 2, B: 1 });
+    expect(c0.mean.A).toBeCloseTo(0.2);
+    expect(c0.imbalance).toBeCloseTo(0.4);
+    expect(c0.importance).toBeCloseTo(0.2);
+    expect(c0.histogram).toEqual({ A: [0, 2], B: [1, 0] });
+    const c1 = st.get(1);
+    expect(c1.mean.A).toBeNull(); // missing model: null mean, counts as 0 for the orders
+    expect(c1.imbalance).toBeCloseTo(0.5);
+    expect(st.get(2).size).toBe(0);
+    expect(maxMeanAttribution(st)).toBeCloseTo(0.5);
+  });
+  it("orders clusters by imbalance / importance / size, ties by id", () => {
+    const st = new Map([
+      [0, { id: 0, imbalance: 0.1, importance: 0.9, size: 5 }],
+      [1, { id: 1, imbalance: 0.5, importance: 0.2, size: 5 }],
+      [2, { id: 2, imbalance: 0.3, importance: 0.4, size: 9 }],
+    ]);
+    expect(orderClusters(st, "imbalance")).toEqual([1, 2, 0]);
+    expect(orderClusters(st, "importance")).toEqual([0, 2, 1]);
+    expect(orderClusters(st, "size")).toEqual([2, 0, 1]);
+    expect(orderClusters(st, "nonsense")).toEqual([1, 2, 0]);
+  });
+  it("orders within a cluster by attribution (high first) or centroid distance (near first)", () => {
+    const s = [
+      seg({ i: 0, attribution: 0.1, distance: 0.5 }), seg({ i: 1, attribution: 0.9, distance: 0.7 }),
+      seg({ i: 2, attribution: null, distance: 0.1 }), seg({ i: 3, attribution: -0.4, distance: null }),
+    ];
+    expect(orderWithin(s, "attribution").map((x) => x.i)).toEqual([1, 0, 3, 2]);
+    expect(orderWithin(s, "centroid").map((x) => x.i)).toEqual([2, 0, 1, 3]);
+  });
+});
+
+describe("location heatmap", () => {
+  it("counts bbox centres on an n x n grid", () => {
+    const s = [
+      seg({ box: [0, 0, 0.1, 0.1] }), seg({ box: [0, 0, 0.2, 0.2] }),
+      seg({ box: [0.9, 0.9, 1, 1] }), seg({ box: [0.5, 0, 1, 0.25] }),
+    ];
+    const hm = locationHeatmap(s, 8);
+    expect(hm.n).toBe(8);
+    expect(hm.counts[0]).toBe(2);
+    expect(hm.counts[63]).toBe(1);
+    expect(hm.counts[1 * 8 + 6]).toBe(1); // centre (0.75, 0.125) -> column 6, row 1
+    expect(hm.max).toBe(2);
+    expect(hm.counts.reduce((a, b) => a + b)).toBe(4);
+  });
+});
+
+describe("confusion split", () => {
+  it("puts each model's segments in its outcome cell", () => {
+    const s = [seg({ model: "A", outcome: "FP" }), seg({ model: "B", outcome: "TN" }), seg({ model: "A", outcome: "FP" })];
+    const c = confusionSplit(s);
+    expect(c.A.FP).toHaveLength(2);
+    expect(c.B.TN).toHaveLength(1);
+    expect(c.A.TP).toEqual([]);
+    expect(Object.keys(c.A).sort()).toEqual(["FN", "FP", "TN", "TP"]);
+  });
+});
+
+describe("misc helpers", () => {
+  it("atlas cells", () => {
+    const a = { cols: 4, per_sheet: 16, count: 20, cell: 48 };
+    expect(atlasCell(a, 0)).toEqual({ sheet: 0, col: 0, row: 0 });
+    expect(atlasCell(a, 6)).toEqual({ sheet: 0, col: 2, row: 1 });
+    expect(atlasCell(a, 17)).toEqual({ sheet: 1, col: 1, row: 0 });
+    expect(sheetRows(a, 0)).toBe(4);
+    expect(sheetRows(a, 1)).toBe(1);
+  });
+  it("formats signed numbers", () => {
+    expect(fmtSigned(0.12345)).toBe("+0.123");
+    expect(fmtSigned(-0.5)).toBe("\u22120.500");
+    expect(fmtSigned(-0.00001)).toBe("0.000");
+    expect(fmtSigned(null)).toBe("n/a");
+  });
+  it("validates kernel messages", () => {
+    expect(parseIncoming({ type: "pong", version: 1 })).toEqual({ type: "pong", version: 1 });
+    expect(parseIncoming({ type: "notice", level: "bad", text: 5 })).toEqual({ type: "notice", level: "info", text: "5" });
+    expect(parseIncoming({ type: "other" })).toBeNull();
+    expect(parseIncoming("pong")).toBeNull();
+    expect(parseIncoming(null)).toBeNull();
+  });
+  it("ticks", () => {
+    expect(ticks(-0.3, 0.35, 5)).toEqual([-0.2, 0, 0.2]);
+    expect(ticks(-0.3, 0.35, 7)).toEqual([-0.3, -0.2, -0.1, 0, 0.1, 0.2, 0.3]);
+    expect(ticks(0, 1, 4)).toEqual([0, 0.25, 0.5, 0.75, 1]);
+    expect(ticks(1, 1)).toEqual([1]);
+  });
+});
+
+describe("source hygiene", async () => {
+  const fs = await import("node:fs");
+  const path = await import("node:path");
+  const dir = path.resolve(import.meta.dirname, "../src");
+  it("never writes HTML strings into the DOM", () => {
+    for (const f of fs.readdirSync(dir).filter((n) => n.endsWith(".js"))) {
+      const src = fs.readFileSync(path.join(dir, f), "utf8").replace(/\/\/.*$/gm, "");
+      expect(src, f).not.toMatch(/\.innerHTML\s*=|\.outerHTML\s*=|insertAdjacentHTML|document\.write/);
+    }
+  });
+});

@@ -1,0 +1,236 @@
+// @vitest-environment jsdom
+import { describe, it, expect, beforeEach } from "vitest";
+import { createApp, deriveContext, readState } from "../src/app.js";
+import { decodePayload } from "../src/data.js";
+import widget from "../src/widget.js";
+import { makePayload, makeState, FakeModel } from "./fixtures.js";
+
+const EVIL = "<img src=x onerror=alert(1)>";
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+function mount(payloadOpts = {}, stateExtra = {}, modelOpts = {}) {
+  const el = document.createElement("div");
+  document.body.append(el);
+  const model = new FakeModel(makeState(makePayload(payloadOpts), stateExtra), modelOpts);
+  const app = createApp(el, model);
+  return { el, model, app, q: (sel) => el.querySelector(sel), qa: (sel) => [...el.querySelectorAll(sel)] };
+}
+
+beforeEach(() => { document.body.replaceChildren(); });
+
+describe("rendering", () => {
+  it("has every test hook", () => {
+    const { q, qa } = mount({ n: 24, clusters: 3 });
+    for (const v of ["histogram", "clusters", "source"]) expect(q(`[data-imacs-view="${v}"]`)).not.toBeNull();
+    for (const c of ["n-clusters", "class", "order", "inner-order", "outcomes", "models"]) expect(q(`[data-imacs-control="${c}"]`)).not.toBeNull();
+    expect(qa('[data-imacs-view="clusters"] [data-imacs-cluster]')).toHaveLength(3);
+    expect(qa('[data-imacs-view="histogram"] [data-imacs-cluster]')).toHaveLength(3);
+    expect(qa('[data-imacs-view="clusters"] [data-imacs-tile]')).toHaveLength(24);
+    expect(q('[data-imacs-view="histogram"]').hidden).toBe(true);
+    expect(q('[data-imacs-view="confusion"]')).toBeNull();
+  });
+
+  it("escapes class and model names (no markup injection)", () => {
+    const { el, qa, q } = mount({ classNames: [EVIL, "daisy", "sunflower"], target: EVIL, modelNames: { A: EVIL, B: "<b>bold</b>" } });
+    expect(el.querySelectorAll("img, b, script")).toHaveLength(0);
+    expect(el.textContent).toContain(EVIL);
+    expect(el.textContent).toContain("<b>bold</b>");
+    expect([...q('[data-imacs-control="class"]').options].map((o) => o.textContent)).toContain(EVIL);
+    // hover preview shows labels (class id 0 = EVIL) as text too
+    const t = qa("[data-imacs-tile]")[0];
+    t.dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+    expect(q('[data-imacs-view="source"]').hidden).toBe(false);
+    expect(el.querySelectorAll("img, b, script")).toHaveLength(0);
+  });
+
+  it("escapes warnings and kernel notices", () => {
+    const p = makePayload();
+    p.warnings = [EVIL];
+    const el = document.createElement("div");
+    const model = new FakeModel(makeState(p));
+    createApp(el, model);
+    model.emit("msg:custom", [{ type: "notice", level: "error", text: EVIL }]);
+    expect(el.querySelectorAll("img")).toHaveLength(0);
+    expect(el.textContent.split(EVIL).length - 1).toBe(2);
+  });
+
+  it("draws tiles with outcome borders and a signed bar", () => {
+    const { qa } = mount({ n: 8, clusters: 2 });
+    const tiles = qa('[data-imacs-view="clusters"] [data-imacs-tile]');
+    expect(tiles.every((t) => /imacs-o-(TP|TN|FP|FN)/.test(t.className))).toBe(true);
+    const neg = tiles.find((t) => t.dataset.imacsTile === "0"); // attribution -0.3
+    const fill = neg.querySelector(".imacs-bar-fill");
+    expect(parseFloat(fill.style.left)).toBeLessThan(50);
+  });
+
+  it("shows a message instead of throwing on a bad payload", () => {
+    const el = document.createElement("div");
+    const model = new FakeModel({ _payload: { version: 99, segments: {} }, _images: [] });
+    expect(() => createApp(el, model)).not.toThrow();
+    expect(el.textContent).toContain("Cannot show this result");
+    const el2 = document.createElement("div");
+    createApp(el2, new FakeModel({}));
+    expect(el2.textContent).toContain("Loading");
+  });
+});
+
+describe("client-side controls (work without a kernel)", () => {
+  it("cluster order follows the order control", () => {
+    const { q, qa, model } = mount({ n: 24, clusters: 3 });
+    const ids = () => qa('[data-imacs-view="clusters"] [data-imacs-cluster]').map((b) => Number(b.dataset.imacsCluster));
+    const d = decodePayload(model.get("_payload")).data;
+    for (const order of ["imbalance", "importance", "size"]) {
+      const sel = q('[data-imacs-control="order"]');
+      sel.value = order;
+      sel.dispatchEvent(new Event("change", { bubbles: true }));
+      expect(model.get("order")).toBe(order);
+      const ctx = deriveContext(d, readState(model), new Set());
+      expect(ids()).toEqual(ctx.order);
+    }
+    expect(model.saves).toBe(3);
+  });
+
+  it("outcome and model filters hide tiles", () => {
+    const { q, qa, model } = mount({ n: 24, clusters: 3 });
+    const box = q('[data-imacs-control="outcomes"] input[value="FP"]');
+    box.checked = false;
+    box.dispatchEvent(new Event("change", { bubbles: true }));
+    expect(model.get("outcomes")).toEqual(["TP", "TN", "FN"]);
+    expect(qa('[data-imacs-view="clusters"] .imacs-tile.imacs-o-FP')).toHaveLength(0);
+    expect(qa('[data-imacs-view="clusters"] [data-imacs-tile]')).toHaveLength(18);
+    const a = q('[data-imacs-control="models"] input[value="A"]');
+    a.checked = false;
+    a.dispatchEvent(new Event("change", { bubbles: true }));
+    expect(model.get("models")).toEqual(["B"]);
+    expect(qa('[data-imacs-view="clusters"] .imacs-row-A')).toHaveLength(0);
+    expect(qa('[data-imacs-view="clusters"] .imacs-tile.imacs-m-A')).toHaveLength(0);
+  });
+
+  it("clicking a cluster opens its confusion matrices", () => {
+    const { q, qa, model } = mount({ n: 24, clusters: 3 });
+    const block = q('[data-imacs-view="clusters"] [data-imacs-cluster="1"]');
+    block.querySelector(".imacs-cluster-name").click();
+    expect(model.get("selected_cluster")).toBe(1);
+    const conf = q('[data-imacs-view="confusion"]');
+    expect(conf).not.toBeNull();
+    expect(conf.closest("[data-imacs-cluster]").dataset.imacsCluster).toBe("1");
+    expect(qa('[data-imacs-view="confusion"] .imacs-matrix')).toHaveLength(2);
+    const cells = qa('[data-imacs-view="confusion"] .imacs-matrix-A [data-imacs-outcome]');
+    expect(cells.map((c) => c.dataset.imacsOutcome)).toEqual(["TP", "FN", "FP", "TN"]);
+    const nTiles = qa('[data-imacs-view="confusion"] [data-imacs-tile]').length;
+    expect(nTiles).toBe(8); // cluster 1 holds 8 of 24 segments
+    // clicking inside the matrices keeps it open; the close button closes it
+    q('[data-imacs-view="confusion"] [data-imacs-tile]').click();
+    expect(model.get("selected_cluster")).toBe(1);
+    q("[data-imacs-close]").click();
+    expect(model.get("selected_cluster")).toBeNull();
+    expect(q('[data-imacs-view="confusion"]')).toBeNull();
+  });
+
+  it("histogram tab: shared bins, at most 5 tiles per bin then +N", () => {
+    const p = makePayload({ n: 40, clusters: 1 });
+    p.segments.attribution = p.segments.attribution.map(() => 0.01); // all in one bin
+    const el = document.createElement("div");
+    const model = new FakeModel(makeState(p));
+    createApp(el, model);
+    el.querySelector('[data-imacs-tab="histogram"]').click();
+    expect(model.get("view")).toBe("histogram");
+    const hist = el.querySelector('[data-imacs-view="histogram"]');
+    expect(hist.hidden).toBe(false);
+    const bins = [...hist.querySelectorAll(".imacs-hhalf-A .imacs-hbin")];
+    expect(bins).toHaveLength(12);
+    const full = bins.find((b) => b.querySelector("[data-imacs-tile]"));
+    expect(full.querySelectorAll("[data-imacs-tile]")).toHaveLength(5);
+    expect(full.querySelector(".imacs-hextra").textContent).toBe("+15");
+  });
+
+  it("hover shows the source image with the segment box", () => {
+    const { q, qa } = mount({ n: 8 });
+    const t = qa('[data-imacs-view="clusters"] [data-imacs-tile="5"]')[0];
+    t.dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+    const src = q('[data-imacs-view="source"]');
+    expect(src.hidden).toBe(false);
+    expect(src.textContent).toContain("Image 101");
+    expect(src.textContent).toContain("baseline");
+    const box = src.querySelector(".imacs-source-box");
+    expect(box.style.left).toBe("25%");
+    expect(box.style.width).toBe("25%");
+    t.dispatchEvent(new MouseEvent("mouseout", { bubbles: true, relatedTarget: document.body }));
+    expect(src.hidden).toBe(true);
+  });
+
+  it("long rows collapse behind +N more", () => {
+    const { q, qa } = mount({ n: 160, clusters: 1 });
+    expect(qa('[data-imacs-view="clusters"] .imacs-row-A [data-imacs-tile]')).toHaveLength(30);
+    q('[data-imacs-view="clusters"] [data-imacs-more]').click();
+    expect(qa('[data-imacs-view="clusters"] .imacs-row-A [data-imacs-tile]')).toHaveLength(80);
+  });
+});
+
+describe("kernel-only controls", () => {
+  it("are disabled without a kernel (static report)", () => {
+    const { q, model } = mount();
+    expect(model.sent).toEqual([{ type: "ping" }]);
+    expect(q('[data-imacs-control="n-clusters"]').disabled).toBe(true);
+    expect(q('[data-imacs-control="class"]').disabled).toBe(true);
+    const r = q('[data-imacs-control="n-clusters"]');
+    r.value = "5";
+    r.dispatchEvent(new Event("change"));
+    expect(model.sent).toEqual([{ type: "ping" }]);
+  });
+
+  it("re-cluster: message, busy state, cleared by the new payload", async () => {
+    const { q, model, el } = mount({ n: 24, clusters: 3 }, {}, { live: true });
+    const r = q('[data-imacs-control="n-clusters"]');
+    expect(r.disabled).toBe(false);
+    expect(r.min).toBe("2");
+    expect(r.max).toBe("10");
+    r.value = "5";
+    r.dispatchEvent(new Event("input"));
+    r.dispatchEvent(new Event("change"));
+    expect(model.sent.at(-1)).toEqual({ type: "recluster", n_clusters: 5 });
+    expect(q(".imacs-busy").hidden).toBe(false);
+    expect(r.disabled).toBe(true);
+    model.set("_busy", true);
+    model.set("n_clusters", 5);
+    model.set("_payload", makePayload({ n: 24, clusters: 5 }));
+    model.set("_busy", false);
+    await tick();
+    expect(q(".imacs-busy").hidden).toBe(true);
+    expect(el.querySelectorAll('[data-imacs-view="clusters"] [data-imacs-cluster]')).toHaveLength(5);
+    expect(r.value).toBe("5");
+  });
+
+  it("class switch sets the trait", () => {
+    const { q, model } = mount({}, {}, { live: true });
+    const sel = q('[data-imacs-control="class"]');
+    expect(sel.disabled).toBe(false);
+    sel.value = "tulip";
+    sel.dispatchEvent(new Event("change"));
+    expect(model.get("target_class")).toBe("tulip");
+    expect(q(".imacs-busy").hidden).toBe(false);
+  });
+
+  it("an error notice ends the busy state", () => {
+    const { q, model } = mount({}, {}, { live: true });
+    const r = q('[data-imacs-control="n-clusters"]');
+    r.value = "4";
+    r.dispatchEvent(new Event("change"));
+    model.emit("msg:custom", [{ type: "notice", level: "error", text: "re-clustering failed" }]);
+    expect(q(".imacs-busy").hidden).toBe(true);
+    expect(q(".imacs-notice").textContent).toContain("re-clustering failed");
+  });
+});
+
+describe("anywidget entry", () => {
+  it("render returns a cleanup that detaches listeners", () => {
+    const el = document.createElement("div");
+    const model = new FakeModel(makeState(makePayload()));
+    const cleanup = widget.render({ model, el });
+    expect(el.querySelector(".imacs-root")).not.toBeNull();
+    expect(Object.values(model.handlers).flat().length).toBeGreaterThan(0);
+    cleanup();
+    expect(Object.values(model.handlers).flat()).toHaveLength(0);
+    expect(el.querySelector(".imacs-root")).toBeNull();
+  });
+});

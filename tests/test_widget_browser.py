@@ -1,0 +1,155 @@
+"""The built front end in headless Chromium, without Jupyter (tests/widget_harness.py).
+
+Checks the test hooks, escaping of user text in a real browser, the client-side controls
+(which must work without a kernel), the kernel-only controls' states, and render time for
+1,000 segments. The JupyterLab end-to-end test is tests/test_e2e_jupyterlab.py.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from synthetic_result import make_synthetic_result
+from widget_harness import CHROMIUM, STATIC, launch, open_page, page_html, widget_state
+
+pytestmark = pytest.mark.browser
+
+EVIL = "<img src=x onerror=alert(1)>"
+_skip = None
+if not Path(CHROMIUM).exists():
+    _skip = f"{CHROMIUM} not found"
+elif not (STATIC / "widget.js").exists():
+    _skip = "front end not built (npm --prefix js run build)"
+else:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:  # pragma: no cover
+        _skip = "playwright not installed"
+if _skip:
+    pytestmark = [pytestmark, pytest.mark.skip(reason=_skip)]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
+
+
+def _open(browser, tmp_path, state, **kw):
+    page = open_page(browser, page_html(state, **kw), tmp_path / "w.html")
+    page.errors = []
+    page.dialogs = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    return page
+
+
+def test_1000_segments_render(browser, tmp_path):
+    result = make_synthetic_result(1000, 10)
+    state = widget_state(result)
+    t0 = time.monotonic()
+    page = _open(browser, tmp_path, state)
+    ms = page.evaluate("window.__renderMs")
+    print(f"render of 1000 segments: {ms:.0f} ms in the page, {time.monotonic() - t0:.1f} s load")
+    assert ms < 3000
+    for view in ("clusters", "histogram", "source"):
+        assert page.locator(f"[data-imacs-view='{view}']").count() == 1
+    for control in ("n-clusters", "class", "order", "inner-order", "outcomes", "models"):
+        assert page.locator(f"[data-imacs-control='{control}']").count() == 1
+    assert page.locator("[data-imacs-view='clusters'] [data-imacs-cluster]").count() == 10
+    # thumbnails really decode: the sprite sheet is a loaded image of the expected size
+    size = page.evaluate("""() => new Promise((ok) => {
+        const v = getComputedStyle(document.querySelector('.imacs-root')).getPropertyValue('--imacs-t0');
+        const url = v.trim().slice(5, -2); const im = new Image();
+        im.onload = () => ok([im.naturalWidth, im.naturalHeight]); im.onerror = () => ok(null); im.src = url; })""")
+    assert size and size[0] == 32 * 48
+    assert not page.errors
+    page.close()
+
+
+def test_user_text_is_escaped(browser, tmp_path):
+    result = make_synthetic_result(60, 3, class_names=[EVIL, "daisy", "sunflower", "rose", "x"],
+                                   target_class=0, extra_classes=(2,),
+                                   model_names={"A": EVIL, "B": "<b>B</b>"})
+    page = _open(browser, tmp_path, widget_state(result))
+    page.locator("[data-imacs-view='clusters'] [data-imacs-tile]").first.hover()
+    page.locator("[data-imacs-view='source']").wait_for(state="visible")
+    page.locator("[data-imacs-view='clusters'] [data-imacs-cluster]").first.click()
+    page.locator("[data-imacs-view='confusion']").wait_for(state="visible")
+    page.wait_for_timeout(200)
+    assert page.locator(".imacs-root img, .imacs-root b, .imacs-root script").count() == 0
+    assert EVIL in page.locator(".imacs-root").inner_text()
+    assert not page.dialogs and not page.errors
+    page.close()
+
+
+def test_client_side_controls_without_kernel(browser, tmp_path):
+    result = make_synthetic_result(200, 5, extra_classes=(0,))
+    page = _open(browser, tmp_path, widget_state(result), live=False)
+    # kernel-only controls are disabled in a static page
+    assert page.locator("[data-imacs-control='n-clusters']").is_disabled()
+    assert page.locator("[data-imacs-control='class']").is_disabled()
+
+    def ids():
+        return page.eval_on_selector_all("[data-imacs-view='clusters'] [data-imacs-cluster]",
+                                         "els => els.map(e => +e.dataset.imacsCluster)")
+
+    by_imbalance = ids()
+    page.select_option("[data-imacs-control='order']", "size")
+    sizes = page.eval_on_selector_all(
+        "[data-imacs-view='clusters'] .imacs-cluster-meta", "els => els.map(e => parseInt(e.textContent))")
+    assert sorted(ids()) == sorted(by_imbalance)
+    assert page.evaluate("window.__model.get('order')") == "size"
+    assert sizes == sorted(sizes, reverse=True) and len(sizes) == 5
+
+    total = page.locator("[data-imacs-view='clusters'] [data-imacs-tile]").count()
+    page.locator("[data-imacs-control='outcomes'] input[value='TN']").uncheck()
+    assert page.locator("[data-imacs-view='clusters'] .imacs-o-TN[data-imacs-tile]").count() == 0
+    assert page.locator("[data-imacs-view='clusters'] [data-imacs-tile]").count() < total
+    page.locator("[data-imacs-control='models'] input[value='B']").uncheck()
+    assert page.locator("[data-imacs-view='clusters'] .imacs-row-B").count() == 0
+
+    page.select_option("[data-imacs-control='inner-order']", "centroid")
+    page.locator("[data-imacs-tab='histogram']").click()
+    hist = page.locator("[data-imacs-view='histogram']")
+    assert hist.is_visible()
+    hist.locator("[data-imacs-cluster]").first.click()
+    conf = page.locator("[data-imacs-view='confusion']")
+    assert conf.is_visible()
+    assert conf.locator(".imacs-matrix").count() == 1  # only model A is shown
+    conf.locator("[data-imacs-tile]").first.hover()
+    src = page.locator("[data-imacs-view='source']")
+    src.wait_for(state="visible")
+    assert "Image" in src.inner_text()
+    box = src.locator(".imacs-source-box").bounding_box()
+    assert box and box["width"] > 5
+    assert not page.errors
+    page.close()
+
+
+def test_live_kernel_controls(browser, tmp_path):
+    result = make_synthetic_result(120, 4, extra_classes=(0,))
+    page = _open(browser, tmp_path, widget_state(result), live=True)
+    slider = page.locator("[data-imacs-control='n-clusters']")
+    page.wait_for_function("!document.querySelector(\"[data-imacs-control='n-clusters']\").disabled")
+    slider.fill("6")
+    sent = page.evaluate("window.__model.sent")
+    assert {"type": "recluster", "n_clusters": 6} in sent
+    assert page.locator(".imacs-busy").is_visible()
+    page.close()
+
+
+def test_dark_theme_screenshot(browser, tmp_path):
+    result = make_synthetic_result(120, 4)
+    page = _open(browser, tmp_path, widget_state(result), dark=True)
+    bg = page.evaluate("getComputedStyle(document.querySelector('.imacs-root')).backgroundColor")
+    fg = page.evaluate("getComputedStyle(document.querySelector('.imacs-root')).color")
+    assert bg == "rgb(17, 17, 17)" and fg.startswith("rgba(255, 255, 255")
+    page.screenshot(path=str(tmp_path / "dark.png"))
+    page.close()
