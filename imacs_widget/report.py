@@ -1,0 +1,165 @@
+"""A static, self-contained HTML report of a comparison: no kernel, no network to view it.
+
+:func:`write_html` embeds the widget's state in the standard ipywidgets embed format
+(``ipywidgets.embed.embed_data(..., drop_defaults=False)`` — with the defaults dropped, ``_esm``
+would be missing) and inlines a small offline host (``report_host.js``) that runs the widget's
+own anywidget front-end module against that state. The same ESM bundle that runs in JupyterLab
+renders the report; nothing is fetched from a CDN, so the file opens with every request blocked
+(its Content-Security-Policy forbids any network request).
+
+There is no kernel behind the page: controls that only change front-end state work; anything
+that needs Python (e.g. re-clustering with a new number of clusters) can only use what the
+payload already holds.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["write_html", "render_html"]
+
+_HOST_JS = Path(__file__).with_name("report_host.js")
+
+# Models a report may contain: anywidget models, plus the Layout/Style models every DOMWidget
+# references (ignored by the host).
+_ALLOWED_MODULES = {"anywidget", "@jupyter-widgets/base"}
+
+# No network at all: inline scripts/styles, the widget ESM imported from a blob: URL,
+# images from data:/blob: URLs.
+_CSP = ("default-src 'none'; script-src 'unsafe-inline' blob: data:; style-src 'unsafe-inline'; "
+        "img-src data: blob:; font-src data:; media-src data: blob:; connect-src 'none'; "
+        "worker-src blob:; base-uri 'none'; form-action 'none'")
+
+# JupyterLab's light-theme variables the widget CSS may rely on (Lab defines them; a bare page
+# does not).
+_PAGE_CSS = """
+:root {
+  --jp-ui-font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
+  --jp-content-font-family: var(--jp-ui-font-family);
+  --jp-code-font-family: Menlo, Consolas, "DejaVu Sans Mono", monospace;
+  --jp-ui-font-size0: 0.83333em; --jp-ui-font-size1: 13px; --jp-ui-font-size2: 1.2em;
+  --jp-ui-font-size3: 1.44em; --jp-content-font-size1: 14px;
+  --jp-ui-font-color0: rgba(0, 0, 0, 1); --jp-ui-font-color1: rgba(0, 0, 0, 0.87);
+  --jp-ui-font-color2: rgba(0, 0, 0, 0.54); --jp-ui-font-color3: rgba(0, 0, 0, 0.38);
+  --jp-content-font-color0: rgba(0, 0, 0, 1); --jp-content-font-color1: rgba(0, 0, 0, 0.87);
+  --jp-content-font-color2: rgba(0, 0, 0, 0.54); --jp-content-font-color3: rgba(0, 0, 0, 0.38);
+  --jp-layout-color0: #fff; --jp-layout-color1: #fff; --jp-layout-color2: #eee;
+  --jp-layout-color3: #bdbdbd; --jp-layout-color4: #757575;
+  --jp-border-color0: #bdbdbd; --jp-border-color1: #e0e0e0; --jp-border-color2: #eee;
+  --jp-border-color3: #f5f5f5; --jp-border-width: 1px; --jp-border-radius: 2px;
+  --jp-brand-color0: #1565c0; --jp-brand-color1: #1976d2; --jp-brand-color2: #64b5f6;
+  --jp-accent-color1: #388e3c; --jp-warn-color1: #f57c00; --jp-error-color1: #d32f2f;
+  --jp-success-color1: #388e3c; --jp-widgets-font-size: var(--jp-ui-font-size1);
+}
+html { background: var(--jp-layout-color0); color: var(--jp-ui-font-color1); }
+body { margin: 0; padding: 16px 24px; font-family: var(--jp-ui-font-family);
+       font-size: var(--jp-ui-font-size1); }
+.imacs-report-header h1 { font-size: 18px; font-weight: 600; margin: 0 0 4px; }
+.imacs-report-header p { margin: 0 0 12px; color: var(--jp-ui-font-color2); }
+.imacs-report-error { color: var(--jp-error-color1); white-space: pre-wrap; }
+"""
+
+
+def _as_widget(obj) -> tuple[Any, bool]:
+    """(widget, created_here) from a widget or anything with a ``.widget()`` method."""
+    from ipywidgets import Widget
+
+    if isinstance(obj, Widget):
+        return obj, False
+    make = getattr(obj, "widget", None)
+    if callable(make):
+        return make(), True
+    from .errors import ImacsInputError
+
+    raise ImacsInputError(
+        "widget_or_result", f"expected an ImacsWidget (or another anywidget) or a "
+        f"ComparisonResult, got {type(obj).__name__}"
+    )
+
+
+def _script_json(data) -> str:
+    """JSON safe inside a <script> element (``<`` only occurs inside JSON strings)."""
+    return json.dumps(data, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
+
+
+def _embed_state(widget) -> dict:
+    from ipywidgets.embed import dependency_state, embed_data
+
+    state = dependency_state([widget], drop_defaults=False)
+    data = embed_data(views=[widget], drop_defaults=False, state=state)
+    manager_state = data["manager_state"]
+    bad = sorted({s["model_module"] for s in manager_state["state"].values()} - _ALLOWED_MODULES)
+    if bad:
+        raise NotImplementedError(
+            f"write_html renders anywidget models only; the widget also uses {bad}"
+        )
+    model = manager_state["state"][widget.model_id]
+    if not model["state"].get("_esm"):
+        raise RuntimeError("write_html: the widget state has no _esm (front end not built?)")
+    return data
+
+
+def render_html(widget_or_result, title: str | None = None, description: str | None = None) -> str:
+    """The report as an HTML string (see :func:`write_html`)."""
+    widget, created = _as_widget(widget_or_result)
+    try:
+        data = _embed_state(widget)
+    finally:
+        if created:
+            widget.close()
+    if title is None:
+        names = getattr(widget_or_result, "model_names", None)
+        if isinstance(names, dict) and {"A", "B"} <= set(names):
+            title = f"IMACS: {names['A']} vs {names['B']}"
+        else:
+            title = "IMACS comparison"
+    host = _HOST_JS.read_text(encoding="utf-8")
+    views = "\n".join(
+        f'<script type="application/vnd.jupyter.widget-view+json">{_script_json(v)}</script>'
+        for v in data["view_specs"]
+    )
+    desc = f"<p>{html.escape(description)}</p>" if description else ""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{_CSP}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="imacs_widget.report">
+<title>{html.escape(title)}</title>
+<style>{_PAGE_CSS}</style>
+</head>
+<body>
+<header class="imacs-report-header"><h1>{html.escape(title)}</h1>{desc}</header>
+<script type="application/vnd.jupyter.widget-state+json">{_script_json(data["manager_state"])}</script>
+<main class="imacs-report">
+{views}
+</main>
+<script>
+{host}
+</script>
+</body>
+</html>
+"""
+
+
+def write_html(widget_or_result, path, title: str | None = None,
+               description: str | None = None) -> Path:
+    """Write ONE self-contained HTML file showing the widget, viewable with no kernel and no
+    network.
+
+    ``widget_or_result`` is an :class:`~imacs_widget.widget.ImacsWidget` (its current state is
+    written: selected cluster, number of clusters, ...) or a
+    :class:`~imacs_widget.result.ComparisonResult` (``result.widget()`` is written). ``title``
+    defaults to ``"IMACS: <model A> vs <model B>"``. Returns the path written.
+    """
+    path = Path(path)
+    text = render_html(widget_or_result, title=title, description=description)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path

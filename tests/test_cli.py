@@ -1,0 +1,128 @@
+"""``imacs compare``: saved .keras models + images → run.imacs → imacs.load(...) (issue 4 §5)."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import tiny_cnn
+
+import imacs_widget as imacs
+from imacs_widget.cli import load_keras_model, main
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMES = ["cat", "dog", "eel"]
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    from PIL import Image
+
+    d = tmp_path_factory.mktemp("cli")
+    tiny_cnn(seed=1).save(d / "a.keras")
+    tiny_cnn(seed=2).save(d / "b.keras")
+    rng = np.random.default_rng(5)
+    images = (rng.random((24, 32, 32, 3)) * 255).astype(np.uint8)
+    labels = rng.integers(0, 3, 24)
+    (d / "imgs").mkdir()
+    with open(d / "labels.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["filename", "label"])
+        for i, (im, y) in enumerate(zip(images, labels, strict=True)):
+            Image.fromarray(im).save(d / "imgs" / f"img_{i:02d}.png")
+            w.writerow([f"img_{i:02d}.png", NAMES[y]])
+    np.savez(d / "data.npz", images=images, labels=labels)
+    return d, images, labels
+
+
+@pytest.mark.slow
+def test_compare_folder_round_trip(saved, capsys):
+    d, images, labels = saved
+    out = d / "run.imacs"
+    rc = main(["compare", "--model-a", str(d / "a.keras"), "--model-b", str(d / "b.keras"),
+               "--images", str(d / "imgs"), "--labels", str(d / "labels.csv"),
+               "--target-class", "dog", "--out", str(out), "--n-clusters", "3",
+               "--n-per-model", "8", "--k", "3", "--seed", "1", "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    msg = capsys.readouterr()
+    assert "wrote" in msg.out and "sorted order" in msg.err  # class names from the CSV, said so
+    res = imacs.load(out)
+    assert res.class_names == NAMES and res.target_class == "dog"
+    assert res.model_names == {"A": "a", "B": "b"}
+    assert res.params["k"] == 3 and res.params["seed"] == 1 and res.n_clusters == 3
+    seg = res.segments
+    assert len(seg) and set(seg["model"]) <= {"A", "B"}
+    # the PNGs round-trip exactly, so the labels line up with the images given
+    np.testing.assert_array_equal(seg["label"].to_numpy(), labels[seg["image_index"].to_numpy()])
+    try:
+        import imacs_widget.widget  # noqa: F401
+    except ImportError:  # pragma: no cover - widget module not present
+        pytest.skip("imacs_widget.widget not available")
+    w = res.widget()
+    assert w is not None
+
+
+@pytest.mark.slow
+def test_compare_npz_with_cache(saved, capsys):
+    d, images, labels = saved
+    out = d / "run_npz.imacs"
+    args = ["compare", "--model-a", str(d / "a.keras"), "--model-b", str(d / "b.keras"),
+            "--images", str(d / "data.npz"), "--target-class", "eel",
+            "--class-names", ",".join(NAMES), "--out", str(out), "--n-clusters", "2",
+            "--sampling", "all", "--k", "2",
+            "--cache-dir", str(d / "cache"), "--quiet"]
+    assert main(args) == 0, capsys.readouterr().err
+    assert main(args) == 0, capsys.readouterr().err  # second run: every image from the cache
+    assert "cache: " in capsys.readouterr().out
+    res = imacs.load(out)
+    assert res.params["cache_misses"] == 0 and res.params["cache_hits"] > 0
+    assert res.target_class == "eel"
+
+
+def test_unsafe_model_is_refused_with_a_clear_message(tmp_path, saved, capsys):
+    import keras
+
+    d = saved[0]
+    inp = keras.Input((32, 32, 3))
+    x = keras.layers.Lambda(lambda t: t / 255.0)(inp)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inp, keras.layers.Dense(3, activation="softmax")(x))
+    model.save(tmp_path / "lambda.keras")
+    rc = main(["compare", "--model-a", str(tmp_path / "lambda.keras"), "--model-b",
+               str(d / "b.keras"), "--images", str(d / "data.npz"), "--target-class", "0",
+               "--out", str(tmp_path / "x.imacs"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "--model-a" in err and "can't be loaded safely" in err and "--unsafe" in err
+    assert not (tmp_path / "x.imacs").exists()
+    # the explicit opt-in loads it (this runs the lambda's code from the file)
+    loaded = load_keras_model(tmp_path / "lambda.keras", "--model-a", unsafe=True)
+    assert loaded.output_shape == (None, 3)
+
+
+def test_bad_inputs_name_the_option(saved, capsys):
+    d = saved[0]
+    rc = main(["compare", "--model-a", str(d / "missing.keras"), "--model-b", str(d / "b.keras"),
+               "--images", str(d / "imgs"), "--labels", str(d / "labels.csv"),
+               "--target-class", "dog", "--out", str(d / "y.imacs")])
+    assert rc == 2 and "--model-a" in capsys.readouterr().err
+    rc = main(["compare", "--model-a", str(d / "a.keras"), "--model-b", str(d / "b.keras"),
+               "--images", str(d / "imgs"), "--target-class", "dog", "--out", str(d / "y.imacs")])
+    assert rc == 2 and "--labels" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["compare", "--help"]])
+def test_help_does_not_import_tensorflow(argv):
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
+            "from imacs_widget.cli import main\n"
+            f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
+            "print('HEAVY', heavy)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "HEAVY []" in r.stdout
+    assert "--model-a" in r.stdout or "compare" in r.stdout

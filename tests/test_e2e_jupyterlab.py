@@ -1,0 +1,116 @@
+"""End to end in JupyterLab + Debian's Chromium: a real compare() result shown by result.widget().
+
+Builds two tiny Keras models in a notebook, runs imacs.compare(), shows the widget, then, like a
+user: changes the number of clusters (checked in the DOM *and* in the kernel), opens a cluster
+(confusion matrices with tiles) and hovers a tile (source preview). A screenshot goes to
+``$IMACS_SCREENSHOT`` (default: the test's tmp dir).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from e2e.harness import (  # noqa: E402
+    JupyterLab,
+    LabPage,
+    chromium_missing_reason,
+    control_range,
+    launch_chromium,
+    set_control,
+    write_notebook,
+)
+from e2e.notebooks import PRINT_STATE, REAL_COMPARE, SHOW_WIDGET  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+_MISSING = chromium_missing_reason()
+
+CLUSTERS = '[data-imacs-view="clusters"]'
+CLUSTER = "[data-imacs-cluster]"
+SLIDER = '[data-imacs-control="n-clusters"]'
+CONFUSION = '[data-imacs-view="confusion"]'
+TILE = "[data-imacs-tile]"
+SOURCE = '[data-imacs-view="source"]'
+
+
+def _state(lab_page: LabPage, cell: dict) -> dict[str, str]:
+    text = lab_page.text(cell)
+    line = next((ln for ln in text.splitlines() if ln.startswith("STATE ")), None)
+    assert line, f"no STATE line in the cell output: {text!r}"
+    return dict(kv.split("=", 1) for kv in line.split()[1:])
+
+
+@pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
+def test_widget_in_jupyterlab(tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    t_start = time.monotonic()
+    shot = Path(os.environ.get("IMACS_SCREENSHOT") or tmp_path / "imacs-jupyterlab.png")
+    nb_dir = tmp_path / "nb"
+    nb_dir.mkdir()
+    write_notebook(nb_dir / "e2e.ipynb", [REAL_COMPARE, SHOW_WIDGET, PRINT_STATE])
+
+    with JupyterLab(nb_dir, tmp_path) as lab, sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            lp = LabPage(page, lab)
+            try:
+                lp.open("e2e.ipynb", timeout=120)
+                lp.run_all()
+                cells = lp.wait_cells_done([0, 1, 2], timeout=300)
+                state0 = _state(lp, cells[2])
+
+                page.locator(CLUSTERS).first.wait_for(state="visible")
+                blocks = page.locator(f"{CLUSTERS} {CLUSTER}")
+                expect(blocks.first).to_be_visible()
+                n0 = blocks.count()
+                assert n0 == int(state0["n_clusters"]) == int(state0["clusters"]), (n0, state0)
+
+                # -- the number of clusters: DOM and kernel -------------------------------------
+                lo, hi, value = control_range(page, SLIDER)
+                assert value == n0, (lo, hi, value, n0)
+                n1 = n0 + 1 if n0 + 1 <= hi else n0 - 1
+                assert lo <= n1 <= hi and n1 != n0, (lo, hi, n0)
+                set_control(page, SLIDER, n1)
+                expect(blocks).to_have_count(n1, timeout=60_000)
+                lp.run_cell(2)
+                cells = lp.wait_cells_done([2], previous={2: cells[2]["count"]}, timeout=60)
+                state1 = _state(lp, cells[2])
+                assert int(state1["n_clusters"]) == n1, state1
+                assert int(state1["clusters"]) == n1, state1
+
+                # -- open a cluster: confusion matrices with tiles ------------------------------
+                blocks.first.click()
+                confusion = page.locator(CONFUSION).first
+                expect(confusion).to_be_visible()
+                tiles = page.locator(f"{CONFUSION} {TILE}")
+                expect(tiles.first).to_be_visible()
+                assert tiles.count() > 0
+
+                # -- hover a tile: the source image ---------------------------------------------
+                tiles.first.hover()
+                expect(page.locator(SOURCE).first).to_be_visible()
+
+                shot.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(shot), full_page=True)
+                errors = [m for m in lp.console if m.startswith("pageerror")]
+                assert not errors, errors
+            except Exception:
+                try:
+                    page.screenshot(path=str(shot.with_name(shot.stem + "-failure.png")),
+                                    full_page=True)
+                except Exception:
+                    pass
+                print(lp.debug())
+                raise
+        finally:
+            browser.close()
+    print(f"e2e JupyterLab wall time {time.monotonic() - t_start:.1f}s; screenshot {shot}")
