@@ -31,7 +31,7 @@ def efficientnet_pre(x):
 
 def small_cnn(seed: int = 0):
     """The scenario's small CNN (64x64, softmax, random weights)."""
-    from imacs_widget.scenario import build_cnn
+    from imacs_widget.demo.scenario import build_cnn
 
     return build_cnn((64, 64, 3), 4, seed)
 
@@ -46,7 +46,7 @@ def resnet50(seed: int = 0):
 
 def efficientnet_lite0():
     """ImageNet-trained EfficientNet-Lite0 rebuilt in Keras (logits, 224x224), offline weights."""
-    from imacs_widget.embedding.efficientnet_lite0 import load_efficientnet_lite0
+    from imacs_widget.engine.embedding.efficientnet_lite0 import load_efficientnet_lite0
 
     return load_efficientnet_lite0()
 
@@ -61,7 +61,7 @@ MODELS = {
 
 def small_images(n: int, seed: int = 0) -> np.ndarray:
     """``n`` 64x64 images of the scenario dataset (uint8)."""
-    from imacs_widget.scenario import make_dataset
+    from imacs_widget.demo.scenario import make_dataset
 
     x = make_dataset(max(1, -(-n // 4)), 64, 4, seed)[0]
     return np.asarray(x[:n])

@@ -57,7 +57,7 @@ def _tiny_cnn(seed):
 
 def child(n: int, sampling: str) -> dict:
     from imacs_widget import compare
-    from imacs_widget.embedding.embedders import Embedder
+    from imacs_widget.engine.embedding.embedders import Embedder
 
     def fn(crops):  # cheap features of 224x224 crops (colour statistics + a coarse thumbnail)
         c = np.asarray(crops, np.float32) / 255.0

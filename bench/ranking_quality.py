@@ -41,7 +41,7 @@ def _log(*a):
 
 
 def _top(imp, ids, k=K):
-    from imacs_widget.ranking import _top_k
+    from imacs_widget.engine.ranking import _top_k
 
     return _top_k(np.asarray(imp, float), np.asarray(ids), k)
 
@@ -55,7 +55,7 @@ def _norm_mass(phi, chosen):
 
 def marginals_include(ad, x, lm, bl, target, batch_size):
     """f(only cell s kept) - f(all blurred), for each cell: 16 + 1 evaluations per image."""
-    from imacs_widget.masking import evaluate_masked
+    from imacs_widget.engine.masking import evaluate_masked
 
     ids = [np.unique(m) for m in lm]
 
@@ -75,7 +75,7 @@ def marginals_include(ad, x, lm, bl, target, batch_size):
 
 
 def marginals_loo(ad, x, lm, bl, target, full, batch_size):
-    from imacs_widget.masking import evaluate_masked
+    from imacs_widget.engine.masking import evaluate_masked
 
     ids = [np.unique(m) for m in lm]
 
@@ -94,7 +94,7 @@ def marginals_loo(ad, x, lm, bl, target, full, batch_size):
 
 def mc_shapley(ad, x, lm, bl, target, full, batch_size, seed, n_pairs=1):
     """Permutation-sampling Shapley with antithetic pairs (a permutation and its reverse)."""
-    from imacs_widget.masking import evaluate_masked
+    from imacs_widget.engine.masking import evaluate_masked
 
     rng = np.random.default_rng(seed)
     ids = [np.unique(m) for m in lm]
@@ -138,12 +138,12 @@ def main(argv=None):
     ap.add_argument("--batch-size", type=int, default=256)
     args = ap.parse_args(argv)
 
-    from imacs_widget.masking import blur_images, default_sigma
+    from imacs_widget.demo.scenario import make_scenario
+    from imacs_widget.engine.masking import blur_images, default_sigma
+    from imacs_widget.engine.ranking import rank_leave_one_out, rank_xrai_guided_ig
+    from imacs_widget.engine.segmentation import grid_segments
+    from imacs_widget.engine.shapley import segment_shapley
     from imacs_widget.models import ModelAdapter
-    from imacs_widget.ranking import rank_leave_one_out, rank_xrai_guided_ig
-    from imacs_widget.scenario import make_scenario
-    from imacs_widget.segmentation import grid_segments
-    from imacs_widget.shapley import segment_shapley
 
     la0 = load_avg()
     t0 = time.perf_counter()

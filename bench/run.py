@@ -65,10 +65,10 @@ def _log(*a):
 
 def run_imacs(ad, x, full, target, batch_size=64):
     """imacs' default attribution stage (what ``compare`` runs per chunk): seconds, evals, out."""
-    from imacs_widget.masking import blur_images, default_sigma
-    from imacs_widget.ranking import rank_leave_one_out
-    from imacs_widget.segmentation import segment_images
-    from imacs_widget.shapley import segment_shapley
+    from imacs_widget.engine.masking import blur_images, default_sigma
+    from imacs_widget.engine.ranking import rank_leave_one_out
+    from imacs_widget.engine.segmentation import segment_images
+    from imacs_widget.engine.shapley import segment_shapley
 
     ad.n_evals = 0
     t0 = time.perf_counter()
@@ -117,8 +117,8 @@ def run_shap(ad, x, lm, blurred, ranked):
 
 def run_paper(ad, x, full, lm, blurred, target, steps):
     """Paper-faithful pipeline per image; Guided IG time extrapolated to 200 steps if needed."""
-    from imacs_widget.ranking import rank_xrai_guided_ig
-    from imacs_widget.shapley import coalition_values
+    from imacs_widget.engine.ranking import rank_xrai_guided_ig
+    from imacs_widget.engine.shapley import coalition_values
 
     rows = []
     for i in range(len(x)):
@@ -305,7 +305,7 @@ def full_compare(n_per_model=100, seed=0):
     from common import resnet50
 
     import imacs_widget as imacs
-    from imacs_widget.scenario import make_dataset
+    from imacs_widget.demo.scenario import make_dataset
 
     x, y = make_dataset(-(-n_per_model // 4), 224, 4, seed)[:2]
     x, y = x[:n_per_model], y[:n_per_model]

@@ -18,22 +18,27 @@ __all__ = ["compare", "load", "ComparisonResult", "ModelAdapter", "ImacsInputErr
 from .errors import ImacsInputError, ImacsWarning
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .models import ModelAdapter
-    from .pipeline import compare
-    from .result import ComparisonResult, load
+    from .engine.pipeline import compare
+    from .io.result_file import load
+    from .models.adapter import ModelAdapter
+    from .result import ComparisonResult
 
 
 def __getattr__(name: str):
     if name == "compare":
-        from .pipeline import compare
+        from .engine.pipeline import compare
 
         return compare
-    if name in ("load", "ComparisonResult"):
-        from . import result
+    if name == "load":
+        from .io.result_file import load
 
-        return getattr(result, name)
+        return load
+    if name == "ComparisonResult":
+        from .result import ComparisonResult
+
+        return ComparisonResult
     if name == "ModelAdapter":
-        from .models import ModelAdapter
+        from .models.adapter import ModelAdapter
 
         return ModelAdapter
     raise AttributeError(f"module 'imacs_widget' has no attribute {name!r}")

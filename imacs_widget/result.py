@@ -1,24 +1,20 @@
 """The result of :func:`imacs_widget.compare`: segments, clusters, thumbnails; save/load.
 
 Re-clustering and re-ordering reuse the stored attributions and embeddings (no model call).
-Files written by :meth:`ComparisonResult.save` are zip archives of JSON and ``.npy`` arrays —
-no pickle, so loading a result never runs code.
+Saving and loading live in :mod:`imacs_widget.io.result_file` (zip of JSON and ``.npy``, no
+pickle).
 """
 
 from __future__ import annotations
 
-import io
-import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .clustering import kmeans
-from .errors import ImacsInputError
-from .summary import (
+from .engine.clustering import kmeans
+from .engine.summary import (
     CLUSTER_ORDERS,
     INNER_ORDERS,
     max_mean_attribution,
@@ -27,8 +23,7 @@ from .summary import (
     shared_bin_edges,
     summarize_clusters,
 )
-
-FORMAT_VERSION = 1
+from .errors import ImacsInputError
 
 
 @dataclass
@@ -64,6 +59,7 @@ class ClassComparison:
     sampling: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
     bin_edges: np.ndarray | None = None
+    n_clusters: int = 0
     summaries: list = field(default_factory=list)
 
     def cluster(self, n_clusters: int, seed: int) -> None:
@@ -71,9 +67,14 @@ class ClassComparison:
         labels, dist = kmeans(self.embeddings, n_clusters, seed)
         self.segments["cluster"] = labels
         self.segments["centroid_distance"] = dist
+        self.n_clusters = int(n_clusters)
+        self.summarize()
+
+    def summarize(self) -> None:
+        """Recompute :attr:`summaries` from the segments table (clusters ``0..n_clusters-1``)."""
         if self.bin_edges is None:
             self.bin_edges = shared_bin_edges(self.segments["attribution"].to_numpy())
-        self.summaries = summarize_clusters(self.segments, n_clusters, self.bin_edges)
+        self.summaries = summarize_clusters(self.segments, self.n_clusters, self.bin_edges)
 
 
 class ComparisonResult:
@@ -174,8 +175,8 @@ class ComparisonResult:
 
     @property
     def n_clusters(self) -> int:
-        """Current number of clusters."""
-        return len(self._active.summaries)
+        """Current number of clusters (k of the k-means; a cluster may be empty)."""
+        return self._active.n_clusters
 
     @property
     def order(self) -> str:
@@ -258,100 +259,22 @@ class ComparisonResult:
 
     def widget(self, **kwargs):
         """An interactive :class:`~imacs_widget.widget.ImacsWidget` showing this result."""
-        from .widget import ImacsWidget
+        from .widget.widget import ImacsWidget
 
         return ImacsWidget(self, **kwargs)
 
     def to_html(self, path, **kwargs) -> Path:
         """Write a self-contained HTML report (no kernel, no network needed to view it)."""
-        from .report import write_html
+        from .widget.report import write_html
 
         return write_html(self, path, **kwargs)
 
     # -- persistence -------------------------------------------------------------------------------
     def save(self, path) -> Path:
-        """Write the result to ``path`` (a zip of JSON and ``.npy``; conventionally ``.imacs``)."""
-        path = Path(path)
-        meta = {"format": "imacs-result", "version": FORMAT_VERSION,
-                "class_names": self.class_names, "model_names": self.model_names,
-                "accuracy": self.accuracy, "image_shape": list(self.image_shape),
-                "params": self.params, "seed": self.seed, "order": self._order,
-                "inner_order": self._inner_order, "active": self._target,
-                "classes": [], "source_images": sorted(int(i) for i in self.source_images)}
-        tmp = path.with_name(path.name + ".tmp")
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-            for ci, (name, cc) in enumerate(self._per_class.items()):
-                seg = cc.segments
-                for col in seg.columns:  # one exact .npy per column (no float rounding)
-                    arr = (np.asarray([tuple(b) for b in seg[col]], dtype=np.int64)
-                           if col == "bbox" else seg[col].to_numpy())
-                    if arr.dtype == object:
-                        arr = arr.astype(str)
-                    _write_npy(z, f"class{ci}/segments/{col}.npy", arr)
-                for arr_name in ("embeddings", "shapley_all", "thumbnails", "segment_masks", "bin_edges"):
-                    _write_npy(z, f"class{ci}/{arr_name}.npy", getattr(cc, arr_name))
-                meta["classes"].append({"target": name, "sampling": cc.sampling,
-                                        "warnings": cc.warnings, "columns": list(seg.columns)})
-            for i, img in self.source_images.items():
-                _write_npy(z, f"sources/{int(i)}.npy", img)
-            z.writestr("meta.json", json.dumps(meta, default=_json_default))
-        tmp.replace(path)
-        return path
+        """Write the result to ``path`` (a zip of JSON and ``.npy``; conventionally ``.imacs``).
 
+        See :mod:`imacs_widget.io.result_file` for the format; :func:`imacs_widget.load` reads it.
+        """
+        from .io.result_file import save
 
-def _json_default(o):
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(type(o).__name__)
-
-
-def _write_npy(z: zipfile.ZipFile, name: str, arr: np.ndarray) -> None:
-    buf = io.BytesIO()
-    np.save(buf, np.asarray(arr), allow_pickle=False)
-    z.writestr(name, buf.getvalue())
-
-
-def _read_npy(z: zipfile.ZipFile, name: str) -> np.ndarray:
-    return np.load(io.BytesIO(z.read(name)), allow_pickle=False)
-
-
-def load(path) -> ComparisonResult:
-    """Load a result written by :meth:`ComparisonResult.save` (no pickle; safe to open)."""
-    path = Path(path)
-    if not path.exists():
-        raise ImacsInputError("path", f"{path} does not exist")
-    try:
-        z = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
-        raise ImacsInputError("path", f"{path} is not an imacs result file") from exc
-    with z:
-        try:
-            meta = json.loads(z.read("meta.json"))
-        except KeyError as exc:
-            raise ImacsInputError("path", f"{path} is not an imacs result file") from exc
-        if meta.get("format") != "imacs-result" or meta.get("version", 0) > FORMAT_VERSION:
-            raise ImacsInputError("path", f"{path}: unsupported format {meta.get('format')} "
-                                  f"v{meta.get('version')}")
-        per_class = {}
-        for ci, info in enumerate(meta["classes"]):
-            cols = {c: _read_npy(z, f"class{ci}/segments/{c}.npy") for c in info["columns"]}
-            cols["bbox"] = [tuple(int(v) for v in b) for b in cols["bbox"]]
-            seg = pd.DataFrame({c: cols[c] for c in info["columns"]})
-            arrays = {n: _read_npy(z, f"class{ci}/{n}.npy") for n in
-                      ("embeddings", "shapley_all", "thumbnails", "segment_masks", "bin_edges")}
-            cc = ClassComparison(target=info["target"], segments=seg, sampling=info["sampling"],
-                                 warnings=info["warnings"], **arrays)
-            cc.summaries = summarize_clusters(seg, int(seg["cluster"].max()) + 1, cc.bin_edges)
-            per_class[info["target"]] = cc
-        sources = {int(i): _read_npy(z, f"sources/{int(i)}.npy") for i in meta["source_images"]}
-    res = ComparisonResult(per_class=per_class, class_names=meta["class_names"],
-                           model_names=meta["model_names"], accuracy=meta["accuracy"],
-                           source_images=sources, image_shape=tuple(meta["image_shape"]),
-                           params=meta["params"], seed=meta["seed"], order=meta["order"],
-                           inner_order=meta["inner_order"])
-    res.target_class = meta["active"]
-    return res
+        return save(self, path)

@@ -41,7 +41,7 @@ def tiny_models():
 
 def tiny_embedder():
     """A cheap deterministic embedder (colour statistics) for pipeline tests."""
-    from imacs_widget.embedding.embedders import Embedder
+    from imacs_widget.engine.embedding.embedders import Embedder
 
     def fn(crops):
         c = np.asarray(crops, np.float32) / 255.0

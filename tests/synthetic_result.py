@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from imacs_widget.summary import order_clusters, shared_bin_edges, summarize_clusters
+from imacs_widget.engine.summary import order_clusters, shared_bin_edges, summarize_clusters
 
 OUTCOMES = ("TP", "TN", "FP", "FN")
 

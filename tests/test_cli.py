@@ -12,7 +12,8 @@ import pytest
 from conftest import tiny_cnn
 
 import imacs_widget as imacs
-from imacs_widget.cli import load_keras_model, main
+from imacs_widget.cli import main
+from imacs_widget.io.loaders import load_keras_model
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ["cat", "dog", "eel"]

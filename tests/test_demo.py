@@ -18,13 +18,13 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module", params=[0, 1, 2], ids=lambda s: f"seed{s}")
 def scenario(request):
-    from imacs_widget.scenario import make_scenario
+    from imacs_widget.demo.scenario import make_scenario
 
     return make_scenario(seed=request.param, untrained=True)
 
 
 def test_watermark_shortcut_found(scenario, tmp_path):
-    from imacs_widget.demo import run_demo
+    from imacs_widget.demo.run import run_demo
 
     s = run_demo(tmp_path, seed=scenario.seed, scenario=scenario, progress=False, verbose=False,
                  report=False)
@@ -44,7 +44,7 @@ def test_watermark_shortcut_found(scenario, tmp_path):
 
 
 def test_untrained_model_attributions_near_zero(scenario):
-    from imacs_widget.demo import run_demo
+    from imacs_widget.demo.run import run_demo
 
     s = run_demo(None, seed=scenario.seed, scenario=scenario, untrained=True, progress=False,
                  verbose=False, report=False)

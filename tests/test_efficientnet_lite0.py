@@ -13,7 +13,7 @@ import types
 import numpy as np
 import pytest
 
-from imacs_widget.embedding import efficientnet_lite0 as effl
+from imacs_widget.engine.embedding import efficientnet_lite0 as effl
 
 MAGIC = 0x1950A86A20F9469CFC6C
 SYS_INFO = {
@@ -189,7 +189,7 @@ def test_reader_rejects_non_torch_file(tmp_path):
 
 def test_import_does_not_import_tensorflow_or_torch():
     code = (
-        "import sys, imacs_widget.embedding.efficientnet_lite0 as m;"
+        "import sys, imacs_widget.engine.embedding.efficientnet_lite0 as m;"
         "bad = [k for k in ('tensorflow', 'keras', 'torch') if k in sys.modules];"
         "assert not bad, bad"
     )

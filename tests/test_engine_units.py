@@ -4,13 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from imacs_widget.clustering import kmeans
+from imacs_widget.engine.clustering import kmeans
+from imacs_widget.engine.predictions import Predictions, outcomes
+from imacs_widget.engine.sampling import sample
+from imacs_widget.engine.segmentation import grid_segments, segment_bboxes, slic_segments
+from imacs_widget.engine.summary import order_clusters, shared_bin_edges, summarize_clusters
+from imacs_widget.engine.validation import as_image_batch, as_labels, resolve_class
 from imacs_widget.errors import ImacsInputError
-from imacs_widget.predictions import Predictions, outcomes
-from imacs_widget.sampling import sample
-from imacs_widget.segmentation import grid_segments, segment_bboxes, slic_segments
-from imacs_widget.summary import order_clusters, shared_bin_edges, summarize_clusters
-from imacs_widget.validation import as_image_batch, as_labels, resolve_class
 
 
 def test_image_conversion_and_errors():

@@ -1,4 +1,4 @@
-"""imacs_widget.payload: shape, encodings, size budget, no TensorFlow."""
+"""imacs_widget.widget.payload: shape, encodings, size budget, no TensorFlow."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from synthetic_result import make_synthetic_result, to_comparison_result
 
-from imacs_widget.payload import (
+from imacs_widget.widget.payload import (
     OUTCOMES,
     PAYLOAD_VERSION,
     build_payload,
@@ -173,7 +173,7 @@ def test_payload_for_1000_segments_is_small():
 
 
 def test_payload_and_widget_do_not_import_tensorflow():
-    code = ("import sys, imacs_widget.payload, imacs_widget.widget; "
+    code = ("import sys, imacs_widget.widget.payload, imacs_widget.widget.widget; "
             "bad = [m for m in ('tensorflow', 'keras', 'torch') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -7,11 +7,11 @@ import inspect
 import numpy as np
 import pytest
 
-from imacs_widget import ranking
+from imacs_widget.engine import ranking
+from imacs_widget.engine.masking import blur_images
+from imacs_widget.engine.segmentation import grid_segments
 from imacs_widget.errors import ImacsInputError
-from imacs_widget.masking import blur_images
 from imacs_widget.models import ModelAdapter
-from imacs_widget.segmentation import grid_segments
 
 # 16x16 images, 4x4 grid of 4x4-pixel cells; region R = top-left 8x8 = cells 0, 1, 4, 5.
 H = W = 16
@@ -258,7 +258,7 @@ def _linear_call_model_function(w):
 
 
 def test_compat_detection_matches_installed_numpy():
-    from imacs_widget import saliency_compat as compat
+    from imacs_widget.engine import saliency_compat as compat
 
     has_old_kw = "interpolation" in inspect.signature(np.quantile).parameters
     assert compat.needs_guided_ig_compat() == (not has_old_kw)
@@ -268,7 +268,7 @@ def test_guided_ig_runs_and_matches_linear_reference():
     import saliency.core as sc
     from saliency.core import guided_ig
 
-    from imacs_widget import saliency_compat as compat
+    from imacs_widget.engine import saliency_compat as compat
 
     quantile_before = np.quantile
     signature_before = inspect.signature(np.quantile)
@@ -308,7 +308,7 @@ def test_guided_ig_separable_quadratic_reference():
     import saliency.core as sc
     from saliency.core.base import INPUT_OUTPUT_GRADIENTS
 
-    from imacs_widget import saliency_compat as compat
+    from imacs_widget.engine import saliency_compat as compat
 
     compat.ensure_guided_ig_compat()
     rng = np.random.default_rng(2)

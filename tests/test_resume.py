@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from conftest import tiny_cnn, tiny_embedder
 
-from imacs_widget.cache import AttributionCache
+from imacs_widget.io.cache import AttributionCache
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -32,7 +32,7 @@ os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 sys.path[:0] = [{root!r}, {tests!r}]
 import numpy as np
 import keras
-import imacs_widget.pipeline as pl
+import imacs_widget.engine.pipeline as pl
 from conftest import tiny_embedder
 
 pl.CHUNK_IMAGES = {chunk}
@@ -57,7 +57,7 @@ def _entries(d: Path) -> list[Path]:
 
 
 def _run(ma, mb, images, labels, cache_dir, monkeypatch):
-    import imacs_widget.pipeline as pl
+    import imacs_widget.engine.pipeline as pl
 
     monkeypatch.setattr(pl, "CHUNK_IMAGES", CHUNK)
     return pl.compare(ma, mb, images, labels, target_class=0, sampling="all", n_clusters=4,

@@ -6,8 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from imacs_widget.errors import ImacsInputError
-from imacs_widget.scenario import (
+from imacs_widget.demo.scenario import (
     CLASS_NAMES,
     _half_per_class,
     build_cnn,
@@ -17,6 +16,7 @@ from imacs_widget.scenario import (
     train_cnn,
     watermark_pattern,
 )
+from imacs_widget.errors import ImacsInputError
 
 # ------------------------------------------------------------------------------------- dataset
 
@@ -62,7 +62,7 @@ def test_make_dataset_bad_input(kwargs, arg):
 
 
 def test_import_does_not_import_tensorflow():
-    code = ("import sys, imacs_widget.scenario as s; s.make_dataset(1, seed=0); "
+    code = ("import sys, imacs_widget.demo.scenario as s; s.make_dataset(1, seed=0); "
             "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
@@ -169,7 +169,7 @@ def test_train_cnn_deterministic():
 
 @pytest.fixture(scope="module")
 def scenario0():
-    from imacs_widget.scenario import make_scenario
+    from imacs_widget.demo.scenario import make_scenario
 
     return make_scenario(seed=0, untrained=True)
 

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from conftest import tiny_cnn
 
-from imacs_widget.masking import blur_images, compose
+from imacs_widget.engine.masking import blur_images, compose
+from imacs_widget.engine.segmentation import grid_segments
+from imacs_widget.engine.shapley import coalition_keep_mask, segment_shapley
 from imacs_widget.models import ModelAdapter
-from imacs_widget.segmentation import grid_segments
-from imacs_widget.shapley import coalition_keep_mask, segment_shapley
 
 shap = pytest.importorskip("shap")
 

@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 from conftest import tiny_cnn
 
-from imacs_widget.masking import blur_images, compose, evaluate_masked
-from imacs_widget.models import ModelAdapter
-from imacs_widget.segmentation import grid_segments
-from imacs_widget.shapley import (
+from imacs_widget.engine.masking import blur_images, compose, evaluate_masked
+from imacs_widget.engine.segmentation import grid_segments
+from imacs_widget.engine.shapley import (
     coalition_keep_mask,
     coalition_values,
     segment_shapley,
     shapley_weights,
 )
+from imacs_widget.models import ModelAdapter
 
 
 def brute_force_shapley(score_fn, image, label_map, blurred, segs):

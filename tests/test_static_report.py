@@ -1,4 +1,4 @@
-"""The static HTML report (imacs_widget.report): one file, no kernel, no network.
+"""The static HTML report (imacs_widget.widget.report): one file, no kernel, no network.
 
 Browser tests open the file in Debian's Chromium with every request except the file itself
 aborted, and check that the views render, a client-side control works, nothing was fetched and
@@ -97,7 +97,7 @@ class OfflinePage:
 
 
 def test_report_is_one_file_without_external_references(small_result, tmp_path):
-    from imacs_widget.report import write_html
+    from imacs_widget.widget.report import write_html
 
     path = write_html(small_result, tmp_path / "sub" / "report.html")
     assert path == tmp_path / "sub" / "report.html" and path.is_file()
@@ -121,7 +121,7 @@ def test_to_html_matches_write_html_and_escapes_title(small_result, tmp_path):
 
 def test_write_html_rejects_other_objects(tmp_path):
     from imacs_widget.errors import ImacsInputError
-    from imacs_widget.report import write_html
+    from imacs_widget.widget.report import write_html
 
     with pytest.raises(ImacsInputError, match="widget_or_result"):
         write_html(object(), tmp_path / "x.html")
@@ -131,7 +131,7 @@ def test_write_html_rejects_other_objects(tmp_path):
 def test_write_html_refuses_non_anywidget_models(tmp_path):
     import ipywidgets
 
-    from imacs_widget.report import write_html
+    from imacs_widget.widget.report import write_html
 
     with pytest.raises(NotImplementedError, match="anywidget"):
         write_html(ipywidgets.IntSlider(), tmp_path / "x.html")
@@ -209,7 +209,7 @@ def test_host_runs_any_anywidget(pw_browser, tmp_path):
     import anywidget
     import traitlets
 
-    from imacs_widget.report import write_html
+    from imacs_widget.widget.report import write_html
 
     class Plain(anywidget.AnyWidget):
         _esm = _PLAIN_ESM

@@ -10,8 +10,8 @@ import pytest
 import traitlets
 from synthetic_result import make_synthetic_result, to_comparison_result
 
-from imacs_widget.payload import payload_nbytes
 from imacs_widget.widget import MESSAGE_TYPES, ImacsWidget
+from imacs_widget.widget.payload import payload_nbytes
 
 PUBLIC = ("n_clusters", "target_class", "order", "inner_order", "outcomes", "models",
           "selected_cluster", "view")
@@ -171,7 +171,7 @@ def test_setting_n_clusters_from_python_reclusters(widget, result):
 ])
 def test_malformed_messages_are_ignored(widget, result, msg, caplog):
     before = snapshot(widget)
-    with caplog.at_level(logging.WARNING, logger="imacs_widget.widget"):
+    with caplog.at_level(logging.WARNING, logger="imacs_widget.widget.widget"):
         widget._on_message(widget, msg, [])
     assert snapshot(widget) == before
     assert result.n_reclusters == 0
@@ -195,7 +195,7 @@ def test_select_cluster_and_hover(widget, result):
 
 
 def test_message_types_documented():
-    import imacs_widget.widget as mod
+    import imacs_widget.widget.widget as mod
 
     for kind in MESSAGE_TYPES + ("pong", "notice"):
         assert f'"type": "{kind}"' in mod.__doc__
@@ -207,7 +207,7 @@ def test_recluster_failure_reverts_and_notifies(widget, result, monkeypatch, cap
 
     monkeypatch.setattr(result, "recluster", boom)
     before = json.dumps(widget._payload, sort_keys=True)
-    with caplog.at_level(logging.WARNING, logger="imacs_widget.widget"):
+    with caplog.at_level(logging.WARNING, logger="imacs_widget.widget.widget"):
         widget._on_message(widget, {"type": "recluster", "n_clusters": 3}, [])
     assert widget.n_clusters == 5
     assert json.dumps(widget._payload, sort_keys=True) == before
@@ -237,7 +237,7 @@ def test_selected_cluster_cleared_when_it_disappears(widget):
 ])
 def test_invalid_front_end_updates_are_rejected(widget, result, update, caplog):
     before = snapshot(widget)
-    with caplog.at_level(logging.WARNING, logger="imacs_widget.widget"):
+    with caplog.at_level(logging.WARNING, logger="imacs_widget.widget.widget"):
         widget.set_state(update)
     assert snapshot(widget) == before
     assert widget._busy is False

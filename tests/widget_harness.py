@@ -84,7 +84,7 @@ document.documentElement.dataset.ready = "1";
 
 def widget_state(result, **widget_kwargs) -> dict:
     """The synced state of an ImacsWidget for ``result`` (payload with inline data: URLs)."""
-    from imacs_widget.payload import build_payload
+    from imacs_widget.widget.payload import build_payload
 
     payload, _ = build_payload(result, encoding="base64")
     state = {

@@ -13,8 +13,8 @@ import time
 import numpy as np
 import keras
 import imacs_widget as imacs
-from imacs_widget.embedding.embedders import Embedder
-from imacs_widget.scenario import make_dataset
+from imacs_widget.engine.embedding.embedders import Embedder
+from imacs_widget.demo.scenario import make_dataset
 
 t0 = time.monotonic()
 images, labels, names = make_dataset(n_per_class=24, image_size=32, n_classes=3, seed=0)

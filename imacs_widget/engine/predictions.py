@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .models import ModelAdapter
+from ..models.adapter import ModelAdapter
 
 
 @dataclass(frozen=True)

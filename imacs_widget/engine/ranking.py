@@ -56,7 +56,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .errors import ImacsInputError
+from ..errors import ImacsInputError
 from .masking import evaluate_masked
 
 Ranker = Callable[..., list]

@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 VIEWS = ("clusters", "histogram")
 MESSAGE_TYPES = ("ping", "recluster", "select_cluster", "hover")
 
-_STATIC = Path(__file__).parent / "static"
+_STATIC = Path(__file__).parent.parent / "static"
 _MISSING_ESM = """
 export default { render({ el }) {
   const p = document.createElement("pre");

@@ -72,7 +72,7 @@ def _as_widget(obj) -> tuple[Any, bool]:
     make = getattr(obj, "widget", None)
     if callable(make):
         return make(), True
-    from .errors import ImacsInputError
+    from ..errors import ImacsInputError
 
     raise ImacsInputError(
         "widget_or_result", f"expected an ImacsWidget (or another anywidget) or a "

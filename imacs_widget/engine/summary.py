@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import ImacsInputError
+from ..errors import ImacsInputError
 
 CLUSTER_ORDERS = ("imbalance", "importance", "size")
 INNER_ORDERS = ("attribution", "centroid")

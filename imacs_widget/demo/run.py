@@ -63,7 +63,7 @@ def run_demo(out_dir=None, seed: int = 0, untrained: bool = False, n_per_model: 
     dict
         The ``summary.json`` content; the result object is under the key ``"_result"``.
     """
-    from .pipeline import compare
+    from ..engine.pipeline import compare
     from .scenario import make_scenario
 
     t0 = time.perf_counter()

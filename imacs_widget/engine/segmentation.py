@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ImacsInputError
+from ..errors import ImacsInputError
 
 METHODS = ("grid", "slic")
 

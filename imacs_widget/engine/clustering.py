@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ImacsInputError
+from ..errors import ImacsInputError
 
 
 def kmeans(embeddings: np.ndarray, n_clusters: int, seed: int = 0, n_init: int = 10

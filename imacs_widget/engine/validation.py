@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import ImacsInputError
+from ..errors import ImacsInputError
 
 
 def as_image_batch(images, name: str = "images") -> np.ndarray:

@@ -12,15 +12,15 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..errors import ImacsInputError
+from ..io.cache import AttributionCache
+from ..models.adapter import as_adapter
+from ..result import ClassComparison, ComparisonResult
 from . import crops as crops_mod
-from .cache import AttributionCache
-from .errors import ImacsInputError
 from .masking import blur_images, default_sigma
-from .models import as_adapter
 from .predictions import Predictions
 from .progress import stage
 from .ranking import get_ranker
-from .result import ClassComparison, ComparisonResult
 from .sampling import sample
 from .segmentation import segment_bboxes, segment_images
 from .shapley import segment_shapley
@@ -28,7 +28,7 @@ from .validation import as_image_batch, as_labels, resolve_class, resolve_class_
 
 THUMB_SIZE = 64
 SOURCE_SIZE = 128
-CHUNK_IMAGES = 64
+CHUNK_IMAGES = 8  # images per attribution chunk: progress tick + cache write (batches stay full)
 EMBED_CHUNK = 256
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ImacsInputError
+from ..errors import ImacsInputError
 
 PREPROCESSORS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "none": lambda x: x,

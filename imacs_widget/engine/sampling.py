@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import ImacsInputError, ImacsWarning
+from ..errors import ImacsInputError, ImacsWarning
 from .predictions import Predictions, outcomes
 
 STRATEGIES = ("balanced", "all", "disagreements", "outcome")

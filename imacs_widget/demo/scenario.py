@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ImacsInputError
+from ..errors import ImacsInputError
 
 __all__ = [
     "CLASS_NAMES",
