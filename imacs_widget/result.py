@@ -222,13 +222,23 @@ class ComparisonResult:
         return order_within(seg, inner_order or self._inner_order)
 
     # -- re-clustering -----------------------------------------------------------------------------
+    @property
+    def n_clusters_range(self) -> tuple[int, int]:
+        """Inclusive ``(low, high)`` range of cluster counts :meth:`recluster` accepts.
+
+        ``high`` is the segment count of the class of interest with the fewest segments (every
+        class is re-clustered together); the widget's slider offers exactly this range.
+        """
+        smallest = min(len(c.segments) for c in self._per_class.values())
+        return 1, max(1, smallest)
+
     def recluster(self, n_clusters: int, seed: int | None = None) -> ComparisonResult:
         """Re-cluster every class with ``n_clusters`` (no model call); returns ``self``."""
+        lo, hi = self.n_clusters_range
         if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)):
             raise ImacsInputError("n_clusters", f"must be an integer, got {n_clusters!r}")
-        smallest = min(len(c.segments) for c in self._per_class.values())
-        if not 1 <= n_clusters <= smallest:
-            raise ImacsInputError("n_clusters", f"must be between 1 and {smallest} (segments), "
+        if not lo <= n_clusters <= hi:
+            raise ImacsInputError("n_clusters", f"must be between {lo} and {hi} (segments), "
                                   f"got {n_clusters}")
         seed = self.seed if seed is None else int(seed)
         for cc in self._per_class.values():
