@@ -1,19 +1,65 @@
 """Per-cluster statistics (paper §5) computed from the segments table alone.
 
+This module is the ONE definition of cluster statistics and orders. The front end recomputes
+them in the browser under its outcome / model filters (it also runs in the static report,
+without a kernel) with a port in ``js/src/data.js``; ``scripts/make_js_fixture.py`` writes the
+expected numbers and orders computed here into ``js/tests/fixtures/summary_cases.json``,
+vitest checks the port against them and ``tests/test_summary.py`` checks that the committed
+fixture is what this module computes now.
+
 A cluster summary is a plain dict (JSON-ready)::
 
     {"id": 3, "size": 41, "count": {"A": 30, "B": 11},
-     "mean_attribution": {"A": 0.01, "B": 0.22},        # None when the model has no segment
+     "mean_attribution": {"A": 0.01, "B": 0.22},        # None: the model has no segment here
      "histogram": {"A": [..], "B": [..]},               # counts on the shared bin edges
      "outcomes": {"A": {"TP": 3, "TN": 20, "FP": 5, "FN": 2}, "B": {...}},
-     "imbalance": 0.21, "importance": 0.22}
+     "one_sided": None,                                 # "A" | "B" | None
+     "imbalance": 0.21,                                 # |mean A - mean B|, or None
+     "importance": 0.22}                                # largest mean, or None
 
-Orders between clusters: ``"imbalance"`` (|mean A − mean B|, largest first — the paper's
-default), ``"importance"`` (largest mean attribution of either model first) and ``"size"``.
-Orders within a cluster: ``"attribution"`` (highest first) or ``"centroid"`` (closest first).
+Definitions
+-----------
+* **Missing values.** An attribution that is not finite (NaN, inf) is missing: the segment
+  counts in ``size``, ``count`` and ``outcomes`` but not in a mean or a histogram.
+* **Mean** of a model in a cluster: the exactly rounded sum (:func:`math.fsum`) of its finite
+  attributions divided by how many there are; ``None`` when there are none. A missing mean is
+  undefined, never 0. The exact sum does not depend on the order of the segments, so equal
+  means are really equal and the JavaScript port (which implements the same exact sum) gets
+  the same bits.
+* **Histogram:** bin ``k`` counts ``edges[k] <= a < edges[k + 1]``, the last bin is closed on
+  the right and values outside the edges fall into the first / last bin (``numpy.histogram``
+  after clipping to the edges).
+* **one_sided:** ``"A"`` (or ``"B"``) when only that model has a mean in the cluster, i.e.
+  only its segments fall into it; ``None`` when both or neither have one. A one-sided cluster
+  is the strongest difference there is between the two models.
+* **imbalance** = ``|mean_A - mean_B|`` (the paper's definition) for a two-sided cluster;
+  ``None`` (undefined) for a one-sided or empty cluster.
+* **importance** = the largest mean among the models that have segments in the cluster;
+  ``None`` for an empty cluster.
+
+Orders between clusters (:func:`order_clusters`; every order puts empty clusters, ``size`` 0,
+last, by id):
+
+* ``"imbalance"`` (the paper's default): one-sided clusters first, above every two-sided one,
+  by ``|mean of the present model|`` (largest first, then id); then two-sided clusters by
+  imbalance (largest first, then id); then clusters without any mean (empty), by id.
+* ``"importance"``: importance, largest first, then id; clusters without one last, by id.
+* ``"size"``: size, largest first, then id.
+
+Orders within a cluster (:func:`order_within`): ``"attribution"`` (highest first) or
+``"centroid"`` (closest to the cluster centre first); ties by ``image_index``, then
+``segment_index``, then row of the table; missing values last.
+
+Filters (:func:`filter_segments`): the widget's outcome and model checkboxes keep the rows
+whose outcome and model are shown; statistics and orders under a filter are those of
+:func:`summarize_clusters` on the kept rows (a model that is hidden has no segment, so with
+one model shown every non-empty cluster is one-sided).
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -29,9 +75,11 @@ OUTCOMES = ("TP", "TN", "FP", "FN")
 def shared_bin_edges(attributions: np.ndarray, n_bins: int = 12) -> np.ndarray:
     """Histogram edges shared by every cluster: ``n_bins`` equal bins over all attributions.
 
-    The range always includes 0 so the zero line is comparable between runs.
+    The range always includes 0 so the zero line is comparable between runs; non-finite
+    attributions are ignored.
     """
     a = np.asarray(attributions, dtype=np.float64)
+    a = a[np.isfinite(a)]
     lo = float(min(a.min(initial=0.0), 0.0))
     hi = float(max(a.max(initial=0.0), 0.0))
     if hi - lo < 1e-12:
@@ -39,42 +87,78 @@ def shared_bin_edges(attributions: np.ndarray, n_bins: int = 12) -> np.ndarray:
     return np.linspace(lo, hi, n_bins + 1)
 
 
-def _mean(x: pd.Series):
-    return float(x.mean()) if len(x) else None
+def _finite(x) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float64)
+    return a[np.isfinite(a)]
+
+
+def mean_attribution(attributions) -> float | None:
+    """Exactly rounded mean of the finite values (``math.fsum`` / count); None if there are none."""
+    a = _finite(attributions)
+    return math.fsum(a.tolist()) / len(a) if len(a) else None
+
+
+def histogram(attributions, edges) -> list[int]:
+    """Counts of the finite values in the bins of ``edges`` (see the module docstring)."""
+    edges = np.asarray(edges, dtype=np.float64)
+    n_bins = len(edges) - 1
+    idx = np.clip(np.searchsorted(edges, _finite(attributions), side="right") - 1, 0, n_bins - 1)
+    return np.bincount(idx, minlength=n_bins).astype(int).tolist()
+
+
+def filter_segments(segments: pd.DataFrame, outcomes: Iterable[str] = OUTCOMES,
+                    models: Iterable[str] = MODELS) -> pd.DataFrame:
+    """The rows of ``segments`` whose ``outcome`` and ``model`` are shown (order kept)."""
+    keep = segments["outcome"].isin(list(outcomes)) & segments["model"].isin(list(models))
+    return segments[keep]
 
 
 def summarize_clusters(segments: pd.DataFrame, n_clusters: int, edges: np.ndarray) -> list[dict]:
     """Summaries of clusters ``0..n_clusters-1`` (in id order) from a segments table.
 
-    ``segments`` needs the columns ``model``, ``cluster``, ``attribution`` and ``outcome``.
+    ``segments`` needs the columns ``model``, ``cluster``, ``attribution`` and ``outcome``;
+    pass ``filter_segments(segments, outcomes, models)`` for the statistics under a filter.
     """
     out = []
     for c in range(n_clusters):
         seg = segments[segments["cluster"] == c]
         by = {m: seg[seg["model"] == m] for m in MODELS}
-        means = {m: _mean(by[m]["attribution"]) for m in MODELS}
-        hist = {m: np.histogram(np.clip(by[m]["attribution"], edges[0], edges[-1]), bins=edges)[0]
-                .astype(int).tolist() for m in MODELS}
-        outcomes = {m: {o: int((by[m]["outcome"] == o).sum()) for o in OUTCOMES} for m in MODELS}
-        ma, mb = (means[m] if means[m] is not None else 0.0 for m in MODELS)
+        means = {m: mean_attribution(by[m]["attribution"]) for m in MODELS}
+        present = [m for m in MODELS if means[m] is not None]
         out.append({
             "id": int(c),
             "size": int(len(seg)),
             "count": {m: int(len(by[m])) for m in MODELS},
             "mean_attribution": means,
-            "histogram": hist,
-            "outcomes": outcomes,
-            "imbalance": float(abs(ma - mb)),
-            "importance": float(max(ma, mb)),
+            "histogram": {m: histogram(by[m]["attribution"], edges) for m in MODELS},
+            "outcomes": {m: {o: int((by[m]["outcome"] == o).sum()) for o in OUTCOMES}
+                         for m in MODELS},
+            "one_sided": present[0] if len(present) == 1 else None,
+            "imbalance": abs(means["A"] - means["B"]) if len(present) == 2 else None,
+            "importance": max(means[m] for m in present) if present else None,
         })
     return out
 
 
+def _order_key(c: dict, order: str) -> tuple:
+    if order == "size":
+        return (-c["size"], c["id"])
+    if order == "importance":
+        v = c["importance"]
+        return (v is None, 0.0 if v is None else -v, c["id"])
+    side = c["one_sided"]
+    if side is not None:
+        return (0, -abs(c["mean_attribution"][side]), c["id"])
+    if c["imbalance"] is not None:
+        return (1, -c["imbalance"], c["id"])
+    return (2, 0.0, c["id"])
+
+
 def order_clusters(clusters: list[dict], order: str = "imbalance") -> list[dict]:
-    """Clusters sorted by ``order`` (largest first; ties by id)."""
+    """Clusters sorted by ``order`` (see the module docstring; empty clusters last)."""
     if order not in CLUSTER_ORDERS:
         raise ImacsInputError("order", f"must be one of {CLUSTER_ORDERS}, got {order!r}")
-    return sorted(clusters, key=lambda c: (-c[order], c["id"]))
+    return sorted(clusters, key=lambda c: (c["size"] == 0, *_order_key(c, order)))
 
 
 def max_mean_attribution(clusters: list[dict]) -> float:
@@ -84,11 +168,15 @@ def max_mean_attribution(clusters: list[dict]) -> float:
 
 
 def order_within(segments: pd.DataFrame, inner_order: str = "attribution") -> pd.DataFrame:
-    """Segments sorted for display: by attribution (high first) or centroid distance (near first)."""
+    """Segments sorted for display: by attribution (high first) or centroid distance (near first).
+
+    Ties by ``image_index``, then ``segment_index``, then row; missing values (NaN) last.
+    """
     if inner_order not in INNER_ORDERS:
         raise ImacsInputError("inner_order", f"must be one of {INNER_ORDERS}, got {inner_order!r}")
     if inner_order == "attribution":
         return segments.sort_values(["attribution", "image_index", "segment_index"],
-                                    ascending=[False, True, True], kind="mergesort")
+                                    ascending=[False, True, True], kind="mergesort",
+                                    na_position="last")
     return segments.sort_values(["centroid_distance", "image_index", "segment_index"],
-                                kind="mergesort")
+                                kind="mergesort", na_position="last")

@@ -1,0 +1,159 @@
+"""imacs_widget.engine.summary: cluster statistics and orders (the one definition)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from imacs_widget.engine.summary import (
+    filter_segments,
+    histogram,
+    max_mean_attribution,
+    mean_attribution,
+    order_clusters,
+    order_within,
+    summarize_clusters,
+)
+from imacs_widget.errors import ImacsInputError
+
+EDGES = np.linspace(-0.5, 0.5, 11)
+
+
+def table(rows):
+    """rows: (cluster, model, attribution[, outcome])."""
+    out = [{"cluster": r[0], "model": r[1], "attribution": r[2],
+            "outcome": r[3] if len(r) > 3 else "TP"} for r in rows]
+    return pd.DataFrame(out, columns=["cluster", "model", "attribution", "outcome"])
+
+
+def ids(clusters, order):
+    return [c["id"] for c in order_clusters(clusters, order)]
+
+
+# ---- one-sided clusters ----------------------------------------------------------------------
+
+def test_one_sided_cluster_has_no_imbalance_and_ranks_first():
+    seg = table([
+        (0, "A", 0.0), (0, "B", 0.4),          # two-sided, imbalance 0.4
+        (1, "B", 0.05), (1, "B", 0.05),        # only B: the strongest difference there is
+        (2, "A", 0.1), (2, "B", 0.1),          # two-sided, imbalance 0
+    ])
+    cl = summarize_clusters(seg, 4, EDGES)     # cluster 3 is empty
+    one = cl[1]
+    assert one["one_sided"] == "B"
+    assert one["mean_attribution"] == {"A": None, "B": pytest.approx(0.05)}
+    assert one["imbalance"] is None            # undefined, not |0 - 0.05|
+    assert one["importance"] == pytest.approx(0.05)
+    assert cl[0]["one_sided"] is None and cl[0]["imbalance"] == pytest.approx(0.4)
+    assert ids(cl, "imbalance") == [1, 0, 2, 3]
+
+
+def test_negative_one_sided_mean_is_not_hidden_behind_an_empty_mean():
+    seg = table([(0, "A", -0.3), (0, "A", -0.3), (1, "A", 0.01), (1, "B", 0.02)])
+    cl = summarize_clusters(seg, 3, EDGES)
+    assert cl[0]["one_sided"] == "A"
+    assert cl[0]["importance"] == pytest.approx(-0.3)   # not max(-0.3, 0) = 0
+    assert cl[2]["importance"] is None and cl[2]["one_sided"] is None
+    assert cl[2]["imbalance"] is None and cl[2]["mean_attribution"] == {"A": None, "B": None}
+    # |mean| of the present model ranks one-sided clusters; empty clusters go last everywhere
+    assert ids(cl, "imbalance") == [0, 1, 2]
+    assert ids(cl, "importance") == [1, 0, 2]
+    assert ids(cl, "size") == [0, 1, 2]
+
+
+def test_one_sided_clusters_among_themselves():
+    seg = table([
+        (0, "A", 0.1), (1, "B", -0.2), (2, "A", 0.2), (3, "B", 0.1),  # one-sided
+        (4, "A", 0.0), (4, "B", 0.9),                                 # two-sided
+    ])
+    cl = summarize_clusters(seg, 6, EDGES)
+    # |mean| largest first (1 and 2 tie at 0.2, 0 and 3 tie at 0.1: by id), two-sided, empty
+    assert ids(cl, "imbalance") == [1, 2, 0, 3, 4, 5]
+    assert [c["one_sided"] for c in cl] == ["A", "B", "A", "B", None, None]
+
+
+def test_empty_clusters_go_last_in_every_order():
+    seg = table([(1, "A", -0.4), (1, "B", -0.1), (2, "B", -0.2)])
+    cl = summarize_clusters(seg, 4, EDGES)
+    for order in ("imbalance", "importance", "size"):
+        assert ids(cl, order)[-2:] == [0, 3], order
+    assert ids(cl, "importance") == [1, 2, 0, 3]  # -0.1 > -0.2, both above the empty ones
+
+
+def test_ties_by_id():
+    seg = table([(0, "A", 0.25), (0, "B", 0.5), (1, "A", 0.5), (1, "B", 0.75),
+                 (2, "A", 0.75), (2, "B", 0.5)])
+    cl = summarize_clusters(seg, 3, EDGES)
+    assert {c["imbalance"] for c in cl} == {0.25}
+    assert ids(cl, "imbalance") == [0, 1, 2]
+    assert ids(cl, "size") == [0, 1, 2]
+    assert ids(cl, "importance") == [1, 2, 0]    # 0.75 twice (by id), then 0.5
+
+
+def test_order_names_are_checked():
+    with pytest.raises(ImacsInputError, match="order"):
+        order_clusters([], "largest")
+    with pytest.raises(ImacsInputError, match="inner_order"):
+        order_within(pd.DataFrame(), "random")
+
+
+# ---- means and histograms --------------------------------------------------------------------
+
+def test_mean_is_exact_and_independent_of_row_order():
+    # a naive left-to-right sum gives 0.6000000000000001 one way and 0.6 the other
+    assert mean_attribution([0.1, 0.2, 0.3]) == mean_attribution([0.3, 0.2, 0.1])
+    seg = table([(0, "A", 0.1), (0, "A", 0.2), (0, "A", 0.3),
+                 (1, "A", 0.3), (1, "A", 0.2), (1, "A", 0.1)])
+    cl = summarize_clusters(seg, 2, EDGES)
+    assert cl[0]["mean_attribution"]["A"] == cl[1]["mean_attribution"]["A"]
+    assert mean_attribution([]) is None
+
+
+def test_missing_attributions_count_but_have_no_mean():
+    seg = table([(0, "A", np.nan), (0, "A", 0.2), (0, "B", np.nan), (0, "B", np.inf)])
+    c = summarize_clusters(seg, 1, EDGES)[0]
+    assert c["size"] == 4 and c["count"] == {"A": 2, "B": 2}
+    assert c["mean_attribution"] == {"A": pytest.approx(0.2), "B": None}
+    assert c["one_sided"] == "A" and c["imbalance"] is None
+    assert sum(c["histogram"]["A"]) == 1 and sum(c["histogram"]["B"]) == 0
+
+
+def test_histogram_bins_like_numpy_after_clipping():
+    edges = [0.0, 1.0, 2.0, 3.0]
+    assert histogram([0.0, 0.99, 1.0, 2.5, 3.0, -7.0, 50.0, np.nan], edges) == [3, 1, 3]
+    a = np.random.default_rng(0).normal(0, 0.3, 500)
+    np.testing.assert_array_equal(histogram(a, EDGES),
+                                  np.histogram(np.clip(a, EDGES[0], EDGES[-1]), EDGES)[0])
+
+
+def test_outcomes_and_reference_bar():
+    seg = table([(0, "A", 0.1, "FP"), (0, "A", 0.3, "FP"), (0, "B", 0.5, "TN"), (1, "B", 0.7, "FN")])
+    cl = summarize_clusters(seg, 2, EDGES)
+    assert cl[0]["outcomes"]["A"] == {"TP": 0, "TN": 0, "FP": 2, "FN": 0}
+    assert cl[1]["outcomes"]["B"]["FN"] == 1
+    assert max_mean_attribution(cl) == pytest.approx(0.7)
+    assert max_mean_attribution(summarize_clusters(seg.iloc[:0], 2, EDGES)) == 0.0
+
+
+# ---- filters and within-cluster order ------------------------------------------------------------
+
+def test_filter_segments_keeps_rows_in_order():
+    seg = table([(0, "A", 0.1, "TP"), (0, "B", 0.2, "FP"), (1, "A", 0.3, "FN"), (1, "B", 0.4, "TP")])
+    assert filter_segments(seg).index.tolist() == [0, 1, 2, 3]
+    assert filter_segments(seg, ["TP", "FN"], ["A"]).index.tolist() == [0, 2]
+    assert filter_segments(seg, [], ["A", "B"]).empty
+    # hiding model B makes every cluster with A segments one-sided
+    cl = summarize_clusters(filter_segments(seg, models=["A"]), 2, EDGES)
+    assert [c["one_sided"] for c in cl] == ["A", "A"]
+
+
+def test_order_within_ties_and_missing_values():
+    seg = pd.DataFrame({
+        "attribution": [0.2, np.nan, 0.5, 0.2, 0.2],
+        "centroid_distance": [0.3, 0.1, np.nan, 0.3, 0.3],
+        "image_index": [7, 1, 2, 3, 7],
+        "segment_index": [4, 0, 0, 9, 1],
+    })
+    assert order_within(seg, "attribution").index.tolist() == [2, 3, 4, 0, 1]
+    assert order_within(seg, "centroid").index.tolist() == [1, 3, 4, 0, 2]
