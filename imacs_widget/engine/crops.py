@@ -1,4 +1,10 @@
-"""Segment crops: embedding inputs and thumbnails, cut from the source images."""
+"""Segment crops cut from the source images, and the pixel range that maps them to ``uint8``.
+
+Images travel through the engine in the user's own pixel scale, which may be 0–255, 0–1, −1–1
+or a normalised range with negative values. :func:`detect_pixel_range` finds which, and
+:func:`to_uint8` maps it to 0–255 for anything shown or embedded, so a normalised image never
+turns into a black crop.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +12,28 @@ import numpy as np
 from PIL import Image
 
 
-def to_uint8(images: np.ndarray, pixel_max: float) -> np.ndarray:
-    """Pixel-scale float images → ``uint8`` 0–255 (``pixel_max`` is the scale's white: 1 or 255)."""
-    scale = 255.0 / float(pixel_max)
-    return np.clip(np.rint(np.asarray(images, dtype=np.float32) * scale), 0, 255).astype(np.uint8)
+def to_uint8(images: np.ndarray, pixel_range: tuple[float, float]) -> np.ndarray:
+    """Pixel-scale images → ``uint8`` 0–255, mapping ``pixel_range = (black, white)`` to 0..255."""
+    lo, hi = (float(v) for v in pixel_range)
+    x = (np.asarray(images, dtype=np.float32) - lo) * (255.0 / (hi - lo))
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
-def detect_pixel_max(images: np.ndarray) -> float:
-    """255 for 0–255 images, 1 for images whose values all lie in [0, 1]."""
-    return 1.0 if float(np.max(images)) <= 1.0 and float(np.min(images)) >= 0.0 else 255.0
+def detect_pixel_range(images: np.ndarray) -> tuple[float, float]:
+    """``(black, white)`` of the images' pixel scale, from their values.
+
+    ``(0, 1)`` when every value lies in [0, 1]; ``(0, 255)`` for non-negative values up to 255;
+    ``(-1, 1)`` for values in [−1, 1] with negatives (Inception-style); otherwise (e.g.
+    ImageNet-normalised images, or 16-bit values) the images' own minimum and maximum.
+    """
+    lo, hi = float(np.min(images)), float(np.max(images))
+    if lo >= 0.0 and hi <= 1.0:
+        return 0.0, 1.0
+    if lo >= 0.0 and hi <= 255.0:
+        return 0.0, 255.0
+    if lo >= -1.0 and hi <= 1.0:
+        return -1.0, 1.0
+    return lo, hi if hi > lo else lo + 1.0
 
 
 def segment_crop(image: np.ndarray, label_map: np.ndarray, segment_id: int, bbox,

@@ -19,10 +19,14 @@ class Predictions:
         ``float64 [N, C]`` probabilities (or logits, per the adapter's ``score``).
     predicted : numpy.ndarray
         ``int64 [N]`` argmax class.
+    log_odds : numpy.ndarray
+        ``float64 [N, C]`` per-class log-odds from the same outputs: what rankings compare
+        (:meth:`~imacs_widget.models.ModelAdapter.log_odds`); ``None`` if built by hand.
     """
 
     scores: np.ndarray
     predicted: np.ndarray
+    log_odds: np.ndarray | None = None
 
     @classmethod
     def compute(cls, adapter: ModelAdapter, images: np.ndarray, progress=None) -> Predictions:
@@ -30,11 +34,13 @@ class Predictions:
         parts = []
         for start in range(0, len(images), adapter.batch_size):
             chunk = images[start:start + adapter.batch_size]
-            parts.append(adapter.scores(chunk))
+            parts.append(adapter.raw(chunk))
             if progress is not None:
                 progress(len(chunk))
-        scores = np.concatenate(parts, axis=0)
-        return cls(scores=scores, predicted=scores.argmax(axis=1).astype(np.int64))
+        raw = np.concatenate(parts, axis=0)
+        scores = adapter.convert(raw)
+        return cls(scores=scores, predicted=scores.argmax(axis=1).astype(np.int64),
+                   log_odds=adapter.convert(raw, "log_odds"))
 
     def accuracy(self, labels: np.ndarray, mask: np.ndarray | None = None) -> float:
         """Top-1 accuracy on ``labels`` (optionally only where ``mask`` is true)."""

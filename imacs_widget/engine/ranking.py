@@ -33,8 +33,9 @@ A ranker is any callable with this signature::
 ``k``
     Number of segments to return per image (``>= 1``).
 ``full_scores``
-    Optional ``float [N, C]`` scores of the unmasked images, already computed by the pipeline;
-    a ranker uses them instead of recomputing them.
+    Optional ``float [N, C]`` *ranking scores* of the unmasked images, already computed by the
+    pipeline: per-class log-odds (:meth:`~imacs_widget.models.ModelAdapter.log_odds`), whatever
+    score is attributed. A ranker uses them instead of recomputing them.
 ``batch_size``
     Masked images per model call, for rankers that batch.
 ``progress``
@@ -42,7 +43,12 @@ A ranker is any callable with this signature::
     evaluations* (images through the model, forward or forward+backward); the total is given by
     :func:`progress_total`.
 ``seed``
-    For randomised rankers (both built-in rankers are deterministic and ignore it).
+    Breaks exact ties between segments (both built-in rankers), and seeds randomised rankers.
+
+Rankings compare log-odds, not probabilities: a confident model's float32 softmax is exactly
+``1.0`` whichever segment is blurred, so probability drops all tie, while log-odds still order
+the segments. Remaining exact ties are broken by a permutation seeded by ``seed`` and the
+image's pixels, never by segment id (which would always pick the top-left cells).
 
 It returns, per image, an integer array of up to ``k`` distinct segment ids of that image's
 label map, ordered most-important-first (fewer than ``k`` when the image has fewer segments).
@@ -52,11 +58,13 @@ Extra options of a ranker are keyword arguments with defaults; bind them with
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from ..errors import ImacsInputError
+from ..models.adapter import ModelAdapter
 from .masking import evaluate_masked
 
 Ranker = Callable[..., list]
@@ -106,10 +114,29 @@ def _check_target(target, n_classes):
     return int(target)
 
 
-def _top_k(importance: np.ndarray, ids: np.ndarray, k: int) -> np.ndarray:
-    """Ids sorted by importance (descending), ties by id (ascending); the first ``k``."""
-    order = np.lexsort((ids, -np.asarray(importance, dtype=np.float64)))
+def _top_k(importance: np.ndarray, ids: np.ndarray, k: int, image: np.ndarray | None = None,
+           seed: int = 0) -> np.ndarray:
+    """Ids sorted by importance (descending); the first ``k``.
+
+    Exact ties are broken by a permutation drawn from ``seed`` and a hash of ``image`` (so the
+    same image gets the same order in any batch, chunk or process); without ``image``, by id.
+    """
+    ids = np.asarray(ids)
+    if image is None:
+        tie = ids
+    else:
+        digest = zlib.crc32(np.ascontiguousarray(image).tobytes())
+        tie = np.random.default_rng([int(seed) & 0xFFFFFFFF, digest]).permutation(len(ids))
+    order = np.lexsort((tie, -np.asarray(importance, dtype=np.float64)))
     return ids[order[:k]].astype(np.int64)
+
+
+def ranking_scorer(adapter) -> Callable[[np.ndarray], np.ndarray]:
+    """The function rankings compare: ``adapter.log_odds``; a bare callable is wrapped in a
+    :class:`~imacs_widget.models.ModelAdapter` (outputs auto-detected) first."""
+    if not isinstance(adapter, ModelAdapter):
+        adapter = ModelAdapter(adapter, name=getattr(adapter, "__name__", "model"))
+    return adapter.log_odds
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,20 +148,22 @@ def rank_leave_one_out(adapter, images, label_maps, blurred, target: int, k: int
                        full_scores=None, batch_size: int = 64,
                        progress: Callable[[int], None] | None = None, seed: int = 0
                        ) -> list[np.ndarray]:
-    """Rank segments by the drop of the target score when each one alone is blurred.
+    """Rank segments by the drop of the target's log-odds when each one alone is blurred.
 
-    ``importance(s) = f(image)[target] - f(image with segment s blurred)[target]``; the ``k``
-    segments with the largest importance are returned, ties broken by the smaller segment id.
-    A segment whose blurring *raises* the target score gets a negative importance and ranks last.
+    ``importance(s) = L(image)[target] - L(image with segment s blurred)[target]`` with ``L``
+    the per-class log-odds (:meth:`~imacs_widget.models.ModelAdapter.log_odds`, exact from
+    logits, stable from saturated probabilities); the ``k`` segments with the largest importance
+    are returned, exact ties broken by a permutation seeded by ``seed`` and the image. A segment
+    whose blurring *raises* the target score gets a negative importance and ranks last.
 
     Cost: one forward pass per segment (``sum_i S_i`` in total), plus ``N`` when ``full_scores``
     is not given. Masked images are composed on the fly and batched *across* images by
     :func:`~imacs_widget.masking.evaluate_masked`, so only ``batch_size`` of them exist at once.
     ``progress`` receives the number of masked images scored after each batch; ``seed`` is
-    unused (the ranking is deterministic). See the module docstring for the ranker contract.
+    only breaks exact ties. See the module docstring for the ranker contract.
     """
     images, label_maps, blurred, k = _check_inputs(images, label_maps, blurred, k)
-    score_fn = getattr(adapter, "scores", adapter)
+    score_fn = ranking_scorer(adapter)
     if full_scores is None:
         full_scores = score_fn(images)
     full_scores = _check_full_scores(full_scores, len(images))
@@ -152,7 +181,7 @@ def rank_leave_one_out(adapter, images, label_maps, blurred, target: int, k: int
     for i, ids in enumerate(seg_ids):
         drop = full_scores[i, target] - scores[pos:pos + len(ids), target]
         pos += len(ids)
-        out.append(_top_k(drop, ids, k))
+        out.append(_top_k(drop, ids, k, images[i], seed))
     return out
 
 
@@ -360,7 +389,7 @@ def rank_xrai_guided_ig(adapter, images, label_maps, blurred, target: int, k: in
     Other parameters follow the ranker contract (module docstring). ``batch_size`` only batches
     the ``full_scores`` pass for ``classes="top"`` (Guided IG's path is sequential, one gradient
     per step). ``progress`` gets 1 per gradient evaluation; ``adapter.n_evals`` also counts them.
-    ``seed`` is unused: the method is deterministic.
+    ``seed`` only breaks exact ties between segment scores.
 
     Cost per image: ``steps × n_classes`` gradient evaluations (each ≈ 2–3 forward passes) plus
     the XRAI region search (CPU, independent of the model).
@@ -397,7 +426,8 @@ def rank_xrai_guided_ig(adapter, images, label_maps, blurred, target: int, k: in
         if isinstance(n_top, bool) or not isinstance(n_top, (int, np.integer)) or n_top < 1:
             raise ImacsInputError("n_top", f"must be a positive integer, got {n_top!r}")
         if full_scores is None:
-            full_scores = np.concatenate([adapter.scores(images[s:s + int(batch_size)])
+            score_fn = ranking_scorer(adapter)
+            full_scores = np.concatenate([score_fn(images[s:s + int(batch_size)])
                                           for s in range(0, n, int(batch_size))])
         full_scores = _check_full_scores(full_scores, n)
         top = np.argsort(-full_scores, axis=1, kind="stable")[:, :min(int(n_top), n_classes)]
@@ -435,7 +465,7 @@ def rank_xrai_guided_ig(adapter, images, label_maps, blurred, target: int, k: in
         xmap = np.asarray(xrai.GetMask(x, cmf, base_attribution=attr, segments=segs,
                                        extra_parameters=params), dtype=np.float64)
         xmap = np.where(np.isfinite(xmap), xmap, 0.0).reshape(h, w)
-        out.append(_top_k(_segment_scores(xmap, lm, ids, aggregate), ids, k))
+        out.append(_top_k(_segment_scores(xmap, lm, ids, aggregate), ids, k, images[i], seed))
     return out
 
 

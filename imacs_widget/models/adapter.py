@@ -53,6 +53,72 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def _logsumexp_others(z: np.ndarray) -> np.ndarray:
+    """``[n, C]``: for each class c, ``log(sum_{j != c} exp(z_j))``, computed stably."""
+    n, c = z.shape
+    if c == 1:
+        return np.full_like(z, -np.inf)
+    order = np.argsort(z, axis=1)
+    top, second = order[:, -1], order[:, -2]
+    rows = np.arange(n)
+    m = z[rows, top][:, None]  # the largest logit
+    e = np.exp(z - m)
+    total = e.sum(axis=1, keepdims=True)
+    others = np.log(np.maximum(total - e, 0.0)) + m
+    # for the top class, subtracting its own term loses precision: recompute from the rest
+    m2 = z[rows, second]
+    e2 = np.exp(z - m2[:, None])
+    e2[rows, top] = 0.0
+    others[rows, top] = np.log(e2.sum(axis=1)) + m2
+    return others
+
+
+def convert_outputs(raw: np.ndarray, returns: str, kind: str) -> np.ndarray:
+    """Convert model outputs ``raw [n, C]`` (``returns``: ``"probabilities"`` or ``"logits"``).
+
+    ``kind``:
+
+    ``"probability"``
+        softmax of logits, or the probabilities as given;
+    ``"logit"``
+        the logits, or ``log p`` for probabilities (logits up to a per-image constant);
+    ``"log_odds"``
+        ``log p_c - log(sum_{j != c} p_j)`` per class. From logits it is
+        ``z_c - logsumexp_{j != c} z_j``, exact even when the softmax rounds to 1.0; from
+        probabilities the other classes' sum is used (not ``1 - p_c``, which is 0 once ``p_c``
+        rounds to 1.0), clipped at the smallest positive float so it stays finite.
+    """
+    raw = np.asarray(raw, dtype=np.float64)
+    if kind == "probability":
+        return raw if returns == "probabilities" else _softmax(raw)
+    if kind == "logit":
+        return np.log(np.clip(raw, 1e-12, None)) if returns == "probabilities" else raw
+    if kind == "log_odds":
+        if returns == "logits":
+            return raw - _logsumexp_others(raw)
+        tiny = np.finfo(np.float64).tiny
+        p = np.clip(raw, 0.0, None)
+        others = p.sum(axis=1, keepdims=True) - p
+        # the top class's "others" is better summed directly than by subtraction
+        top = p.argmax(axis=1)
+        rows = np.arange(len(p))
+        q = p.copy()
+        q[rows, top] = 0.0
+        others[rows, top] = q.sum(axis=1)
+        return np.log(np.maximum(p, tiny)) - np.log(np.maximum(others, tiny))
+    raise ImacsInputError("kind", f"must be 'probability', 'logit' or 'log_odds', got {kind!r}")
+
+
+def qualified_name(obj: Any) -> str:
+    """``module.QualName`` of a function, of a callable object's class, or of a partial's function."""
+    import functools
+
+    if isinstance(obj, functools.partial):
+        return "partial:" + qualified_name(obj.func)
+    target = obj if hasattr(obj, "__qualname__") else type(obj)
+    return f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', type(obj).__name__)}"
+
+
 class ModelAdapter:
     """Wrap a Keras model or a callable so every stage can score pixel-scale image batches.
 
@@ -125,6 +191,8 @@ class ModelAdapter:
         self._compiled: dict = {}  # input shape -> compiled forward (None: eager fallback)
         self.n_evals = 0
         """Number of images passed through the model so far (for benchmarks)."""
+        self.n_calls = 0
+        """Number of model calls (batches) so far."""
 
     # -- model-space helpers -------------------------------------------------------------------
     def to_model_input(self, batch: np.ndarray) -> np.ndarray:
@@ -189,8 +257,14 @@ class ModelAdapter:
         looks_prob = bool(np.all(out >= -1e-6) and np.allclose(out.sum(axis=1), 1.0, atol=1e-3))
         return "probabilities" if looks_prob else "logits"
 
-    def scores(self, batch: np.ndarray) -> np.ndarray:
-        """Score a pixel-scale batch ``[n, H, W, 3]`` → ``float64 [n, C]`` (see class docs)."""
+    def raw(self, batch: np.ndarray) -> np.ndarray:
+        """The model's own outputs on a pixel-scale batch: ``float64 [n, C]``, checked.
+
+        Runs the model in batches of ``batch_size`` after resizing and preprocessing; raises
+        :class:`~imacs_widget.errors.ImacsInputError` naming the model on a failing call, a
+        wrong output shape or NaN/inf outputs. What the outputs are (probabilities or logits) is
+        detected on the first call (see ``returns``) and fixed from then on.
+        """
         batch = np.asarray(batch, dtype=np.float32)
         if batch.ndim != 4 or batch.shape[-1] != 3:
             raise ImacsInputError("batch", f"expected [n, H, W, 3], got shape {batch.shape}")
@@ -217,14 +291,30 @@ class ModelAdapter:
                                       "model and its preprocessing")
             outs.append(raw)
             self.n_evals += len(chunk)
+            self.n_calls += 1
         raw = np.concatenate(outs, axis=0) if outs else np.zeros((0, 0))
+        if raw.size:
+            self.returns = self._detect_returns(raw)  # fixed: every batch is converted alike
+        return raw
+
+    def convert(self, raw: np.ndarray, kind: str | None = None) -> np.ndarray:
+        """Raw outputs (from :meth:`raw`) → ``kind``: ``"probability"``, ``"logit"`` or
+        ``"log_odds"`` (default: the attributed :attr:`score`). See :func:`convert_outputs`."""
         if raw.size == 0:
             return raw
-        kind = self._detect_returns(raw)
-        self.returns = kind  # fix after first detection so every batch is converted alike
-        if self.score == "probability":
-            return raw if kind == "probabilities" else _softmax(raw)
-        return np.log(np.clip(raw, 1e-12, None)) if kind == "probabilities" else raw
+        return convert_outputs(raw, self.returns, kind or self.score)
+
+    def scores(self, batch: np.ndarray) -> np.ndarray:
+        """Score a pixel-scale batch ``[n, H, W, 3]`` → ``float64 [n, C]`` (see class docs)."""
+        return self.convert(self.raw(batch))
+
+    def log_odds(self, batch: np.ndarray) -> np.ndarray:
+        """Per-class log-odds ``log p_c - log(1 - p_c)`` of a pixel-scale batch, ``[n, C]``.
+
+        What rankings compare: unlike probabilities they do not saturate at 1.0 for a confident
+        model (see :func:`convert_outputs`).
+        """
+        return self.convert(self.raw(batch), "log_odds")
 
     __call__ = scores
 
@@ -262,8 +352,20 @@ class ModelAdapter:
         return fn
 
     # -- identity --------------------------------------------------------------------------------
-    def fingerprint(self) -> str:
-        """A stable hash of the model (weights and architecture for Keras models) and its options."""
+    def fingerprint(self, probe_shape: tuple[int, int] | None = None,
+                    pixel_range: tuple[float, float] = (0.0, 255.0)) -> str:
+        """A hash of what the model computes, for caches (cached after the first call).
+
+        * an explicit ``fingerprint=`` given to the adapter is used as it is;
+        * Keras models: architecture (``to_json``) and every weight;
+        * anything else: the code's qualified name plus a hash of the model's outputs on a
+          fixed, seeded probe batch of two ``probe_shape`` images in ``pixel_range`` (so two
+          callables with the same ``repr`` but different weights differ, and a plain function
+          gets the same key in a new process). Outputs are rounded to 6 significant digits so
+          that floating-point noise between runs does not change the key.
+
+        The preprocessing, input size and attributed score are part of every fingerprint.
+        """
         if self._fingerprint is None:
             h = hashlib.sha256()
             if self.is_keras:
@@ -271,7 +373,15 @@ class ModelAdapter:
                 for w in self.model.get_weights():
                     h.update(np.ascontiguousarray(w).tobytes())
             else:
-                h.update(repr(self.model).encode())
+                h.update(qualified_name(self.model).encode())
+                shape = tuple(self.input_size or probe_shape or (32, 32))
+                rng = np.random.default_rng(20240607)
+                lo, hi = (float(v) for v in pixel_range)
+                probe = (lo + rng.random((2, *shape, 3)) * (hi - lo)).astype(np.float32)
+                saved = (self.n_evals, self.n_calls)
+                out = self.raw(probe)
+                self.n_evals, self.n_calls = saved  # the probe is not part of the run's work
+                h.update(np.asarray([float(f"{v:.6g}") for v in out.ravel()]).tobytes())
             h.update(f"{self.preprocess_name}|{self.input_size}|{self.score}".encode())
             self._fingerprint = h.hexdigest()[:16]
         return self._fingerprint
