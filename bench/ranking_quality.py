@@ -163,6 +163,7 @@ def main(argv=None):
     bl = blur_images(x, default_sigma(64, 64))
     ad = ModelAdapter(scen.model_a, name="A", batch_size=args.batch_size)
     full = ad.scores(x)
+    full_lo = ad.log_odds(x)  # what the built-in rankers compare
     bs = args.batch_size
 
     _log(f"ground truth: exact Shapley over 16 cells for {n} images ({n * 65536:,} evaluations)")
@@ -189,7 +190,7 @@ def main(argv=None):
 
     ids16 = np.arange(16)
     timed("loo (imacs default)", lambda: rank_leave_one_out(ad, x, lm, bl, target, K,
-                                                             full_scores=full, batch_size=bs))
+                                                             full_scores=full_lo, batch_size=bs))
     inc = {}
 
     def include():
@@ -207,10 +208,10 @@ def main(argv=None):
     timed("mc-shapley-2perm", lambda: [_top(v, ids16) for v in
                                        mc_shapley(ad, x, lm, bl, target, full, bs, args.seed)])
     timed(f"xrai-gig-top5 (paper, {args.steps} steps)", lambda: rank_xrai_guided_ig(
-        ad, x, lm, bl, target, K, full_scores=full, classes="top", n_top=5, steps=args.steps),
+        ad, x, lm, bl, target, K, full_scores=full_lo, classes="top", n_top=5, steps=args.steps),
         grads=True)
     timed(f"xrai-gig-target ({args.steps} steps)", lambda: rank_xrai_guided_ig(
-        ad, x, lm, bl, target, K, full_scores=full, classes="target", steps=args.steps),
+        ad, x, lm, bl, target, K, full_scores=full_lo, classes="target", steps=args.steps),
         grads=True)
     draws = np.stack([[rng.permutation(16)[:K] for _ in range(1000)] for _ in range(n)])
     rankings["random"] = dict(tops=None, s=0.0, evals=0.0, grads=False, draws=draws)

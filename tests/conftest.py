@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -49,3 +50,13 @@ def tiny_embedder():
                                c[:, ::8, ::8].reshape(len(c), -1)], axis=1)
 
     return Embedder(fn, 32, "tiny-colour-stats")
+
+
+@functools.cache
+def trained_scenario(seed: int):
+    """The demo's watermark scenario for ``seed`` (models trained, untrained copy included),
+    built once per test session and shared by every test that needs it (training costs
+    ~35 s per model on CI's 2 cores)."""
+    from imacs_widget.demo.scenario import make_scenario
+
+    return make_scenario(seed=seed, untrained=True)

@@ -10,6 +10,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import trained_scenario
 
 import imacs_widget as imacs
 
@@ -18,9 +19,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module", params=[0, 1, 2], ids=lambda s: f"seed{s}")
 def scenario(request):
-    from imacs_widget.demo.scenario import make_scenario
-
-    return make_scenario(seed=request.param, untrained=True)
+    return trained_scenario(request.param)  # shared with test_scenario.py (seed 0)
 
 
 def test_watermark_shortcut_found(scenario, tmp_path):

@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import trained_scenario
 
 from imacs_widget.demo.scenario import (
     CLASS_NAMES,
@@ -169,9 +170,7 @@ def test_train_cnn_deterministic():
 
 @pytest.fixture(scope="module")
 def scenario0():
-    from imacs_widget.demo.scenario import make_scenario
-
-    return make_scenario(seed=0, untrained=True)
+    return trained_scenario(0)  # trained once per session, shared with test_demo.py
 
 
 @pytest.mark.slow
