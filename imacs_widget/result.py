@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .engine.clustering import kmeans
+from .engine.settings import check_int
 from .engine.summary import (
     CLUSTER_ORDERS,
     INNER_ORDERS,
@@ -234,12 +235,7 @@ class ComparisonResult:
 
     def recluster(self, n_clusters: int, seed: int | None = None) -> ComparisonResult:
         """Re-cluster every class with ``n_clusters`` (no model call); returns ``self``."""
-        lo, hi = self.n_clusters_range
-        if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)):
-            raise ImacsInputError("n_clusters", f"must be an integer, got {n_clusters!r}")
-        if not lo <= n_clusters <= hi:
-            raise ImacsInputError("n_clusters", f"must be between {lo} and {hi} (segments), "
-                                  f"got {n_clusters}")
+        n_clusters = check_int(n_clusters, "n_clusters", *self.n_clusters_range)
         seed = self.seed if seed is None else int(seed)
         for cc in self._per_class.values():
             cc.cluster(int(n_clusters), seed)

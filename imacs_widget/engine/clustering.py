@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ImacsInputError
+from .settings import check_int
 
 
 def kmeans(embeddings: np.ndarray, n_clusters: int, seed: int = 0, n_init: int = 10
@@ -32,11 +32,7 @@ def kmeans(embeddings: np.ndarray, n_clusters: int, seed: int = 0, n_init: int =
 
     x = np.asarray(embeddings, dtype=np.float64)
     n = len(x)
-    if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)):
-        raise ImacsInputError("n_clusters", f"must be an integer, got {n_clusters!r}")
-    if not 1 <= n_clusters <= n:
-        raise ImacsInputError("n_clusters", f"must be between 1 and the number of segments ({n}), "
-                              f"got {n_clusters}")
+    n_clusters = check_int(n_clusters, "n_clusters", 1, n)  # at most one cluster per segment
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     x = x / np.where(norms > 0, norms, 1.0)
     km = KMeans(n_clusters=int(n_clusters), n_init=n_init, random_state=seed).fit(x)
