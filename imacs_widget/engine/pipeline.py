@@ -109,7 +109,7 @@ def compare(model_a, model_b, images, labels, *, class_names: Sequence[str] | No
     """
     settings = RunSettings(sampling=sampling, n_per_model=n_per_model, outcome=outcome,
                            min_confidence=min_confidence, segmentation=segmentation,
-                           grid=tuple(grid) if not isinstance(grid, str) else grid,
+                           grid=grid,
                            n_segments=n_segments, k=k, ranking=ranking, blur_sigma=blur_sigma,
                            score=score, n_clusters=n_clusters, seed=seed, batch_size=batch_size)
     imgs = as_image_batch(images)
