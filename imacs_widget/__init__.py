@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
-__all__ = ["compare", "load", "ComparisonResult", "ModelAdapter", "ImacsInputError", "ImacsWarning"]
+__all__ = ["compare", "load", "ComparisonResult", "ImacsWidget", "ModelAdapter", "ImacsInputError",
+           "ImacsWarning"]
 
 from .errors import ImacsInputError, ImacsWarning
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .io.result_file import load
     from .models.adapter import ModelAdapter
     from .result import ComparisonResult
+    from .widget import ImacsWidget
 
 
 def __getattr__(name: str):
@@ -37,6 +39,10 @@ def __getattr__(name: str):
         from .result import ComparisonResult
 
         return ComparisonResult
+    if name == "ImacsWidget":
+        from .widget import ImacsWidget
+
+        return ImacsWidget
     if name == "ModelAdapter":
         from .models.adapter import ModelAdapter
 

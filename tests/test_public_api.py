@@ -1,0 +1,28 @@
+"""The public API stays where users import it from, and importing it stays cheap."""
+
+import subprocess
+import sys
+from importlib.metadata import version
+
+import imacs_widget as imacs
+
+
+def test_public_names():
+    for name in ("compare", "load", "ComparisonResult", "ImacsWidget", "ModelAdapter",
+                 "ImacsInputError", "ImacsWarning"):
+        assert name in imacs.__all__ and getattr(imacs, name) is not None
+    from imacs_widget.widget import ImacsWidget
+
+    assert imacs.ImacsWidget is ImacsWidget
+    assert issubclass(imacs.ImacsInputError, ValueError)
+
+
+def test_version_is_single_sourced():
+    assert version("imacs-widget") == imacs.__version__
+
+
+def test_import_is_cheap():
+    code = ("import sys, imacs_widget as m; m.load; m.ComparisonResult; "
+            "bad = [k for k in ('tensorflow', 'keras', 'torch', 'anywidget') if k in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
