@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .io.loaders import load_images, load_keras_model, parse_labels
+from .io.loaders import load_images, load_model, parse_labels
 
-PREPROCESS_CHOICES = ("none", "unit", "symmetric", "imagenet", "caffe")
+PREPROCESS_CHOICES = ("none", "unit", "symmetric", "imagenet", "caffe", "unit_range")
 
 
 def _demo(args) -> int:
@@ -76,8 +76,8 @@ def _compare(args) -> int:
 
 
 def _run_compare(compare, args, images, labels, class_names, target):
-    model_a = load_keras_model(args.model_a, "--model-a", args.unsafe)
-    model_b = load_keras_model(args.model_b, "--model-b", args.unsafe)
+    model_a = load_model(args.model_a, "--model-a", args.unsafe)
+    model_b = load_model(args.model_b, "--model-b", args.unsafe)
     return compare(model_a, model_b, images, labels, class_names=class_names,
                    target_class=target[0] if len(target) == 1 else target,
                    n_clusters=args.n_clusters, seed=args.seed, sampling=args.sampling,
@@ -113,13 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_demo)
 
     c = sub.add_parser(
-        "compare", help="compare two saved Keras models on a set of images; writes a .imacs file",
-        description="Compare two saved Keras models on labelled images and write a result file "
-        "that opens in a notebook with imacs.load(PATH).widget(). Models are loaded with Keras' "
-        "safe mode (no code from the file runs) unless --unsafe is given.")
+        "compare", help="compare two saved models on a set of images; writes a .imacs file",
+        description="Compare two saved models (.keras, TorchScript .pt, torch.export .pt2, "
+        ".onnx or a Hugging Face checkpoint folder) on labelled images and write a result file "
+        "that opens in a notebook with imacs.load(PATH).widget(). No code from a model file "
+        "runs (Keras safe mode, TorchScript) unless --unsafe is given.")
     io = c.add_argument_group("inputs and output")
-    io.add_argument("--model-a", required=True, metavar="A.keras", help="first model (.keras)")
-    io.add_argument("--model-b", required=True, metavar="B.keras", help="second model (.keras)")
+    io.add_argument("--model-a", required=True, metavar="A", help="first model: .keras, .pt, "
+                    ".pt2, .onnx or a Hugging Face folder")
+    io.add_argument("--model-b", required=True, metavar="B", help="second model (same kinds)")
     io.add_argument("--images", required=True, metavar="DIR_OR_NPZ",
                     help="a folder of image files (read with PIL as RGB; the --labels CSV lists "
                     "them) or an .npz with 'images' [N,H,W,3] and optionally 'labels', "
@@ -135,8 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--image-size", type=_size, metavar="HxW",
                     help="resize every image to HxW (required when sizes differ)")
     io.add_argument("--unsafe", action="store_true",
-                    help="load model files with Keras safe_mode=False. This RUNS PYTHON CODE "
-                    "STORED IN THE FILES (Lambda layers); only for files you trust")
+                    help="load model files with Keras safe_mode=False, and pickled PyTorch "
+                    "modules. This RUNS PYTHON CODE STORED IN THE FILES; only for files you trust")
     e = c.add_argument_group("engine (see imacs.compare)")
     e.add_argument("--n-clusters", type=int, default=8)
     e.add_argument("--seed", type=int, default=0)
@@ -157,8 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=("efficientnet_lite0", "inception_v3"))
     e.add_argument("--score", default="probability", choices=("probability", "logit"))
     e.add_argument("--preprocess-a", default=None, choices=PREPROCESS_CHOICES,
-                   help="model A's preprocessing from 0-255 pixels (default none: the model "
-                   "takes pixels as they are)")
+                   help="model A's preprocessing from 0-255 pixels (default: the model kind's "
+                   "own: none for Keras, unit_range (0..1, channels first) for PyTorch and "
+                   "ONNX [N,3,H,W]; a Hugging Face folder uses its image processor)")
     e.add_argument("--preprocess-b", default=None, choices=PREPROCESS_CHOICES)
     e.add_argument("--name-a", default=None, help="display name (default: file name)")
     e.add_argument("--name-b", default=None)

@@ -127,3 +127,46 @@ def test_help_does_not_import_tensorflow(argv):
     assert r.returncode == 0, r.stderr
     assert "HEAVY []" in r.stdout
     assert "--model-a" in r.stdout or "compare" in r.stdout
+
+
+@pytest.mark.slow
+def test_compare_torchscript_onnx_and_hf_folder(saved, tmp_path, capsys):
+    """The CLI takes each saved model kind: TorchScript .pt, torch.export .pt2, .onnx and a
+    Hugging Face checkpoint folder."""
+    import torch
+    from test_model_kinds import torch_cnn
+    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+
+    d, images, labels = saved
+    m = torch_cnn(seed=4).eval()
+    torch.jit.trace(m, torch.zeros(1, 3, 32, 32)).save(str(tmp_path / "a.pt"))
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    torch.export.save(torch.export.export(m, (torch.zeros(2, 3, 32, 32),),
+                                          dynamic_shapes={"input": {0: batch}}),
+                      str(tmp_path / "a.pt2"))
+    torch.onnx.export(m, torch.zeros(1, 3, 32, 32), str(tmp_path / "a.onnx"), dynamo=False,
+                      input_names=["x"], dynamic_axes={"x": {0: "n"}})
+    cfg = ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=1,
+                    num_attention_heads=2, intermediate_size=64, num_labels=3)
+    ViTForImageClassification(cfg).save_pretrained(tmp_path / "vit")
+    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(tmp_path / "vit")
+    runs = [("a.pt", "a.onnx"), ("a.pt2", "vit")]
+    for a, b in runs:
+        out = tmp_path / f"{a}-{b}.imacs"
+        rc = main(["compare", "--model-a", str(tmp_path / a), "--model-b", str(tmp_path / b),
+                   "--images", str(d / "data.npz"), "--target-class", "0", "--out", str(out),
+                   "--n-clusters", "3", "--k", "3", "--n-per-model", "8", "--quiet",
+                   "--embedder", "efficientnet_lite0"])
+        assert rc == 0, capsys.readouterr().err
+        res = imacs.load(out)
+        assert res.model_names == {"A": Path(a).stem, "B": Path(b).stem}
+        assert len(res.segments) > 0
+    # the same TorchScript model through the CLI and in Python give the same scores
+    from imacs_widget.io.loaders import load_model
+    from imacs_widget.models import ModelAdapter
+
+    x = images[:4].astype(np.float32)
+    np.testing.assert_allclose(ModelAdapter(load_model(tmp_path / "a.pt", "--model-a")).raw(x),
+                               ModelAdapter(m).raw(x), atol=1e-5)
+    with pytest.raises(imacs.ImacsInputError, match="--model-a.*unknown model file type"):
+        load_model(d / "labels.csv", "--model-a")

@@ -48,9 +48,13 @@ def compare(model_a, model_b, images, labels, *, class_names: Sequence[str] | No
 
     Parameters
     ----------
-    model_a, model_b : keras.Model, callable or ModelAdapter
-        The two models. A callable maps ``float32 [N, H, W, 3]`` (after its preprocessing) to
-        ``[N, C]`` probabilities or logits. Both must have the same number of classes.
+    model_a, model_b : model or ModelAdapter
+        The two models, each as it is: a Keras 3 model, a PyTorch ``nn.Module`` (channels-first
+        0..1 input by default), a Hugging Face image classifier (pass its image processor as
+        ``preprocess_a`` / ``_b``, or it is loaded from the model's folder), an ONNX Runtime
+        session or ``.onnx`` path, or a callable mapping ``float32 [N, H, W, 3]`` (after its
+        preprocessing) to ``[N, C]`` probabilities or logits (see
+        :class:`~imacs_widget.models.ModelAdapter`). Both must score the same classes.
     images : array-like
         ``[N, H, W, 3]`` evaluation images (uint8 0–255 or float in any scale, e.g. 0–1, −1–1 or
         normalised; grayscale and RGBA converted). Models get them as given (then their own
@@ -58,7 +62,8 @@ def compare(model_a, model_b, images, labels, *, class_names: Sequence[str] | No
     labels : array-like
         ``[N]`` true class indices or names (or one-hot ``[N, C]``).
     class_names : sequence of str, optional
-        Names of the ``C`` classes (default ``"0".."C-1"``).
+        Names of the ``C`` classes (default: a Hugging Face model's ``id2label``, else
+        ``"0".."C-1"``).
     target_class : str, int or sequence
         Class(es) of interest. Several classes are each sampled and clustered on their own; the
         result shows one at a time (``result.select_class``).
@@ -89,8 +94,9 @@ def compare(model_a, model_b, images, labels, *, class_names: Sequence[str] | No
         ``"efficientnet_lite0"`` (offline default), ``"inception_v3"`` or a callable.
     score : {"probability", "logit"}
         What is attributed: softmax probability (default) or logit.
-    preprocess_a, preprocess_b : str or callable, optional
-        Per-model preprocessing from the images' pixel scale (see :class:`ModelAdapter`).
+    preprocess_a, preprocess_b : str, callable or image processor, optional
+        Per-model preprocessing from the images' pixel scale (see
+        :class:`~imacs_widget.models.ModelAdapter`; default: the model kind's own).
     name_a, name_b : str
         Display names of the models.
     batch_size : int
@@ -114,16 +120,21 @@ def compare(model_a, model_b, images, labels, *, class_names: Sequence[str] | No
                            score=score, n_clusters=n_clusters, seed=seed, batch_size=batch_size)
     imgs = as_image_batch(images)
     n = len(imgs)
+    pixel_range = detect_pixel_range(imgs[:PIXEL_PROBE])
     adapters = {"A": as_adapter(model_a, name_a, preprocess=preprocess_a, score=score,
                                 batch_size=batch_size),
                 "B": as_adapter(model_b, name_b, preprocess=preprocess_b, score=score,
                                 batch_size=batch_size)}
+    for ad in adapters.values():
+        ad.pixel_range = pixel_range  # what preprocess="unit_range" maps to 0..1
     with stage("predict A+B", 2 * n, progress) as tick:
         preds = {m: Predictions.compute(adapters[m], imgs, tick) for m in ("A", "B")}
+    if class_names is None:  # a Hugging Face model's id2label, when it has one
+        class_names = adapters["A"].class_names or adapters["B"].class_names
     names, y, target_ids = _resolve_classes(preds, labels, n, class_names, target_class)
 
     run = _Run(settings=settings, images=imgs, adapters=adapters, preds=preds,
-               pixel_range=detect_pixel_range(imgs[:PIXEL_PROBE]),
+               pixel_range=pixel_range,
                sigma=settings.sigma(*imgs.shape[1:3]), progress=progress,
                cache=AttributionCache(cache_dir) if cache_dir is not None else None)
     per_class, sources, emb = {}, {}, None

@@ -11,7 +11,7 @@ pluggable; two rankers ship with the package (:data:`RANKERS`):
 ``"xrai"`` — :func:`rank_xrai_guided_ig`
     The paper's method: XRAI (Kapishnikov et al., 2019) over Guided Integrated Gradients
     (Kapishnikov et al., 2021) from the ``saliency`` library, aggregated over our segments. Needs a
-    differentiable model (a Keras model or a callable on TensorFlow tensors).
+    differentiable model (a Keras or PyTorch model, or a callable on TensorFlow tensors).
 
 Ranker contract
 ---------------
@@ -22,7 +22,7 @@ A ranker is any callable with this signature::
 
 ``adapter``
     A :class:`~imacs_widget.models.ModelAdapter` (the model callback contract:
-    ``adapter.scores(batch) -> float64 [n, C]``; ``adapter.differentiable()`` for gradients).
+    ``adapter.scores(batch) -> float64 [n, C]``; ``adapter.gradient_function()`` for gradients).
 ``images``, ``blurred``
     ``float32 [N, H, W, 3]`` pixel-scale images and their Gaussian-blurred copies
     (:func:`~imacs_widget.masking.blur_images`); an excluded segment takes the blurred pixels.
@@ -198,74 +198,30 @@ def _not_differentiable(adapter, why: str) -> ImacsInputError:
     name = getattr(adapter, "name", type(adapter).__name__)
     return ImacsInputError(
         "ranking", f"ranking='xrai' needs gradients, but model {name!r} is not differentiable "
-        f"({why}). Pass a Keras model (or a callable mapping TensorFlow tensors to tensors, with "
-        "a TensorFlow-compatible preprocess), or use ranking='loo', which needs no gradients.")
+        f"({why}). Pass a Keras or PyTorch model (or a callable mapping TensorFlow tensors to "
+        "tensors, with a tensor-compatible preprocess), or use ranking='loo', which needs no "
+        "gradients.")
 
 
 class _Gradients:
-    """Gradients of a class-weighted sum of the adapter's scores w.r.t. pixel-scale inputs."""
+    """Gradients of a class-weighted sum of the adapter's scores w.r.t. pixel-scale inputs
+    (:meth:`~imacs_widget.models.ModelAdapter.gradient_function`: TensorFlow for Keras models
+    and TensorFlow callables, autograd for PyTorch modules)."""
 
     def __init__(self, adapter, example: np.ndarray):
-        import tensorflow as tf
+        from ..models.backends import NotDifferentiable
 
-        if not hasattr(adapter, "differentiable"):
+        if not isinstance(adapter, ModelAdapter):
             raise _not_differentiable(adapter, "it is not a ModelAdapter")
         try:
-            fn = adapter.differentiable()
-        except Exception as exc:
-            raise _not_differentiable(adapter, f"{type(exc).__name__}: {exc}") from exc
+            self._call, self.n_classes, self.scores0 = adapter.gradient_function(
+                np.asarray(example, np.float32))
+        except NotDifferentiable as exc:
+            raise _not_differentiable(adapter, str(exc)) from exc
         self.adapter = adapter
-        self._fn = fn
-
-        def eager(x, w):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                out = fn(x)
-                if not tf.is_tensor(out):
-                    return None, out
-                obj = tf.reduce_sum(tf.cast(out, tf.float32) * w[None, :])
-            return tape.gradient(obj, x), out
-
-        x0 = tf.convert_to_tensor(np.asarray(example, np.float32)[:1])
-        try:
-            with tf.GradientTape() as tape:
-                tape.watch(x0)
-                out0 = fn(x0)
-                if not tf.is_tensor(out0):
-                    raise _not_differentiable(adapter, "it returned a NumPy array, not a tensor")
-                if out0.shape.rank != 2:
-                    raise _not_differentiable(adapter, f"its output has shape {out0.shape}")
-                obj0 = tf.reduce_sum(out0[:, 0])
-            g0 = tape.gradient(obj0, x0)
-        except ImacsInputError:
-            raise
-        except Exception as exc:
-            raise _not_differentiable(adapter, f"calling it on a tensor failed: "
-                                      f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
-        if g0 is None:
-            raise _not_differentiable(adapter, "its output is not connected to its input in the "
-                                      "TensorFlow graph (e.g. it converts to NumPy)")
-        self.n_classes = int(out0.shape[1])
-        self.scores0 = np.asarray(out0, dtype=np.float64)
-        h, w = example.shape[1:3]
-        spec = [tf.TensorSpec([None, h, w, 3], tf.float32), tf.TensorSpec([self.n_classes], tf.float32)]
-        graph = tf.function(eager, input_signature=spec, reduce_retracing=True)
-        try:  # compiled gradients are ~10x faster per call; fall back to eager if tracing fails
-            g, _ = graph(x0, tf.one_hot(0, self.n_classes, dtype=tf.float32))
-            if g is None:
-                raise ValueError("no gradient")
-            self._call = graph
-        except Exception:
-            self._call = eager
 
     def __call__(self, x: np.ndarray, weights: np.ndarray):
-        import tensorflow as tf
-
-        g, out = self._call(tf.convert_to_tensor(np.asarray(x, np.float32)),
-                            tf.convert_to_tensor(np.asarray(weights, np.float32)))
-        if hasattr(self.adapter, "n_evals"):
-            self.adapter.n_evals += len(x)
-        return np.asarray(g, dtype=np.float64), np.asarray(out, dtype=np.float64)
+        return self._call(x, weights)
 
 
 def saliency_call_model_function(adapter, example: np.ndarray | None = None,
@@ -348,8 +304,9 @@ def rank_xrai_guided_ig(adapter, images, label_maps, blurred, target: int, k: in
     Parameters
     ----------
     adapter : ModelAdapter
-        Must be differentiable (a Keras model, or a callable on TensorFlow tensors); gradients
-        come from ``adapter.differentiable()`` under ``tf.GradientTape``, w.r.t. pixel-scale input
+        Must be differentiable (a Keras or PyTorch model, or a callable on TensorFlow tensors);
+        gradients come from ``adapter.gradient_function()`` (``tf.GradientTape`` or autograd),
+        w.r.t. pixel-scale input
         (the adapter's resize and preprocessing are inside the gradient). The explained output is
         the adapter's score (probability or logit, ``adapter.score``). A non-differentiable
         adapter raises :class:`~imacs_widget.errors.ImacsInputError` naming ``"ranking"``.

@@ -1,4 +1,5 @@
-"""Loaders for the CLI: Keras model files and evaluation images from a folder or ``.npz``.
+"""Loaders for the CLI: model files (Keras, TorchScript / ``torch.export``, ONNX, Hugging Face
+folders) and evaluation images from a folder or ``.npz``.
 
 Each loader raises :class:`~imacs_widget.errors.ImacsInputError` naming the command-line
 argument it read (``--images``, ``--labels``, ``--model-a``); NumPy, Pillow and Keras are
@@ -8,6 +9,67 @@ imported only when a loader runs, so ``imacs --help`` stays instant.
 from __future__ import annotations
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+MODEL_FILES = ".keras, .pt / .pth (TorchScript), .pt2 (torch.export), .onnx or a Hugging Face folder"
+
+
+def load_model(path, arg: str, unsafe: bool = False):
+    """Load a saved model by what the path is; errors name the command-line option ``arg``.
+
+    * ``.keras``: :func:`load_keras_model` (Keras safe mode unless ``unsafe``);
+    * ``.onnx``: the path itself (the adapter opens an ONNX Runtime session);
+    * ``.pt`` / ``.pth`` / ``.ts``: a TorchScript program (``torch.jit.load``: no pickle, no
+      Python code from the file runs); with ``unsafe``, a fully pickled ``nn.Module``
+      (``torch.load(weights_only=False)``, which runs code from the file) is accepted too;
+    * ``.pt2``: a ``torch.export`` program (``torch.export.load``), as its module;
+    * a folder with ``config.json``: a Hugging Face image classifier
+      (``AutoModelForImageClassification``, local files only) — its image processor is loaded
+      from the same folder by the adapter.
+    """
+    from pathlib import Path
+
+    from ..errors import ImacsInputError
+
+    p = Path(path)
+    if not p.exists():
+        raise ImacsInputError(arg, f"{p} does not exist")
+    suffix = p.suffix.lower()
+    if p.is_dir():
+        if not (p / "config.json").is_file():
+            raise ImacsInputError(arg, f"{p} is a folder without config.json; expected a Hugging "
+                                  f"Face checkpoint folder, or a file: {MODEL_FILES}")
+        try:
+            from transformers import AutoModelForImageClassification
+
+            return AutoModelForImageClassification.from_pretrained(str(p), local_files_only=True)
+        except Exception as exc:
+            raise ImacsInputError(arg, f"could not load {p} as a Hugging Face image classifier: "
+                                  f"{type(exc).__name__}: {_first_line(exc)}") from exc
+    if suffix == ".keras":
+        return load_keras_model(p, arg, unsafe)
+    if suffix == ".onnx":
+        return str(p)
+    if suffix in (".pt", ".pth", ".ts", ".pt2"):
+        import torch
+
+        try:
+            if suffix == ".pt2":
+                return torch.export.load(str(p)).module()
+            return torch.jit.load(str(p), map_location="cpu")
+        except Exception as exc:
+            if suffix != ".pt2" and unsafe:
+                return torch.load(str(p), map_location="cpu", weights_only=False)
+            hint = (" If it is a pickled nn.Module (torch.save(model)) from a source you trust, "
+                    "re-run with --unsafe (unpickling runs code from the file); better, save it "
+                    "with torch.jit.script/trace or torch.export.") if suffix != ".pt2" else ""
+            raise ImacsInputError(arg, f"could not load {p} as a TorchScript program: "
+                                  f"{type(exc).__name__}: {_first_line(exc)}.{hint}") from exc
+    raise ImacsInputError(arg, f"{p}: unknown model file type {suffix!r}; expected {MODEL_FILES}")
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else ""
 
 
 def load_keras_model(path, arg: str, unsafe: bool = False):

@@ -1,4 +1,4 @@
-"""Model adapters: one documented callback contract for Keras models and plain callables.
+"""Model adapters: one documented callback contract for every kind of model.
 
 Every stage that evaluates a model goes through :class:`ModelAdapter`:
 
@@ -9,42 +9,46 @@ Every stage that evaluates a model goes through :class:`ModelAdapter`:
     (softmax probability by default, or logits).
 
 This lets each model have its own input size and preprocessing while the engine works on one set
-of images.
+of images. What runs the model is a *backend* (:mod:`imacs_widget.models.backends`): Keras 3 on
+any backend, PyTorch modules, Hugging Face image classifiers, ONNX Runtime, or a plain callable;
+each framework is imported only when such a model is passed.
 """
 
 from __future__ import annotations
 
 import hashlib
-import weakref
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ..errors import ImacsInputError
+from .resize import resize_bilinear
+
+_MEAN = np.array([0.485, 0.456, 0.406])
+_STD = np.array([0.229, 0.224, 0.225])
+_AFFINE: dict[str, tuple] = {  # name -> (channel flip, scale, offset): y = flip(x) * scale + offset
+    "none": (False, 1.0, 0.0),
+    "unit": (False, 1 / 255.0, 0.0),  # 0..255 -> 0..1
+    "symmetric": (False, 1 / 127.5, -1.0),  # 0..255 -> -1..1 (Inception, MobileNet)
+    "imagenet": (False, 1 / (255.0 * _STD), -_MEAN / _STD),  # torchvision convention
+    "caffe": (True, 1.0, -np.array([103.939, 116.779, 123.68])),  # BGR, mean-centred (ResNet50)
+}
+
+
+def _affine_np(flip, scale, offset):
+    scale, offset = np.asarray(scale, np.float32), np.asarray(offset, np.float32)
+    return lambda x: (x[..., ::-1] if flip else x) * scale + offset
+
 
 PREPROCESSORS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "none": lambda x: x,
-    "unit": lambda x: x / 255.0,  # 0..255 -> 0..1
-    "symmetric": lambda x: x / 127.5 - 1.0,  # 0..255 -> -1..1 (Inception, MobileNet)
-    "imagenet": lambda x: (x / 255.0 - np.array([0.485, 0.456, 0.406], np.float32))
-    / np.array([0.229, 0.224, 0.225], np.float32),  # torchvision convention
-    "caffe": lambda x: x[..., ::-1] - np.array([103.939, 116.779, 123.68], np.float32),  # ResNet50
-}
-"""Named preprocessing functions from 0–255 RGB to a model's input range."""
+    name: _affine_np(*spec) for name, spec in _AFFINE.items()}
+"""Named preprocessing functions from 0–255 RGB to a model's input range. One more name,
+``"unit_range"``, maps the images' *detected* pixel range (``adapter.pixel_range``) to 0..1: the
+default of PyTorch, Hugging Face and channels-first ONNX models."""
 
+PREPROCESS_NAMES = (*PREPROCESSORS, "unit_range")
 SCORES = ("probability", "logit")
-
-_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-"""Keras model -> {input shape: compiled forward or None (eager fallback)}."""
-
-
-def _is_keras_model(model: Any) -> bool:
-    try:
-        import keras
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(model, keras.Model)
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -120,23 +124,29 @@ def qualified_name(obj: Any) -> str:
 
 
 class ModelAdapter:
-    """Wrap a Keras model or a callable so every stage can score pixel-scale image batches.
+    """Wrap a model so every stage can score pixel-scale image batches.
 
     Parameters
     ----------
-    model : keras.Model or callable
-        A Keras model, or any callable mapping ``float32 [N, H, W, 3]`` (after ``preprocess``)
-        to ``[N, C]`` class probabilities or logits (NumPy array or tensor).
+    model : keras.Model, torch.nn.Module, transformers model, onnxruntime session, path or callable
+        The model, as it is (see :mod:`imacs_widget.models.backends`): a Keras 3 model (any
+        Keras backend); a PyTorch ``nn.Module`` (channels-first 0..1 input by default, run in
+        ``eval()`` mode under ``torch.inference_mode()`` on its own device and dtype); a Hugging
+        Face image classifier (with its image processor); an ONNX Runtime
+        ``InferenceSession`` or ``.onnx`` path; or any callable mapping ``float32 [N, H, W, 3]``
+        (after ``preprocess``) to ``[N, C]`` class probabilities or logits.
     name : str
         Display name (shown in the widget).
-    preprocess : str, callable or None
+    preprocess : str, callable, image processor or None
         Maps pixel-scale images to the model's input range. A key of :data:`PREPROCESSORS`
-        (``"none"``, ``"unit"``, ``"symmetric"``, ``"imagenet"``, ``"caffe"``) or a callable on
-        NumPy arrays. ``None`` means ``"none"`` (the model gets the pixels as given, e.g. a Keras
-        model with its own ``Rescaling`` layer).
+        (``"none"``, ``"unit"``, ``"symmetric"``, ``"imagenet"``, ``"caffe"``), ``"unit_range"``
+        (the detected pixel range to 0..1), or a callable on NumPy arrays (and on tensors, for
+        gradient rankings). For a Hugging Face model, its ``AutoImageProcessor``. ``None``: the
+        model kind's default (``"none"`` for Keras and callables, e.g. a model with its own
+        ``Rescaling`` layer; ``"unit_range"`` for PyTorch, Hugging Face and channels-first ONNX).
     input_size : (int, int) or None
-        ``(height, width)`` the model expects. ``None``: read from a Keras model's input shape,
-        otherwise images are passed at their own size.
+        ``(height, width)`` the model expects. ``None``: from the model (a Keras model's input
+        shape, a static ONNX input), otherwise images are passed at their own size.
     returns : {"auto", "probabilities", "logits"}
         What the model outputs. ``"auto"`` checks a Keras model's final activation, or whether the
         first outputs are non-negative rows summing to one.
@@ -146,114 +156,112 @@ class ModelAdapter:
     batch_size : int
         Images per model call.
     fingerprint : str or None
-        Identifies the model for caches; computed from the weights for Keras models.
+        Identifies the model for caches (see :meth:`fingerprint`).
+    device : str or None
+        PyTorch / Hugging Face models only: move the model there (default: where it is).
     """
 
     def __init__(self, model, name: str = "model", preprocess=None, input_size=None,
                  returns: str = "auto", score: str = "probability", batch_size: int = 64,
-                 fingerprint: str | None = None):
+                 fingerprint: str | None = None, device=None):
+        from .backends import backend_for
+        from .hf_model import is_image_processor
+
         if isinstance(model, ModelAdapter):
             raise TypeError("model is already a ModelAdapter")
-        if not callable(model):
-            raise ImacsInputError(name, f"expected a Keras model or a callable, got "
-                                  f"{type(model).__name__}")
         if returns not in ("auto", "probabilities", "logits"):
             raise ImacsInputError("returns", f"must be 'auto', 'probabilities' or 'logits', got {returns!r}")
         if score not in SCORES:
             raise ImacsInputError("score", f"must be 'probability' or 'logit', got {score!r}")
-        if int(batch_size) < 1:
-            raise ImacsInputError("batch_size", "must be a positive integer")
-        self.model = model
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ImacsInputError("batch_size", f"must be a positive integer, got {batch_size!r}")
+        processor = None
+        if preprocess is not None and is_image_processor(preprocess):
+            processor, preprocess = preprocess, None
+        self.backend = backend_for(model, name, processor=processor, device=device)
+        self.model = self.backend.model
         self.name = str(name)
-        self.is_keras = _is_keras_model(model)
+        self.kind = self.backend.kind
+        self.is_keras = self.kind == "keras"
         if preprocess is None:
-            preprocess = "none"
+            preprocess = self.backend.default_preprocess
         if isinstance(preprocess, str):
-            if preprocess not in PREPROCESSORS:
+            if preprocess not in PREPROCESS_NAMES:
                 raise ImacsInputError("preprocess", f"unknown preprocessing {preprocess!r}; "
-                                      f"choose one of {sorted(PREPROCESSORS)} or pass a callable")
+                                      f"choose one of {sorted(PREPROCESS_NAMES)} or pass a callable")
             self.preprocess_name = preprocess
-            preprocess = PREPROCESSORS[preprocess]
         else:
             if not callable(preprocess):
                 raise ImacsInputError("preprocess", "must be a name or a callable")
             self.preprocess_name = getattr(preprocess, "__name__", "custom")
-        self.preprocess = preprocess
-        if input_size is None and self.is_keras:
-            shape = tuple(model.input_shape) if not isinstance(model.input_shape, list) else tuple(model.input_shape[0])
-            if len(shape) == 4 and shape[1] and shape[2]:
-                input_size = (int(shape[1]), int(shape[2]))
+            self._custom_preprocess = preprocess
+        if input_size is None:
+            input_size = self.backend.input_size
         self.input_size = tuple(int(s) for s in input_size) if input_size is not None else None
         self.returns = returns
         self.score = score
         self.batch_size = int(batch_size)
+        self.pixel_range = (0.0, 255.0)
+        """``(black, white)`` of the images' pixel scale (set by ``compare``); ``"unit_range"``
+        maps it to 0..1."""
         self._fingerprint = fingerprint
-        self._compiled: dict = {}  # input shape -> compiled forward (None: eager fallback)
         self.n_evals = 0
         """Number of images passed through the model so far (for benchmarks)."""
         self.n_calls = 0
         """Number of model calls (batches) so far."""
 
+    @property
+    def class_names(self) -> list[str] | None:
+        """Class names the model carries (a Hugging Face ``id2label``), or ``None``."""
+        return self.backend.class_names
+
     # -- model-space helpers -------------------------------------------------------------------
+    def _affine(self) -> tuple | None:
+        """``(flip, scale, offset)`` of a named preprocessing, or ``None`` for a callable."""
+        if self.preprocess_name == "unit_range":
+            lo, hi = (float(v) for v in self.pixel_range)
+            return False, 1.0 / (hi - lo), -lo / (hi - lo)
+        return _AFFINE.get(self.preprocess_name) if not hasattr(self, "_custom_preprocess") else None
+
+    def preprocess(self, x: np.ndarray) -> np.ndarray:
+        """Apply the preprocessing to a pixel-scale NumPy batch (after resizing)."""
+        spec = self._affine()
+        return _affine_np(*spec)(x) if spec is not None else self._custom_preprocess(x)
+
+    def tensor_preprocess(self):
+        """The preprocessing as a function on framework tensors (TensorFlow or PyTorch), for
+        gradients: named preprocessings are affine maps; a callable must accept tensors."""
+        spec = self._affine()
+        if spec is None:
+            return self._custom_preprocess
+        flip, scale, offset = spec
+        scale, offset = np.asarray(scale, np.float32), np.asarray(offset, np.float32)
+
+        def fn(x):
+            if flip:
+                x = x[..., ::-1] if not hasattr(x, "flip") else x.flip(-1)
+            if hasattr(x, "new_tensor"):  # torch
+                return x * x.new_tensor(scale) + x.new_tensor(offset)
+            return x * scale + offset  # TensorFlow converts NumPy constants itself
+
+        return fn
+
     def to_model_input(self, batch: np.ndarray) -> np.ndarray:
-        """Resize (bilinear) and preprocess a pixel-scale batch for this model."""
+        """Resize (bilinear, half-pixel centres) and preprocess a pixel-scale batch."""
         x = np.asarray(batch, dtype=np.float32)
         if self.input_size is not None and tuple(x.shape[1:3]) != self.input_size:
-            x = resize_batch(x, self.input_size)
+            x = resize_bilinear(x, self.input_size)
         return np.asarray(self.preprocess(x), dtype=np.float32)
 
-    def _forward(self, x: np.ndarray):
-        """Keras models run through a compiled ``tf.function`` (one trace per input shape).
-
-        Eager ``model(x)`` pays Python dispatch per layer on every call (~1.5x slower on a small
-        CNN); the compiled graph runs the same kernels, so outputs are bit-identical. If tracing
-        fails (a model that only works eagerly), the adapter falls back to eager calls.
-        """
-        shape = tuple(x.shape[1:])
-        fn = self._compiled.get(shape, False)
-        if fn is False:
-            try:  # shared by every adapter of the same model (compare() makes new adapters)
-                per_model = _COMPILED.setdefault(self.model, {})
-            except TypeError:  # pragma: no cover - not weak-referenceable
-                per_model = {}
-            fn = per_model.get(shape, False)
-            if fn is False:
-                fn = None
-                try:
-                    import tensorflow as tf
-
-                    ref = weakref.ref(self.model)  # the cache must not keep the model alive
-                    fn = tf.function(lambda t: ref()(t, training=False), input_signature=[
-                        tf.TensorSpec((None, *shape), tf.float32)])
-                    out = fn(x)
-                    per_model[shape] = self._compiled[shape] = fn
-                    return out
-                except Exception:
-                    fn = None
-                per_model[shape] = fn
-            self._compiled[shape] = fn
-        if fn is None:
-            return self.model(x, training=False)
-        return fn(x)
-
     def _raw(self, x: np.ndarray) -> np.ndarray:
-        if self.is_keras:
-            out = self._forward(x)
-        else:
-            out = self.model(x)
-        if isinstance(out, (list, tuple)):
-            out = out[0]
-        out = np.asarray(out, dtype=np.float64)
-        return out
+        return self.backend.forward(x)
 
     def _detect_returns(self, out: np.ndarray) -> str:
         if self.returns != "auto":
             return self.returns
-        if self.is_keras:
-            act = getattr(self.model.layers[-1], "activation", None)
-            act_name = getattr(act, "__name__", "")
-            if act_name == "softmax" or type(self.model.layers[-1]).__name__ == "Softmax":
-                return "probabilities"
+        hint = self.backend.output_hint()
+        if hint is not None:
+            return hint
         looks_prob = bool(np.all(out >= -1e-6) and np.allclose(out.sum(axis=1), 1.0, atol=1e-3))
         return "probabilities" if looks_prob else "logits"
 
@@ -323,33 +331,23 @@ class ModelAdapter:
         return int(self.scores(sample[:1]).shape[1])
 
     # -- gradients (for XRAI / Guided IG ranking) ----------------------------------------------
-    def differentiable(self):
-        """Return a TensorFlow function ``pixels [n,H,W,3] -> scores [n,C]`` for gradients.
+    def gradient_function(self, example: np.ndarray):
+        """Gradients of a class-weighted sum of the scores w.r.t. pixel-scale input.
 
-        Only Keras models (or callables accepting and returning tensors) support this; the
-        preprocessing must be a :data:`PREPROCESSORS` name or a TensorFlow-compatible callable.
+        Returns ``(fn, n_classes, scores0)``: ``fn(x, weights) -> (grad, scores)`` on NumPy
+        ``[n, H, W, 3]`` batches (``grad`` of ``sum_c weights_c * score_c``), the number of
+        classes and the scores of ``example[:1]``. Raises
+        :class:`~imacs_widget.models.backends.NotDifferentiable` (with the reason) for models
+        without gradients (ONNX, Hugging Face processors, NumPy-only callables).
         """
-        import tensorflow as tf
+        fn, n_classes, scores0 = self.backend.gradient_function(self, example)
 
-        pre = self.preprocess
-        size = self.input_size
-        model = self.model
-        score = self.score
-        returns = self.returns
+        def counted(x, weights):
+            out = fn(x, weights)
+            self.n_evals += len(x)
+            return out
 
-        def fn(x):
-            x = tf.convert_to_tensor(x, tf.float32)
-            if size is not None and tuple(x.shape[1:3]) != size:
-                x = tf.image.resize(x, size, method="bilinear")
-            x = pre(x)
-            out = model(x, training=False) if self.is_keras else model(x)
-            kind = returns if returns != "auto" else ("probabilities" if self.is_keras and getattr(
-                getattr(model.layers[-1], "activation", None), "__name__", "") == "softmax" else "logits")
-            if score == "probability":
-                return out if kind == "probabilities" else tf.nn.softmax(out, axis=-1)
-            return tf.math.log(tf.maximum(out, 1e-12)) if kind == "probabilities" else out
-
-        return fn
+        return counted, n_classes, scores0
 
     # -- identity --------------------------------------------------------------------------------
     def fingerprint(self, probe_shape: tuple[int, int] | None = None,
@@ -357,8 +355,10 @@ class ModelAdapter:
         """A hash of what the model computes, for caches (cached after the first call).
 
         * an explicit ``fingerprint=`` given to the adapter is used as it is;
-        * Keras models: architecture (``to_json``) and every weight;
-        * anything else: the code's qualified name plus a hash of the model's outputs on a
+        * Keras models: architecture (``to_json``) and every weight; PyTorch and Hugging Face:
+          module tree and state dict (plus the image processor's settings); ``.onnx`` files:
+          their bytes;
+        * anything else (callables, ONNX sessions): the code's qualified name plus a hash of the model's outputs on a
           fixed, seeded probe batch of two ``probe_shape`` images in ``pixel_range`` (so two
           callables with the same ``repr`` but different weights differ, and a plain function
           gets the same key in a new process). Outputs are rounded to 6 significant digits so
@@ -367,11 +367,10 @@ class ModelAdapter:
         The preprocessing, input size and attributed score are part of every fingerprint.
         """
         if self._fingerprint is None:
-            h = hashlib.sha256()
-            if self.is_keras:
-                h.update(self.model.to_json().encode())
-                for w in self.model.get_weights():
-                    h.update(np.ascontiguousarray(w).tobytes())
+            h = hashlib.sha256(self.kind.encode())
+            digest = self.backend.weights_digest()
+            if digest is not None:
+                h.update(digest)
             else:
                 h.update(qualified_name(self.model).encode())
                 shape = tuple(self.input_size or probe_shape or (32, 32))
@@ -393,9 +392,7 @@ class ModelAdapter:
 
 def resize_batch(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bilinear resize of ``[n, H, W, C]`` float images to ``size`` = (height, width)."""
-    import tensorflow as tf
-
-    return tf.image.resize(x, size, method="bilinear").numpy().astype(np.float32)
+    return resize_bilinear(x, size)
 
 
 def as_adapter(model, name: str, **options) -> ModelAdapter:

@@ -1,0 +1,164 @@
+"""Keras 3 models, on any Keras backend (TensorFlow, JAX, PyTorch).
+
+With the TensorFlow backend a batch runs through a compiled ``tf.function`` (one trace per input
+shape; bit-identical to eager calls and ~1.5x faster on a small CNN); on other backends through
+``model(x, training=False)``. Gradients (for the XRAI ranking) use ``tf.GradientTape`` and need
+the TensorFlow backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import weakref
+
+import numpy as np
+
+from .backends import NotDifferentiable
+
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""Keras model -> {input shape: compiled forward or None (eager fallback)}, shared by adapters."""
+
+
+def keras_backend_name() -> str:
+    import keras
+
+    return keras.backend.backend()
+
+
+class KerasBackend:
+    """A ``keras.Model``; the input size is read from its input shape."""
+
+    kind = "keras"
+    default_preprocess = "none"
+    class_names = None
+
+    def __init__(self, model):
+        self.model = model
+        shape = model.input_shape[0] if isinstance(model.input_shape, list) else model.input_shape
+        shape = tuple(shape)
+        self.input_size = (int(shape[1]), int(shape[2])) if len(shape) == 4 and shape[1] and shape[2] else None
+        self._compiled: dict = {}
+
+    def _tf_forward(self, x: np.ndarray):
+        shape = tuple(x.shape[1:])
+        fn = self._compiled.get(shape, False)
+        if fn is False:
+            try:
+                per_model = _COMPILED.setdefault(self.model, {})
+            except TypeError:  # pragma: no cover - not weak-referenceable
+                per_model = {}
+            fn = per_model.get(shape, False)
+            if fn is False:
+                fn = None
+                try:
+                    import tensorflow as tf
+
+                    ref = weakref.ref(self.model)  # the cache must not keep the model alive
+                    fn = tf.function(lambda t: ref()(t, training=False), input_signature=[
+                        tf.TensorSpec((None, *shape), tf.float32)])
+                    out = fn(x)
+                    per_model[shape] = self._compiled[shape] = fn
+                    return out
+                except Exception:
+                    fn = None
+                per_model[shape] = fn
+            self._compiled[shape] = fn
+        return self.model(x, training=False) if fn is None else fn(x)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if keras_backend_name() == "tensorflow":
+            out = self._tf_forward(x)
+        else:
+            import keras
+
+            out = self.model(x, training=False)
+            out = keras.ops.convert_to_numpy(out[0] if isinstance(out, (list, tuple)) else out)
+        if isinstance(out, (list, tuple)):
+            out = out[0]
+        return np.asarray(out, dtype=np.float64)
+
+    def output_hint(self) -> str | None:
+        last = self.model.layers[-1]
+        act = getattr(getattr(last, "activation", None), "__name__", "")
+        if act == "softmax" or type(last).__name__ == "Softmax":
+            return "probabilities"
+        return None
+
+    def weights_digest(self) -> bytes:
+        h = hashlib.sha256(self.model.to_json().encode())
+        for w in self.model.get_weights():
+            h.update(np.ascontiguousarray(w).tobytes())
+        return h.digest()
+
+    def gradient_function(self, adapter, example):
+        if keras_backend_name() != "tensorflow":
+            raise NotDifferentiable(f"gradients of a Keras model need the TensorFlow backend "
+                                    f"(this one runs on {keras_backend_name()!r})")
+        return tf_gradient_function(adapter, example, lambda x: self.model(x, training=False))
+
+
+def tf_gradient_function(adapter, example: np.ndarray, call):
+    """Gradients of ``sum_c w_c * score_c`` w.r.t. pixel-scale input through TensorFlow.
+
+    ``call`` maps the preprocessed input tensor to outputs; resizing, preprocessing (a named
+    preprocessor or a TensorFlow-compatible callable) and the score conversion happen in the
+    graph. Returns ``(fn, n_classes, scores0)`` with ``fn(x, w) -> (grad, scores)`` in NumPy.
+    """
+    import tensorflow as tf
+
+    pre, size, score = adapter.tensor_preprocess(), adapter.input_size, adapter.score
+    returns = adapter.returns if adapter.returns != "auto" else (adapter.backend.output_hint() or "logits")
+
+    def scores(x):
+        x = tf.convert_to_tensor(x, tf.float32)
+        if size is not None and tuple(x.shape[1:3]) != tuple(size):
+            x = tf.image.resize(x, size, method="bilinear")
+        out = call(pre(x))
+        if score == "probability":
+            return out if returns == "probabilities" else tf.nn.softmax(out, axis=-1)
+        return tf.math.log(tf.maximum(out, 1e-12)) if returns == "probabilities" else out
+
+    def eager(x, w):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = scores(x)
+            obj = tf.reduce_sum(tf.cast(out, tf.float32) * w[None, :])
+        return tape.gradient(obj, x), out
+
+    x0 = tf.convert_to_tensor(np.asarray(example, np.float32)[:1])
+    try:
+        with tf.GradientTape() as tape:
+            tape.watch(x0)
+            out0 = scores(x0)
+            if not tf.is_tensor(out0):
+                raise NotDifferentiable("it returned a NumPy array, not a tensor")
+            if out0.shape.rank != 2:
+                raise NotDifferentiable(f"its output has shape {out0.shape}")
+            obj0 = tf.reduce_sum(out0[:, 0])
+        g0 = tape.gradient(obj0, x0)
+    except NotDifferentiable:
+        raise
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise NotDifferentiable(f"calling it on a tensor failed: {type(exc).__name__}: {first}") from exc
+    if g0 is None:
+        raise NotDifferentiable("its output is not connected to its input in the TensorFlow graph "
+                                "(e.g. it converts to NumPy)")
+    n_classes = int(out0.shape[1])
+    h, w = example.shape[1:3]
+    spec = [tf.TensorSpec([None, h, w, 3], tf.float32), tf.TensorSpec([n_classes], tf.float32)]
+    graph = tf.function(eager, input_signature=spec, reduce_retracing=True)
+    try:  # compiled gradients are ~10x faster per call; fall back to eager if tracing fails
+        g, _ = graph(x0, tf.one_hot(0, n_classes, dtype=tf.float32))
+        if g is None:
+            raise ValueError("no gradient")
+        run = graph
+    except Exception:
+        run = eager
+
+    def fn(x, weights):
+        g, out = run(tf.convert_to_tensor(np.asarray(x, np.float32)),
+                     tf.convert_to_tensor(np.asarray(weights, np.float32)))
+        return np.asarray(g, dtype=np.float64), np.asarray(out, dtype=np.float64)
+
+    return fn, n_classes, np.asarray(out0, dtype=np.float64)

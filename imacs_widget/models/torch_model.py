@@ -1,0 +1,125 @@
+"""PyTorch ``nn.Module`` models (TorchScript and ``torch.export`` modules too).
+
+Input convention (documented default, overridable with ``preprocess=``): ``float [N, 3, H, W]``
+in 0..1, like torchvision's ``ToTensor`` — the adapter maps the images' detected pixel range to
+0..1 (``preprocess="unit_range"``) and this backend moves channels first. Any normalisation is
+the model's own or the user's ``preprocess``. The module is put in ``eval()`` mode and run under
+``torch.inference_mode()`` on its own device (the device of its first parameter, e.g. a GPU) and
+in its own floating dtype (float16 / bfloat16 models get inputs of that dtype); outputs come back
+as float64 NumPy. A CUDA out-of-memory error halves the batch and retries. Gradients (for the
+XRAI ranking) come from autograd through the same resize, preprocessing and score conversion.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from .adapter import qualified_name
+
+
+def _logits(out):
+    """The class scores of a module's output: a tensor, ``.logits`` or ``["logits"]``, or ``[0]``."""
+    if hasattr(out, "logits"):
+        return out.logits
+    if isinstance(out, dict):
+        return out["logits"] if "logits" in out else next(iter(out.values()))
+    if isinstance(out, (list, tuple)):
+        return out[0]
+    return out
+
+
+class TorchBackend:
+    """A ``torch.nn.Module`` run channels-first on its own device and dtype."""
+
+    kind = "torch"
+    default_preprocess = "unit_range"
+    input_size = None
+    class_names = None
+
+    def __init__(self, module, device=None):
+        import torch
+
+        self.model = module
+        try:
+            module.eval()
+        except NotImplementedError:  # a torch.export module: already an inference graph
+            pass
+        first = next(iter(module.parameters()), None)
+        if first is None:
+            first = next(iter(module.buffers()), None)
+        if device is not None:
+            self.device = torch.device(device)
+            module.to(self.device)
+        else:
+            self.device = first.device if first is not None else torch.device("cpu")
+        floating = first is not None and first.is_floating_point()
+        self.dtype = first.dtype if floating else torch.float32
+
+    # -- running ---------------------------------------------------------------------------------
+    def _tensor(self, x: np.ndarray):
+        import torch
+
+        t = torch.from_numpy(np.ascontiguousarray(np.asarray(x, np.float32).transpose(0, 3, 1, 2)))
+        return t.to(self.device, self.dtype)
+
+    def _run(self, t):
+        return _logits(self.model(t))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        import torch
+
+        try:
+            with torch.inference_mode():
+                out = self._run(self._tensor(x))
+        except torch.cuda.OutOfMemoryError:
+            if len(x) <= 1:
+                raise
+            torch.cuda.empty_cache()
+            half = len(x) // 2
+            return np.concatenate([self.forward(x[:half]), self.forward(x[half:])])
+        return out.float().cpu().numpy().astype(np.float64)
+
+    def output_hint(self) -> str | None:
+        return None
+
+    def weights_digest(self) -> bytes:
+        h = hashlib.sha256(qualified_name(self.model).encode())
+        h.update(str(self.model).encode())  # the module tree (no memory addresses)
+        for key, value in self.model.state_dict().items():
+            h.update(key.encode())
+            h.update(value.detach().float().cpu().contiguous().numpy().tobytes())
+        return h.digest()
+
+    # -- gradients ---------------------------------------------------------------------------------
+    def gradient_function(self, adapter, example):
+        import torch
+
+        pre = adapter.tensor_preprocess()
+        size, score = adapter.input_size, adapter.score
+        returns = adapter.returns if adapter.returns != "auto" else "logits"
+
+        def scores(x):
+            if size is not None and tuple(x.shape[1:3]) != tuple(size):
+                x = torch.nn.functional.interpolate(x.permute(0, 3, 1, 2), size=tuple(size),
+                                                    mode="bilinear", align_corners=False)
+                x = x.permute(0, 2, 3, 1)
+            t = pre(x).permute(0, 3, 1, 2).to(self.dtype)
+            out = self._run(t).float()
+            if score == "probability":
+                return out if returns == "probabilities" else torch.softmax(out, dim=-1)
+            return torch.log(out.clamp_min(1e-12)) if returns == "probabilities" else out
+
+        def fn(x, weights):
+            xt = torch.tensor(np.asarray(x, np.float32), device=self.device, requires_grad=True)
+            w = torch.as_tensor(np.asarray(weights, np.float32), device=self.device)
+            with torch.enable_grad():
+                out = scores(xt)
+                (g,) = torch.autograd.grad((out * w[None, :]).sum(), xt)
+            return (g.detach().cpu().numpy().astype(np.float64),
+                    out.detach().cpu().numpy().astype(np.float64))
+
+        with torch.no_grad():
+            out0 = scores(torch.tensor(np.asarray(example, np.float32)[:1], device=self.device))
+        return fn, int(out0.shape[1]), out0.cpu().numpy().astype(np.float64)
