@@ -117,7 +117,7 @@ def test_torch_gradients_for_xrai(images):
     assert all(r[0] == 0 for r in ranked)
 
 
-def test_torchscript_module(images, tmp_path):
+def test_torchscript_module(images):
     import torch
 
     m = torch_cnn()
@@ -252,8 +252,8 @@ def test_keras_on_the_torch_backend():
 
 
 def test_keras_model_does_not_import_torch(images):
-    code = ("import sys, numpy as np; sys.path[:0] = [%r]; from conftest import tiny_cnn; "
-            "from imacs_widget.models import ModelAdapter; "
+    code = (f"import sys, numpy as np; sys.path[:0] = [{str(TESTS)!r}]; "
+            "from conftest import tiny_cnn; from imacs_widget.models import ModelAdapter; "
             "ModelAdapter(tiny_cnn()).raw(np.zeros((2, 32, 32, 3), np.float32)); "
-            "assert 'torch' not in sys.modules and 'transformers' not in sys.modules" % str(TESTS))
+            "assert 'torch' not in sys.modules and 'transformers' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
