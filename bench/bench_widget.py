@@ -1,5 +1,8 @@
 """Widget benchmark on a synthetic 1,000-segment result (prints figures; not a test).
 
+The result is a real ComparisonResult from tests/synthetic_result.py (natural-photo
+thumbnails, so payload sizes are realistic).
+
     python bench/bench_widget.py [--segments 1000] [--clusters 8] [--repeats 5] [--no-lab]
 
 Measures, in Debian's Chromium (``/usr/bin/chromium``):
@@ -196,10 +199,10 @@ def main(argv=None) -> int:
         print(f"cannot run: {reason}")
         return 2
 
-    from e2e.synthetic import synthetic_result
+    from synthetic_result import make_result
 
     t = time.monotonic()
-    result = synthetic_result(args.segments, n_clusters=args.clusters, seed=0)
+    result = make_result(args.segments, n_clusters=args.clusters, seed=0)
     print(f"synthetic result: {result} ({time.monotonic() - t:.1f}s)")
     with tempfile.TemporaryDirectory(prefix="imacs-bench-") as td:
         tmp = Path(td)

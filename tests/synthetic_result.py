@@ -1,42 +1,38 @@
-"""A synthetic stand-in for :class:`imacs_widget.result.ComparisonResult` (no TensorFlow).
+"""The one builder of test results: a real :class:`imacs_widget.result.ComparisonResult`, no model.
 
-It carries exactly the documented fields the payload and the widget consume (see
-docs/ARCHITECTURE.md, "ComparisonResult fields"), filled with natural-looking pixels (crops of
-scikit-image sample photos) so that payload sizes measured on it are realistic. ``recluster(n)``
-re-runs a tiny seeded k-means on fake embeddings and returns a new object, like the real one.
+``make_result`` fills every documented field (docs/ARCHITECTURE.md, "ComparisonResult
+fields") with plausible, seeded values: natural-looking pixels (crops of scikit-image's
+offline sample photos, so payload sizes measured on it are realistic), grid-cell segments of
+``segments_per_image`` per image, half of the images sampled by each model with a balanced
+split of outcomes, embeddings from the thumbnails' colour statistics, clusters from the real
+k-means (``ClassComparison.cluster``) and attributions with a per-cluster offset so that
+clusters differ. ``recluster`` and ``select_class`` are the real ones.
 
-Used by tests/test_payload.py, tests/test_widget.py and the widget screenshot harness
-(docs/widget_harness.py).
+Used by the widget / payload / report tests, the browser harness (tests/widget_harness.py), the
+JupyterLab benchmark notebook (tests/e2e/notebooks.py) and bench/bench_widget.py.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from imacs_widget.engine.summary import order_clusters, shared_bin_edges, summarize_clusters
-
 OUTCOMES = ("TP", "TN", "FP", "FN")
+CLASS_NAMES = ("tulip", "daisy", "sunflower", "rose", "dandelion")
 
 
 @functools.lru_cache(maxsize=4)
 def _photos(size: int) -> tuple[np.ndarray, ...]:
-    """A few RGB photos from scikit-image's offline sample data, resized to ``size``."""
+    """Crops of scikit-image's offline sample photos at several offsets, resized to ``size``."""
     from PIL import Image
     from skimage import data
 
-    out = []
+    crops = []
     for name in ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "retina",
                  "colorwheel"):
         img = np.asarray(getattr(data, name)())[..., :3]
-        out.append(img)
-    # crops at several offsets give many distinct images
-    crops = []
-    for img in out:
         h, w = img.shape[:2]
         side = min(h, w)
         for f in (1.0, 0.6, 0.45):
@@ -47,95 +43,11 @@ def _photos(size: int) -> tuple[np.ndarray, ...]:
     return tuple(crops)
 
 
-def _kmeans(x: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    centres = x[rng.choice(len(x), k, replace=False)]
-    for _ in range(15):
-        d = ((x[:, None, :] - centres[None]) ** 2).sum(-1)
-        lab = d.argmin(1)
-        for j in range(k):
-            if (lab == j).any():
-                centres[j] = x[lab == j].mean(0)
-    d = np.sqrt(((x[:, None, :] - centres[None]) ** 2).sum(-1))
-    lab = d.argmin(1)
-    return lab, d[np.arange(len(x)), lab]
+def _images_and_segments(n_segments, segments_per_image, image_size, source_size, thumb_size,
+                         n_classes, target, rng):
+    """Segments table (attribution / cluster still 0), thumbnails, masks, source previews."""
+    from PIL import Image
 
-
-@dataclass
-class SyntheticResult:
-    segments: pd.DataFrame
-    clusters: list[dict]
-    thumbnails: np.ndarray
-    segment_masks: np.ndarray
-    source_images: dict[int, np.ndarray]
-    class_names: list[str]
-    target_class: str
-    model_names: dict[str, str]
-    accuracy: dict[str, float]
-    warnings: list[str]
-    sampling: dict[str, Any]
-    params: dict[str, Any]
-    image_shape: tuple[int, int]
-    order: str = "imbalance"
-    inner_order: str = "attribution"
-    embeddings: np.ndarray | None = field(default=None, repr=False)
-    per_class_attribution: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-    n_reclusters: int = 0
-
-    @property
-    def n_clusters(self) -> int:
-        return len(self.clusters)
-
-    @property
-    def classes_of_interest(self) -> list[str]:
-        return list(self.per_class_attribution) or [self.target_class]
-
-    def select_class(self, name: str) -> SyntheticResult:
-        """Like ComparisonResult.select_class: switch the active class in place."""
-        if name not in self.classes_of_interest:
-            raise ValueError(f"target_class: {name!r} is not in {self.classes_of_interest}")
-        self.target_class = name
-        self.segments = self.segments.copy()
-        self.segments["attribution"] = self.per_class_attribution[name]
-        self.clusters = _summarize(self.segments, self.n_clusters)
-        return self
-
-    def recluster(self, n_clusters: int, seed: int = 0) -> SyntheticResult:
-        """Like ComparisonResult.recluster: re-cluster in place (no model call), return self."""
-        if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)):
-            raise ValueError(f"n_clusters: must be an integer, got {n_clusters!r}")
-        if not 1 <= n_clusters <= len(self.segments):
-            raise ValueError(f"n_clusters: expected 1..{len(self.segments)}, got {n_clusters}")
-        lab, dist = _kmeans(self.embeddings, int(n_clusters), seed)
-        self.segments = self.segments.copy()
-        self.segments["cluster"] = lab
-        self.segments["centroid_distance"] = dist
-        self.clusters = _summarize(self.segments, int(n_clusters))
-        self.params = {**self.params, "n_clusters": int(n_clusters)}
-        self.n_reclusters += 1
-        return self
-
-
-def _summarize(seg: pd.DataFrame, k: int) -> list[dict]:
-    """Cluster summaries in the result's default order, via the real summary module."""
-    edges = shared_bin_edges(seg["attribution"].to_numpy())
-    return order_clusters(summarize_clusters(seg, k, edges), "imbalance")
-
-
-def make_synthetic_result(n_segments: int = 1000, n_clusters: int = 8, *, segments_per_image: int = 5,
-                          image_size: int = 224, source_size: int = 128, thumb_size: int = 64,
-                          class_names: list[str] | None = None, target_class: int = 2,
-                          extra_classes: tuple[int, ...] = (),
-                          model_names: dict[str, str] | None = None,
-                          seed: int = 0) -> SyntheticResult:
-    """A result with ``n_segments`` segments over ``n_segments / segments_per_image`` images.
-
-    Segments are cells of a 4x4 grid; half of the images are "sampled" by each model with a
-    balanced split of outcomes; attributions get a per-cluster offset so that clusters differ.
-    """
-    rng = np.random.default_rng(seed)
-    class_names = class_names or ["tulip", "daisy", "sunflower", "rose", "dandelion"]
-    model_names = model_names or {"A": "baseline", "B": "watermarked"}
     n_images = int(np.ceil(n_segments / segments_per_image))
     photos = _photos(image_size)
     grid = 4
@@ -144,13 +56,10 @@ def make_synthetic_result(n_segments: int = 1000, n_clusters: int = 8, *, segmen
     thumbs = np.zeros((n_segments, thumb_size, thumb_size, 3), np.uint8)
     masks = np.ones((n_segments, thumb_size, thumb_size), bool)
     sources: dict[int, np.ndarray] = {}
-    from PIL import Image
-
     i = 0
     for img_idx in range(n_images):
         photo = photos[img_idx % len(photos)].copy()
-        # make images distinct: a flip / a tint, deterministic
-        if (img_idx // len(photos)) % 2:
+        if (img_idx // len(photos)) % 2:  # make images distinct: a flip / a tint
             photo = photo[:, ::-1]
         tint = rng.integers(-25, 25, 3)
         photo = np.clip(photo.astype(int) + tint, 0, 255).astype(np.uint8)
@@ -160,16 +69,15 @@ def make_synthetic_result(n_segments: int = 1000, n_clusters: int = 8, *, segmen
         model = "A" if img_idx % 2 == 0 else "B"
         outcome = OUTCOMES[(img_idx // 2) % 4]
         positive_label = outcome in ("TP", "FN")
-        label = target_class if positive_label else int((target_class + 1 + img_idx) % len(class_names))
-        if label == target_class and not positive_label:
-            label = (target_class + 1) % len(class_names)
-        pred_pos = outcome in ("TP", "FP")
-        other = (target_class + 2) % len(class_names)
-        pred_model = target_class if pred_pos else other
-        pred_other = target_class if rng.random() < 0.5 else other
+        label = target if positive_label else int((target + 1 + img_idx) % n_classes)
+        if label == target and not positive_label:
+            label = (target + 1) % n_classes
+        other = (target + 2) % n_classes
+        pred_model = target if outcome in ("TP", "FP") else other
+        pred_other = target if rng.random() < 0.5 else other
         pred_a, pred_b = (pred_model, pred_other) if model == "A" else (pred_other, pred_model)
-        score_a = float(rng.uniform(0.55, 0.99) if pred_a == target_class else rng.uniform(0.01, 0.4))
-        score_b = float(rng.uniform(0.55, 0.99) if pred_b == target_class else rng.uniform(0.01, 0.4))
+        score_a = float(rng.uniform(0.55, 0.99) if pred_a == target else rng.uniform(0.01, 0.4))
+        score_b = float(rng.uniform(0.55, 0.99) if pred_b == target else rng.uniform(0.01, 0.4))
         cells = rng.choice(grid * grid, segments_per_image, replace=False)
         for rank, cid in enumerate(cells):
             if i >= n_segments:
@@ -177,62 +85,84 @@ def make_synthetic_result(n_segments: int = 1000, n_clusters: int = 8, *, segmen
             r, c = divmod(int(cid), grid)
             x0, y0 = c * cell, r * cell
             crop = photo[y0:y0 + cell, x0:x0 + cell]
-            thumbs[i] = np.asarray(Image.fromarray(crop).resize((thumb_size, thumb_size), Image.BILINEAR))
+            thumbs[i] = np.asarray(
+                Image.fromarray(crop).resize((thumb_size, thumb_size), Image.BILINEAR))
             if i % 7 == 3:  # some irregular (SLIC-like) masks
                 yy, xx = np.mgrid[:thumb_size, :thumb_size]
-                masks[i] = (yy - thumb_size / 2) ** 2 + (xx - thumb_size / 2) ** 2 < (thumb_size / 2.3) ** 2
+                masks[i] = ((yy - thumb_size / 2) ** 2 + (xx - thumb_size / 2) ** 2
+                            < (thumb_size / 2.3) ** 2)
             rows.append({
-                "model": model, "image_index": image_index, "segment_index": int(cid), "rank": rank,
-                "bbox": (x0, y0, x0 + cell, y0 + cell), "outcome": outcome,
+                "model": model, "image_index": image_index, "segment_index": int(cid),
+                "rank": rank, "bbox": (x0, y0, x0 + cell, y0 + cell), "outcome": outcome,
                 "attribution": 0.0, "cluster": 0, "centroid_distance": 0.0, "label": int(label),
-                "pred_a": int(pred_a), "pred_b": int(pred_b), "score_a": score_a, "score_b": score_b,
+                "pred_a": int(pred_a), "pred_b": int(pred_b), "score_a": score_a,
+                "score_b": score_b,
             })
             i += 1
-    seg = pd.DataFrame(rows)
-    emb = np.concatenate([thumbs.reshape(n_segments, -1, 3).mean(1) / 255.0,
-                          thumbs.reshape(n_segments, -1, 3).std(1) / 128.0,
-                          rng.normal(0, 0.05, (n_segments, 2))], axis=1)
-    lab, dist = _kmeans(emb, n_clusters, seed)
-    offset_a = rng.normal(0.02, 0.05, n_clusters)
-    offset_b = offset_a + rng.normal(0, 0.08, n_clusters)
-    is_a = (seg.model == "A").to_numpy()
-    base = np.where(is_a, offset_a[lab], offset_b[lab])
-    seg["attribution"] = base + rng.normal(0, 0.04, n_segments) / (1 + seg["rank"].to_numpy())
-    seg["cluster"] = lab
-    seg["centroid_distance"] = dist
-    target = class_names[target_class]
-    per_class = {target: seg["attribution"].to_numpy()}
+    return pd.DataFrame(rows), thumbs, masks, sources
+
+
+def _class(name, seg, thumbs, masks, emb, n_clusters, n_classes, class_id, seed, rng,
+           clustered_attributions: bool):
+    """A clustered ClassComparison whose attributions depend on the cluster (or are noise)."""
+    from imacs_widget.result import ClassComparison
+
+    n = len(seg)
+    cc = ClassComparison(
+        target=name, segments=seg.copy(), embeddings=emb, shapley_all=np.zeros((n, n_classes)),
+        thumbnails=thumbs, segment_masks=masks,
+        sampling={m: {o: {"requested": 25, "available": 25, "taken": 25} for o in OUTCOMES}
+                  for m in ("A", "B")})
+    cc.cluster(int(n_clusters), seed)
+    s = cc.segments
+    if clustered_attributions:
+        lab = s["cluster"].to_numpy()
+        offset_a = rng.normal(0.02, 0.05, n_clusters)
+        offset_b = offset_a + rng.normal(0, 0.08, n_clusters)
+        base = np.where((s["model"] == "A").to_numpy(), offset_a[lab], offset_b[lab])
+        attribution = base + rng.normal(0, 0.04, n) / (1 + s["rank"].to_numpy())
+    else:
+        attribution = rng.normal(0, 0.05, n)
+    s["attribution"] = attribution
+    cc.shapley_all[:, class_id] = attribution
+    cc.bin_edges = None  # computed from the attributions just set
+    cc.summarize()
+    return cc
+
+
+def make_result(n_segments: int = 1000, n_clusters: int = 8, *, segments_per_image: int = 5,
+                image_size: int = 224, source_size: int = 128, thumb_size: int = 64,
+                class_names: list[str] | None = None, target_class: int = 2,
+                extra_classes: tuple[int, ...] = (), extra_segments: int | None = None,
+                model_names: dict[str, str] | None = None, seed: int = 0):
+    """A real ComparisonResult of ``n_segments`` segments (the active class ``target_class``).
+
+    ``extra_classes`` are further classes of interest (class ids); each holds the first
+    ``extra_segments`` (default: all) of the same segments with other attributions, so a
+    two-class result may have classes with different segment counts.
+    """
+    from imacs_widget.result import ComparisonResult
+
+    rng = np.random.default_rng(seed)
+    class_names = list(class_names or CLASS_NAMES)
+    model_names = dict(model_names or {"A": "baseline", "B": "watermarked"})
+    seg, thumbs, masks, sources = _images_and_segments(
+        n_segments, segments_per_image, image_size, source_size, thumb_size, len(class_names),
+        target_class, rng)
+    flat = thumbs.reshape(n_segments, -1, 3)
+    emb = np.concatenate([flat.mean(1) / 255.0, flat.std(1) / 128.0,
+                          rng.normal(0, 0.05, (n_segments, 2))], axis=1).astype(np.float32)
+    per_class = {class_names[target_class]: _class(
+        class_names[target_class], seg, thumbs, masks, emb, n_clusters, len(class_names),
+        target_class, seed, rng, clustered_attributions=True)}
     for k in extra_classes:
-        per_class[class_names[k]] = rng.normal(0, 0.05, n_segments)
-    return SyntheticResult(
-        segments=seg, clusters=_summarize(seg, n_clusters), thumbnails=thumbs, segment_masks=masks,
-        source_images=sources, class_names=list(class_names), target_class=target,
-        per_class_attribution=per_class,
-        model_names=dict(model_names), accuracy={"A": 0.949, "B": 0.796}, warnings=[],
-        sampling={"A": {o: {"requested": 25, "taken": 25} for o in OUTCOMES},
-                  "B": {o: {"requested": 25, "taken": 25} for o in OUTCOMES}},
-        params={"n_clusters": n_clusters, "segmentation": "grid"},
-        image_shape=(image_size, image_size), embeddings=emb)
-
-
-def to_comparison_result(synth: SyntheticResult):
-    """The same data as a real :class:`imacs_widget.result.ComparisonResult` (no TensorFlow)."""
-    from imacs_widget.result import ClassComparison, ComparisonResult
-
-    per_class = {}
-    n = len(synth.segments)
-    for name in synth.classes_of_interest:
-        seg = synth.segments.copy()
-        seg["attribution"] = synth.per_class_attribution.get(name, seg["attribution"].to_numpy())
-        cc = ClassComparison(
-            target=name, segments=seg, embeddings=np.asarray(synth.embeddings, np.float32),
-            shapley_all=np.zeros((n, len(synth.class_names))), thumbnails=synth.thumbnails,
-            segment_masks=synth.segment_masks, sampling=synth.sampling, warnings=list(synth.warnings))
-        cc.cluster(synth.n_clusters, 0)
-        per_class[name] = cc
-    res = ComparisonResult(per_class=per_class, class_names=synth.class_names,
-                           model_names=synth.model_names, accuracy=synth.accuracy,
-                           source_images=synth.source_images, image_shape=synth.image_shape,
-                           params=dict(synth.params), seed=0)
-    res.target_class = synth.target_class
-    return res
+        m = n_segments if extra_segments is None else int(extra_segments)
+        per_class[class_names[k]] = _class(
+            class_names[k], seg.iloc[:m].reset_index(drop=True), thumbs[:m], masks[:m], emb[:m],
+            n_clusters, len(class_names), k, seed, rng, clustered_attributions=False)
+    params = {"sampling": "balanced", "n_per_model": int(np.ceil(n_segments / segments_per_image / 2)),
+              "segmentation": "grid", "grid": [4, 4], "k": segments_per_image, "ranking": "loo",
+              "seed": seed, "n_clusters": n_clusters, "score": "probability"}
+    return ComparisonResult(per_class=per_class, class_names=class_names, model_names=model_names,
+                            accuracy={"A": 0.949, "B": 0.796}, source_images=sources,
+                            image_shape=(image_size, image_size), params=params, seed=seed)

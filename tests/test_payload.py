@@ -11,8 +11,9 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
-from synthetic_result import make_synthetic_result, to_comparison_result
+from synthetic_result import make_result
 
+from imacs_widget.engine.summary import order_within
 from imacs_widget.widget.payload import (
     OUTCOMES,
     PAYLOAD_VERSION,
@@ -21,18 +22,13 @@ from imacs_widget.widget.payload import (
 )
 
 SEGMENT_COLUMNS = ("model", "image", "segment", "rank", "cluster", "outcome", "attribution",
-                   "centroid_distance")
+                   "by_attribution", "by_centroid")
 IMAGE_COLUMNS = ("index", "label", "pred_a", "pred_b", "score_a", "score_b", "width", "height")
 
 
 @pytest.fixture(scope="module")
 def synth():
-    return make_synthetic_result(240, 6, extra_classes=(0,))
-
-
-@pytest.fixture(scope="module")
-def real(synth):
-    return to_comparison_result(synth)
+    return make_result(240, 6, extra_classes=(0,))
 
 
 def _decode(atlas, buffers, k=0):
@@ -61,9 +57,13 @@ def check_shape(p: dict, buffers: list[bytes], result) -> None:
         assert len(p["images"][c]) == m, c
     assert sorted(set(seg["image"])) == list(range(m))
     assert m == len(set(result.segments["image_index"]))
-    assert set(seg["cluster"]) == {c["id"] for c in p["clusters"]}
+    assert sorted(c["id"] for c in p["clusters"]) == list(range(p["n_clusters"]))
+    assert set(seg["cluster"]) <= {c["id"] for c in p["clusters"]}
+    for key in ("by_attribution", "by_centroid"):
+        assert sorted(seg[key]) == list(range(n)), key
     lo, hi = p["n_clusters_range"]
-    assert lo <= p["n_clusters"] <= hi
+    assert (lo, hi) != (None, None) and lo <= p["n_clusters"] <= hi
+    assert result.n_clusters_range[0] <= lo and hi <= result.n_clusters_range[1]
     assert len(p["bin_edges"]) >= 2 and p["bin_edges"] == sorted(p["bin_edges"])
     assert p["target_class"] in p["classes"]
     assert set(p["model_names"]) == {"A", "B"}
@@ -78,15 +78,17 @@ def check_shape(p: dict, buffers: list[bytes], result) -> None:
     json.dumps(p, allow_nan=False)  # strict JSON (JSON.parse rejects NaN)
 
 
-def test_shape_synthetic(synth):
+def test_shape(synth):
     p, buffers = build_payload(synth)
     check_shape(p, buffers, synth)
     assert all(isinstance(b, bytes) for b in buffers)
     assert p["thumbs"]["mime"] == "image/webp"
-    # segment i of the payload is row i of result.segments
+    # segment i of the payload is row i of result.segments; attributions are exact (the front
+    # end recomputes the cluster statistics from them)
     seg = synth.segments
     assert p["segments"]["cluster"] == seg["cluster"].tolist()
-    np.testing.assert_allclose(p["segments"]["attribution"], seg["attribution"], rtol=1e-4, atol=1e-9)
+    assert p["segments"]["attribution"] == seg["attribution"].tolist()
+    assert json.loads(json.dumps(p))["segments"]["attribution"] == seg["attribution"].tolist()
     first = p["images"]["index"].index(int(seg["image_index"].iloc[0]))
     assert p["segments"]["image"][0] == first
     x0, y0, x1, y1 = seg["bbox"].iloc[0]
@@ -95,14 +97,47 @@ def test_shape_synthetic(synth):
                                         round(1000 * x1 / w), round(1000 * y1 / h)]
 
 
-def test_shape_real_result(real):
-    p, buffers = build_payload(real)
-    check_shape(p, buffers, real)
+def test_result_fields(synth):
+    p, _ = build_payload(synth)
     assert p["classes"] == ["sunflower", "tulip"]
     assert p["target_class"] == "sunflower"
-    assert [c["id"] for c in p["clusters"]] == [c["id"] for c in real.clusters]
-    assert p["bin_edges"] == pytest.approx(list(real.bin_edges))
-    assert p["n_clusters"] == real.n_clusters
+    assert [c["id"] for c in p["clusters"]] == [c["id"] for c in synth.clusters]
+    assert p["bin_edges"] == list(synth.bin_edges)
+    assert p["n_clusters"] == synth.n_clusters
+    assert p["model_names"] == synth.model_names
+    assert (p["order"], p["inner_order"]) == (synth.order, synth.inner_order)
+
+
+def test_within_cluster_positions_are_order_within(synth):
+    """The order of any subset (a cluster, one model, a filter) by the payload's positions is
+    summary.order_within of that subset."""
+    p, _ = build_payload(synth)
+    seg = synth.segments.reset_index(drop=True)
+    for inner, key in (("attribution", "by_attribution"), ("centroid", "by_centroid")):
+        pos = np.asarray(p["segments"][key])
+        assert order_within(seg, inner).index.tolist() == np.argsort(pos).tolist()
+        for c in range(synth.n_clusters):
+            for subset in (seg[seg["cluster"] == c],
+                           seg[(seg["cluster"] == c) & (seg["model"] == "B")],
+                           seg[(seg["cluster"] == c) & seg["outcome"].isin(["FP", "FN"])]):
+                rows = subset.index.to_numpy()
+                assert rows[np.argsort(pos[rows])].tolist() == \
+                    order_within(subset, inner).index.tolist()
+
+
+def test_slider_range_is_what_recluster_accepts():
+    # two classes of interest with different segment counts: recluster accepts 1..30 only
+    result = make_result(160, 5, extra_classes=(0,), extra_segments=30)
+    assert result.n_clusters_range == (1, 30)
+    p, _ = build_payload(result)
+    assert p["n_clusters_range"] == [1, 30]
+    for n in range(p["n_clusters_range"][0], p["n_clusters_range"][1] + 1):
+        result.recluster(n)  # every value the slider offers is accepted
+        assert result.n_clusters == n
+    # the UI cap (40) shortens the slider, never beyond the current count
+    assert build_payload(make_result(240, 6))[0]["n_clusters_range"] == [1, 40]
+    assert build_payload(make_result(240, 45))[0]["n_clusters_range"] == [1, 45]
+    assert build_payload(make_result(240, 6), max_clusters=500)[0]["n_clusters_range"] == [1, 240]
 
 
 def test_base64_and_formats(synth):
@@ -143,8 +178,8 @@ def test_thumbnail_pixels_and_mask_dimming(synth):
     assert np.all(np.abs(corner - 128) <= np.abs(raw - 128) * 0.45 + 1.5)
 
 
-def test_non_finite_values_become_null(synth):
-    bad = make_synthetic_result(40, 3, seed=3)
+def test_non_finite_values_become_null():
+    bad = make_result(40, 3, seed=3)
     bad.segments.loc[0, "attribution"] = np.nan
     bad.segments.loc[1, "score_a"] = np.inf
     p, _ = build_payload(bad)
@@ -161,7 +196,7 @@ def test_cache_reuses_encoded_sheets(synth):
 
 
 def test_payload_for_1000_segments_is_small():
-    result = make_synthetic_result(1000, 10)
+    result = make_result(1000, 10)
     p, buffers = build_payload(result)
     size = payload_nbytes(p, buffers)
     print(f"payload for 1000 segments: {size / 1e6:.2f} MB "

@@ -29,9 +29,9 @@ SOURCE = '[data-imacs-view="source"]'
 
 @pytest.fixture(scope="module")
 def small_result():
-    from e2e.synthetic import synthetic_result
+    from synthetic_result import make_result
 
-    return synthetic_result(120, n_clusters=4, seed=1)
+    return make_result(120, n_clusters=4, seed=1)
 
 
 @pytest.fixture(scope="module")
@@ -105,9 +105,10 @@ def test_report_is_one_file_without_external_references(small_result, tmp_path):
     text = path.read_text(encoding="utf-8")
     assert "Content-Security-Policy" in text and "default-src 'none'" in text
     assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=", text, re.I)
+    assert '<script type="module">' in text and "export function start(" in text  # the host
     assert 'application/vnd.jupyter.widget-state+json' in text
     assert '"_esm":' in text  # drop_defaults=False keeps the front-end module
-    assert "<title>IMACS: baseline vs perturbed</title>" in text
+    assert "<title>IMACS: baseline vs watermarked</title>" in text
 
 
 def test_to_html_matches_write_html_and_escapes_title(small_result, tmp_path):

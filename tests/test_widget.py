@@ -8,9 +8,10 @@ import logging
 
 import pytest
 import traitlets
-from synthetic_result import make_synthetic_result, to_comparison_result
+from synthetic_result import make_result
 
-from imacs_widget.widget import MESSAGE_TYPES, ImacsWidget
+from imacs_widget.errors import ImacsInputError
+from imacs_widget.widget import COMMANDS, ImacsWidget
 from imacs_widget.widget.payload import payload_nbytes
 
 PUBLIC = ("n_clusters", "target_class", "order", "inner_order", "outcomes", "models",
@@ -19,18 +20,23 @@ PUBLIC = ("n_clusters", "target_class", "order", "inner_order", "outcomes", "mod
 
 @pytest.fixture(scope="module")
 def base():
-    return make_synthetic_result(160, 5, extra_classes=(0,))
-
-
-@pytest.fixture(scope="module")
-def real_base(base):
-    return to_comparison_result(base)
+    return make_result(160, 5, extra_classes=(0,))
 
 
 @pytest.fixture()
 def result(base):
-    # a fresh copy per test: the widget mutates results in place (recluster/select_class)
-    return copy.deepcopy(base)
+    # a fresh copy per test (the widget changes results in place: recluster / select_class);
+    # result.reclusters counts the calls
+    r = copy.deepcopy(base)
+    r.reclusters = []
+    real = r.recluster
+
+    def recluster(n, seed=None):
+        r.reclusters.append(n)
+        return real(n, seed)
+
+    r.recluster = recluster
+    return r
 
 
 class Recorder:
@@ -61,6 +67,16 @@ def widget(result, monkeypatch):
 
 def snapshot(w):
     return {k: getattr(w, k) for k in PUBLIC} | {"payload": json.dumps(w._payload, sort_keys=True)}
+
+
+def invoke(w, name, msg, id="c1"):
+    """What the front end's ``experimental.invoke(name, msg)`` sends; returns the answer."""
+    before = len(w.rec.messages)
+    w._handle_custom_msg({"id": id, "kind": "anywidget-command", "name": name, "msg": msg}, [])
+    answers = w.rec.messages[before:]
+    assert len(answers) == 1, answers
+    assert answers[0]["id"] == id and answers[0]["kind"] == "anywidget-command-response"
+    return answers[0]["response"]
 
 
 # ---- construction ------------------------------------------------------------------------------
@@ -102,11 +118,20 @@ def test_constructor_kwargs(result):
         ImacsWidget(result, order="bogus")
 
 
-def test_result_widget_entry_point(real_base):
-    w = real_base.widget()
+def test_result_widget_entry_point(base):
+    w = base.widget()
     assert isinstance(w, ImacsWidget)
     assert w._payload["classes"] == ["sunflower", "tulip"]
-    assert [c["id"] for c in w._payload["clusters"]] == [c["id"] for c in real_base.clusters]
+    assert [c["id"] for c in w._payload["clusters"]] == [c["id"] for c in base.clusters]
+    w.close()
+
+
+def test_only_comparison_results():
+    class Lookalike:  # has the fields, is not a ComparisonResult
+        segments = clusters = thumbnails = None
+
+    with pytest.raises(ImacsInputError, match="result"):
+        ImacsWidget(Lookalike())
 
 
 def test_python_side_validation_raises(widget):
@@ -119,24 +144,57 @@ def test_python_side_validation_raises(widget):
     assert widget.outcomes == ["TP", "FN"]  # canonical order, no duplicates
 
 
-# ---- messages ----------------------------------------------------------------------------------
+def test_n_clusters_range_is_what_recluster_accepts():
+    """Two classes of interest with different segment counts: the trait, the command and the
+    slider accept exactly result.n_clusters_range (1..30 here), every value of it works."""
+    r = make_result(160, 5, extra_classes=(0,), extra_segments=30)
+    w = ImacsWidget(r)
+    try:
+        assert r.n_clusters_range == (1, 30)
+        assert w._payload["n_clusters_range"] == [1, 30]
+        with pytest.raises(traitlets.TraitError):
+            w.n_clusters = 31  # the active class has 160 segments, tulip only 30
+        assert w.n_clusters == 5
+        w.n_clusters = 30
+        assert r.n_clusters == 30 and w._payload["n_clusters"] == 30
+        w.n_clusters = 1
+        assert r.n_clusters == 1 and len(w._payload["clusters"]) == 1
+    finally:
+        w.close()
 
-def test_ping_pong(widget):
-    widget._handle_message({"type": "ping"})
-    assert widget.rec.messages == [{"type": "pong", "version": 1}]
+
+# ---- commands ----------------------------------------------------------------------------------
+
+def test_ping(widget):
+    assert invoke(widget, "_ping", {}) == {"ok": True, "version": 2}
 
 
-def test_recluster_message(widget, result):
+def test_recluster_command(widget, result):
     before = widget._payload
     images_before = widget._images
-    widget._on_message(widget, {"type": "recluster", "n_clusters": 3}, [])
+    answer = invoke(widget, "_recluster", {"n_clusters": 3})
+    assert answer == {"ok": True, "n_clusters": 3}
     assert widget.n_clusters == 3
-    assert result.n_reclusters == 1 and result.n_clusters == 3
+    assert result.reclusters == [3] and result.n_clusters == 3
     assert widget._payload is not before and widget._payload["n_clusters"] == 3
     assert len(widget._payload["clusters"]) == 3
     assert widget._images is images_before  # pictures are not re-encoded or re-sent
     assert widget.rec.busy == [True, False]
     assert widget._busy is False
+    # the same count again: nothing to do, still an answer
+    assert invoke(widget, "_recluster", {"n_clusters": 3}) == {"ok": True, "n_clusters": 3}
+    assert result.reclusters == [3]
+
+
+def test_commands_go_through_anywidget(widget):
+    """The answer is sent by anywidget's own command dispatcher (anywidget.experimental)."""
+    from anywidget.experimental import _ANYWIDGET_COMMANDS
+
+    assert sorted(getattr(ImacsWidget, _ANYWIDGET_COMMANDS)) == sorted(COMMANDS)
+    widget._handle_custom_msg({"id": "x", "kind": "anywidget-command", "name": "_ping",
+                               "msg": {}}, [])
+    assert widget.rec.messages[-1] == {"id": "x", "kind": "anywidget-command-response",
+                                       "response": {"ok": True, "version": 2}}
 
 
 def test_setting_n_clusters_from_python_reclusters(widget, result):
@@ -145,82 +203,105 @@ def test_setting_n_clusters_from_python_reclusters(widget, result):
     assert widget.rec.busy == [True, False]
 
 
+def _cmd(name, msg, id="bad"):
+    return {"id": id, "kind": "anywidget-command", "name": name, "msg": msg}
+
+
 @pytest.mark.parametrize("msg", [
-    {"type": "recluster", "n_clusters": 0},
-    {"type": "recluster", "n_clusters": -3},
-    {"type": "recluster", "n_clusters": 10_000},
-    {"type": "recluster", "n_clusters": "4"},
-    {"type": "recluster", "n_clusters": 4.0},
-    {"type": "recluster", "n_clusters": True},
-    {"type": "recluster", "n_clusters": None},
-    {"type": "recluster"},
-    {"type": "select_cluster", "cluster": 99},
-    {"type": "select_cluster", "cluster": "1"},
-    {"type": "select_cluster", "cluster": [1]},
-    {"type": "hover", "segment": 10_000},
-    {"type": "hover", "segment": -1},
-    {"type": "hover", "segment": "3"},
-    {"type": "explode"},
+    _cmd("_recluster", {"n_clusters": 0}),
+    _cmd("_recluster", {"n_clusters": -3}),
+    _cmd("_recluster", {"n_clusters": 10_000}),
+    _cmd("_recluster", {"n_clusters": "4"}),
+    _cmd("_recluster", {"n_clusters": 4.0}),
+    _cmd("_recluster", {"n_clusters": True}),
+    _cmd("_recluster", {"n_clusters": None}),
+    _cmd("_recluster", {}),
+    _cmd("_recluster", {"n_clusters": {"$gt": 1}}),
+    _cmd("_recluster", "4"),
+    _cmd("_select_class", {"target_class": "<img src=x onerror=alert(1)>"}),
+    _cmd("_select_class", {"target_class": 0}),
+    _cmd("_hover", {"segment": 10_000}),
+    _cmd("_hover", {"segment": -1}),
+    _cmd("_hover", {"segment": "3"}),
+    _cmd("_hover", {}),
+    _cmd("select_cluster", {"cluster": 1}),  # no such command (selection is a trait)
+    _cmd("recluster", {"n_clusters": 3}),
+    _cmd("__init__", {}),
+    _cmd("send", {"content": 1}),
+    {"kind": "anywidget-command", "id": 5, "name": "_ping", "msg": {}},
+    {"kind": "anywidget-command", "name": "_recluster", "msg": {"n_clusters": 3}},
+    {"kind": "other", "id": "x", "name": "_ping", "msg": {}},
+    {"type": "recluster", "n_clusters": 3},  # the old custom message
+    {"type": "select_cluster", "cluster": 1},
     {"type": 7},
-    {"type": None},
     {"n_clusters": 3},
     "recluster",
     None,
     [1, 2],
-    {"type": "recluster", "n_clusters": {"$gt": 1}},
 ])
 def test_malformed_messages_are_ignored(widget, result, msg, caplog):
     before = snapshot(widget)
     with caplog.at_level(logging.WARNING, logger="imacs_widget.widget.widget"):
-        widget._on_message(widget, msg, [])
+        widget._handle_custom_msg(msg, [])
     assert snapshot(widget) == before
-    assert result.n_reclusters == 0
-    assert widget._hover is None
+    assert result.reclusters == []
+    assert widget._hovered is None
     assert any("ignored" in r.getMessage() for r in caplog.records)
     assert widget._busy is False
+    answers = widget.rec.messages
+    if isinstance(msg, dict) and isinstance(msg.get("id"), str):
+        # a command (even a bad one) is answered, so the front end never waits in vain
+        assert len(answers) == 1 and answers[0]["id"] == msg["id"]
+        assert answers[0]["response"]["ok"] is False
+    else:
+        assert answers == []
 
 
-def test_select_cluster_and_hover(widget, result):
+def test_selection_is_a_trait_and_hover_a_command(widget, result):
     cid = widget._payload["clusters"][1]["id"]
-    widget._handle_message({"type": "select_cluster", "cluster": cid})
+    widget.set_state({"selected_cluster": cid})
     assert widget.selected_cluster == cid
-    widget._handle_message({"type": "select_cluster", "cluster": None})
+    widget.set_state({"selected_cluster": None})
     assert widget.selected_cluster is None
-    widget._handle_message({"type": "hover", "segment": 7})
-    assert widget._hover == 7
+    assert invoke(widget, "_hover", {"segment": 7}) == {"ok": True}
+    assert widget._hovered == 7
     row = widget.hovered_segment
     assert row["row"] == 7 and row["image_index"] == result.segments.iloc[7]["image_index"]
-    widget._handle_message({"type": "hover", "segment": None})
+    assert invoke(widget, "_hover", {"segment": None}) == {"ok": True}
     assert widget.hovered_segment is None
 
 
-def test_message_types_documented():
+def test_commands_documented():
     import imacs_widget.widget.widget as mod
 
-    for kind in MESSAGE_TYPES + ("pong", "notice"):
-        assert f'"type": "{kind}"' in mod.__doc__
+    assert COMMANDS == ("_ping", "_recluster", "_select_class", "_hover")
+    for name in COMMANDS:
+        assert f'"{name}"' in mod.__doc__
 
 
-def test_recluster_failure_reverts_and_notifies(widget, result, monkeypatch, caplog):
-    def boom(n):
+def test_recluster_failure_reverts_and_answers(widget, result, monkeypatch, caplog):
+    def boom(n, seed=None):
         raise RuntimeError("kmeans exploded")
 
     monkeypatch.setattr(result, "recluster", boom)
     before = json.dumps(widget._payload, sort_keys=True)
     with caplog.at_level(logging.WARNING, logger="imacs_widget.widget.widget"):
-        widget._on_message(widget, {"type": "recluster", "n_clusters": 3}, [])
+        answer = invoke(widget, "_recluster", {"n_clusters": 3})
+    assert answer["ok"] is False and answer["n_clusters"] == 5
+    assert "kmeans exploded" in answer["error"]
     assert widget.n_clusters == 5
     assert json.dumps(widget._payload, sort_keys=True) == before
     assert widget._busy is False
-    assert widget.rec.messages[-1]["type"] == "notice"
-    assert widget.rec.messages[-1]["level"] == "error"
-    assert "kmeans exploded" in widget.rec.messages[-1]["text"]
+    assert any("kmeans exploded" in r.getMessage() for r in caplog.records)
+    # from Python the error is raised, and the trait is back too
+    with pytest.raises(RuntimeError, match="kmeans exploded"):
+        widget.n_clusters = 4
+    assert widget.n_clusters == 5 and widget._busy is False
 
 
 def test_selected_cluster_cleared_when_it_disappears(widget):
-    last = max(c["id"] for c in widget._payload["clusters"])
-    widget.selected_cluster = last
-    widget._handle_message({"type": "recluster", "n_clusters": 2})
+    widget.selected_cluster = 4
+    assert invoke(widget, "_recluster", {"n_clusters": 2})["ok"] is True
     assert widget.selected_cluster is None
 
 
@@ -231,8 +312,9 @@ def test_selected_cluster_cleared_when_it_disappears(widget):
     {"outcomes": ["TP", "XX"]}, {"outcomes": [1]}, {"models": ["A", "C"]},
     {"selected_cluster": 99}, {"selected_cluster": "2"}, {"selected_cluster": 1.5},
     {"n_clusters": 0}, {"n_clusters": "3"}, {"n_clusters": 100_000},
+    {"n_clusters": 3}, {"target_class": "tulip"},  # valid, but changed by command only
     {"target_class": "<img src=x onerror=alert(1)>"}, {"target_class": 2}, {"view": "grid"},
-    {"_payload": {"version": 1}}, {"_busy": True}, {"_images": []}, {"_esm": "alert(1)"},
+    {"_payload": {"version": 2}}, {"_busy": True}, {"_images": []}, {"_esm": "alert(1)"},
     {"no_such_trait": 1},
 ])
 def test_invalid_front_end_updates_are_rejected(widget, result, update, caplog):
@@ -241,7 +323,7 @@ def test_invalid_front_end_updates_are_rejected(widget, result, update, caplog):
         widget.set_state(update)
     assert snapshot(widget) == before
     assert widget._busy is False
-    assert result.n_reclusters == 0
+    assert result.reclusters == []
     assert caplog.records, "a warning is logged"
     name = next(iter(update))
     if name in widget.keys:
@@ -260,10 +342,11 @@ def test_valid_front_end_updates(widget, result):
     assert widget.order == "importance" and widget.models == ["B"]
 
 
-def test_class_switch_from_front_end(widget, result):
+def test_class_switch_command(widget, result):
     images_before = widget._images
-    widget.set_state({"target_class": "tulip"})
-    assert result.target_class == "tulip"
+    answer = invoke(widget, "_select_class", {"target_class": "tulip"})
+    assert answer == {"ok": True, "target_class": "tulip"}
+    assert result.target_class == "tulip" and widget.target_class == "tulip"
     assert widget._payload["target_class"] == "tulip"
     assert widget.rec.busy == [True, False]
     assert widget._images == images_before  # same thumbnails for both classes here
@@ -287,8 +370,7 @@ def test_embed_state_keeps_esm(widget):
     assert state["_payload"]["n_segments"] == 160
 
 
-def test_rejected_recluster_tells_the_front_end(widget):
-    widget._handle_message({"type": "recluster", "n_clusters": 0})
-    assert widget.rec.messages[-1]["type"] == "notice"
-    assert widget.rec.messages[-1]["level"] == "warning"
-    assert ["n_clusters"] in [k if isinstance(k, list) else [k] for k in widget.rec.resent]
+def test_rejected_recluster_answers_the_current_value(widget):
+    answer = invoke(widget, "_recluster", {"n_clusters": 0})
+    assert answer["ok"] is False and answer["n_clusters"] == 5
+    assert "1..160" in answer["error"]

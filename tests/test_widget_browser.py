@@ -1,32 +1,27 @@
 """The built front end in headless Chromium, without Jupyter (tests/widget_harness.py).
 
-Checks the test hooks, escaping of user text in a real browser, the client-side controls
-(which must work without a kernel), the kernel-only controls' states, and render time for
-1,000 segments. The JupyterLab end-to-end test is tests/test_e2e_jupyterlab.py.
+The pages are static-report pages (the real widget state, the built bundle
+imacs_widget/static/widget.js, the production host report_host.js), with or without the fake
+kernel of js/tests/fake_kernel.js. Checks the test hooks, escaping of user text in a real
+browser, the client-side controls (which must work without a kernel), the kernel-only
+controls' states and commands, and render time for 1,000 segments. The JupyterLab end-to-end
+test (a real kernel) is tests/test_e2e_jupyterlab.py.
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
-from synthetic_result import make_synthetic_result
-from widget_harness import CHROMIUM, STATIC, launch, open_page, page_html, widget_state
+from synthetic_result import make_result
+from widget_harness import STATIC, chromium_missing_reason, launch_chromium, open_page, page_html
 
 pytestmark = pytest.mark.browser
 
 EVIL = "<img src=x onerror=alert(1)>"
-_skip = None
-if not Path(CHROMIUM).exists():
-    _skip = f"{CHROMIUM} not found"
-elif not (STATIC / "widget.js").exists():
+_skip = chromium_missing_reason()
+if _skip is None and not (STATIC / "widget.js").exists():
     _skip = "front end not built (npm --prefix js run build)"
-else:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:  # pragma: no cover
-        _skip = "playwright not installed"
 if _skip:
     pytestmark = [pytestmark, pytest.mark.skip(reason=_skip)]
 
@@ -36,13 +31,13 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = launch(p)
+        b = launch_chromium(p)
         yield b
         b.close()
 
 
-def _open(browser, tmp_path, state, **kw):
-    page = open_page(browser, page_html(state, **kw), tmp_path / "w.html")
+def _open(browser, tmp_path, result, **kw):
+    page = open_page(browser, page_html(result, **kw), tmp_path / "w.html")
     page.errors = []
     page.dialogs = []
     page.on("pageerror", lambda e: page.errors.append(str(e)))
@@ -51,11 +46,10 @@ def _open(browser, tmp_path, state, **kw):
 
 
 def test_1000_segments_render(browser, tmp_path):
-    result = make_synthetic_result(1000, 10)
-    state = widget_state(result)
+    result = make_result(1000, 10)
     t0 = time.monotonic()
-    page = _open(browser, tmp_path, state)
-    ms = page.evaluate("window.__renderMs")
+    page = _open(browser, tmp_path, result)
+    ms = page.evaluate("window.__imacsReport.renderMs")
     print(f"render of 1000 segments: {ms:.0f} ms in the page, {time.monotonic() - t0:.1f} s load")
     assert ms < 3000
     for view in ("clusters", "histogram", "source"):
@@ -74,10 +68,10 @@ def test_1000_segments_render(browser, tmp_path):
 
 
 def test_user_text_is_escaped(browser, tmp_path):
-    result = make_synthetic_result(60, 3, class_names=[EVIL, "daisy", "sunflower", "rose", "x"],
-                                   target_class=0, extra_classes=(2,),
-                                   model_names={"A": EVIL, "B": "<b>B</b>"})
-    page = _open(browser, tmp_path, widget_state(result))
+    result = make_result(60, 3, class_names=[EVIL, "daisy", "sunflower", "rose", "x"],
+                         target_class=0, extra_classes=(2,),
+                         model_names={"A": EVIL, "B": "<b>B</b>"})
+    page = _open(browser, tmp_path, result)
     page.locator("[data-imacs-view='clusters'] [data-imacs-tile]").first.hover()
     page.locator("[data-imacs-view='source']").wait_for(state="visible")
     page.locator("[data-imacs-view='clusters'] [data-imacs-cluster]").first.click()
@@ -90,8 +84,8 @@ def test_user_text_is_escaped(browser, tmp_path):
 
 
 def test_client_side_controls_without_kernel(browser, tmp_path):
-    result = make_synthetic_result(200, 5, extra_classes=(0,))
-    page = _open(browser, tmp_path, widget_state(result), live=False)
+    result = make_result(200, 5, extra_classes=(0,))
+    page = _open(browser, tmp_path, result, live=False)
     # kernel-only controls are disabled in a static page
     assert page.locator("[data-imacs-control='n-clusters']").is_disabled()
     assert page.locator("[data-imacs-control='class']").is_disabled()
@@ -105,7 +99,7 @@ def test_client_side_controls_without_kernel(browser, tmp_path):
     sizes = page.eval_on_selector_all(
         "[data-imacs-view='clusters'] .imacs-cluster-meta", "els => els.map(e => parseInt(e.textContent))")
     assert sorted(ids()) == sorted(by_imbalance)
-    assert page.evaluate("window.__model.get('order')") == "size"
+    assert page.evaluate("window.__imacsReport.models[0].get('order')") == "size"
     assert sizes == sorted(sizes, reverse=True) and len(sizes) == 5
 
     total = page.locator("[data-imacs-view='clusters'] [data-imacs-tile]").count()
@@ -134,20 +128,33 @@ def test_client_side_controls_without_kernel(browser, tmp_path):
 
 
 def test_live_kernel_controls(browser, tmp_path):
-    result = make_synthetic_result(120, 4, extra_classes=(0,))
-    page = _open(browser, tmp_path, widget_state(result), live=True)
+    # two classes with different segment counts: the slider offers what recluster accepts
+    result = make_result(120, 4, extra_classes=(0,), extra_segments=30)
+    page = _open(browser, tmp_path, result, live=True)
     slider = page.locator("[data-imacs-control='n-clusters']")
     page.wait_for_function("!document.querySelector(\"[data-imacs-control='n-clusters']\").disabled")
+    assert (slider.get_attribute("min"), slider.get_attribute("max")) == ("1", "30")
     slider.fill("6")
-    sent = page.evaluate("window.__model.sent")
-    assert {"type": "recluster", "n_clusters": 6} in sent
+    sent = page.evaluate("window.__imacsKernel.sent")
+    assert {"name": "_recluster", "msg": {"n_clusters": 6}} in sent
+    assert sent[0] == {"name": "_ping", "msg": {}}
     assert page.locator(".imacs-busy").is_visible()
+    assert slider.is_disabled()
+    # the fake kernel answers after 400 ms: the busy state ends, the trait followed
+    page.locator(".imacs-busy").wait_for(state="hidden")
+    assert page.evaluate("window.__imacsReport.models[0].get('n_clusters')") == 6
+    assert slider.input_value() == "6" and not slider.is_disabled()
+    page.select_option("[data-imacs-control='class']", "tulip")
+    page.locator(".imacs-busy").wait_for(state="hidden")
+    assert {"name": "_select_class", "msg": {"target_class": "tulip"}} in \
+        page.evaluate("window.__imacsKernel.sent")
+    assert not page.errors
     page.close()
 
 
 def test_dark_theme_screenshot(browser, tmp_path):
-    result = make_synthetic_result(120, 4)
-    page = _open(browser, tmp_path, widget_state(result), dark=True)
+    result = make_result(120, 4)
+    page = _open(browser, tmp_path, result, dark=True)
     bg = page.evaluate("getComputedStyle(document.querySelector('.imacs-root')).backgroundColor")
     fg = page.evaluate("getComputedStyle(document.querySelector('.imacs-root')).color")
     assert bg == "rgb(17, 17, 17)" and fg.startswith("rgba(255, 255, 255")

@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def __getattr__(name: str):
-    if name in ("ImacsWidget", "MESSAGE_TYPES"):
+    if name in ("ImacsWidget", "COMMANDS"):
         from . import widget
 
         return getattr(widget, name)

@@ -1,7 +1,8 @@
 """Compact JSON + image sprite sheets that the front end (``js/``) renders.
 
 No TensorFlow here: this module imports NumPy and Pillow only (pandas comes in through the
-result object it is given).
+result it is given). It reads a :class:`~imacs_widget.result.ComparisonResult` through its
+public API only.
 
 ``build_payload(result)`` returns ``(payload, buffers)``. The payload is plain JSON; images are
 packed into a few sprite sheets (one cell per thumbnail / source image) that are either binary
@@ -9,24 +10,34 @@ packed into a few sprite sheets (one cell per thumbnail / source image) that are
 ``data:`` URLs (``encoding="base64"``, then ``buffers`` is empty). The JSDoc mirror of this shape
 is ``js/src/types.js``; bump ``PAYLOAD_VERSION`` on any incompatible change to either.
 
-Typed shape (version 1)::
+The payload carries what the front end cannot recompute and nothing it recomputes: cluster
+statistics and the order of clusters are recomputed in the browser under the outcome / model
+filters with the definitions of :mod:`imacs_widget.engine.summary` (ported to
+``js/src/data.js``), which is why attributions are exact (not rounded) and the bin edges are
+the result's. The order of segments inside a cluster needs no port: the payload carries each
+segment's position in :func:`~imacs_widget.engine.summary.order_within` of all segments, and
+the order of any subset (a cluster, one model, a filter) is that order restricted to it.
+
+Typed shape (version 2)::
 
     Payload = {
-        "version": 1,
+        "version": 2,
         "class_names": list[str],          # every class, index = class id (labels, predictions)
         "target_class": str,               # class of interest of this payload
-        "classes": list[str],              # classes of interest the result holds (>= 1); the
-                                           # class selector lists these
+        "classes": list[str],              # result.classes_of_interest (>= 1); the class
+                                           # selector lists these
         "model_names": {"A": str, "B": str},
         "accuracy": {"A": float | None, "B": float | None},
         "warnings": list[str],
         "sampling": dict,                  # result.sampling made JSON-safe (may be {})
         "order": "imbalance" | "importance" | "size",   # the result's default cluster order
         "inner_order": "attribution" | "centroid",      # the result's default within-cluster order
-        "n_clusters": int,
-        "n_clusters_range": [int, int],    # inclusive range the n-clusters slider offers
-        "clusters": list[{"id": int}],     # cluster ids in the result's order
-        "bin_edges": list[float],          # attribution bins shared by all clusters (§5.1)
+        "n_clusters": int,                 # result.n_clusters
+        "n_clusters_range": [int, int],    # inclusive range the n-clusters slider offers: inside
+                                           # result.n_clusters_range (what recluster accepts),
+                                           # capped at max(max_clusters, n_clusters)
+        "clusters": list[{"id": int}],     # every cluster id 0..n_clusters-1, in result.clusters order
+        "bin_edges": list[float],          # result.bin_edges, shared by all clusters (§5.1)
         "n_segments": int,
         "segments": {                      # columnar, every list has n_segments entries;
                                            # entry i = row i of result.segments
@@ -36,8 +47,10 @@ Typed shape (version 1)::
             "rank": list[int],             #   0 = most important by the ranking
             "cluster": list[int],
             "outcome": list[int],          #   index into OUTCOMES = ["TP", "TN", "FP", "FN"]
-            "attribution": list[float | None],        # Shapley value, class of interest
-            "centroid_distance": list[float | None],
+            "attribution": list[float | None],   # exact Shapley value, class of interest
+                                                 # (None: not finite)
+            "by_attribution": list[int],   #   position in order_within(all, "attribution")
+            "by_centroid": list[int],      #   position in order_within(all, "centroid")
             "box": list[int],              #   flat, 4 per segment: x0, y0, x1, y1 in thousandths
                                            #   of the image width / height (x1, y1 exclusive)
         },
@@ -63,8 +76,8 @@ Typed shape (version 1)::
                                            # ``_images`` trait); base64: a data: URL
     }
 
-A 1,000-segment result (200 images) takes about 1.2 MB with the defaults (WebP, 48 px thumbnails,
-96 px sources); see tests/test_payload.py.
+A 1,000-segment result (200 images) takes about 0.65 MB with the defaults (WebP, 48 px
+thumbnails, 96 px sources; 76 kB of it JSON); see tests/test_payload.py and bench/bench_widget.py.
 """
 
 from __future__ import annotations
@@ -79,88 +92,23 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-PAYLOAD_VERSION = 1
-OUTCOMES = ("TP", "TN", "FP", "FN")
-MODELS = ("A", "B")
-ORDERS = ("imbalance", "importance", "size")
-INNER_ORDERS = ("attribution", "centroid")
+from ..engine.summary import CLUSTER_ORDERS as ORDERS
+from ..engine.summary import INNER_ORDERS, MODELS, OUTCOMES, order_within
+
+__all__ = ["PAYLOAD_VERSION", "OUTCOMES", "MODELS", "ORDERS", "INNER_ORDERS", "build_payload",
+           "payload_nbytes", "slider_range"]
+
+PAYLOAD_VERSION = 2
 _MIME = {"webp": "image/webp", "jpeg": "image/jpeg", "jpg": "image/jpeg", "png": "image/png"}
 
 
-# ---------------------------------------------------------------------------------------------
-# small accessors shared with widget.py (tolerant of the result object's exact type)
-# ---------------------------------------------------------------------------------------------
-
-def available_classes(result) -> list[str]:
-    """Classes of interest the result holds (``result.classes_of_interest``), as strings."""
-    classes = getattr(result, "classes_of_interest", None)
-    if classes is None:
-        classes = [result.target_class]
-    out = [str(c) for c in classes]
-    if str(result.target_class) not in out:
-        out.insert(0, str(result.target_class))
-    return out
-
-
-def cluster_ids(result) -> list[int]:
-    """Cluster ids in the result's order (``result.clusters``), falling back to the segments."""
-    ids: list[int] = []
-    for i, c in enumerate(getattr(result, "clusters", None) or []):
-        if isinstance(c, Mapping):
-            cid = next((c[k] for k in ("cluster", "id", "cluster_id") if k in c), i)
-        else:
-            cid = c
-        ids.append(int(cid))
-    present = sorted({int(c) for c in result.segments["cluster"].tolist()})
-    if not ids:
-        return present
-    seen = set(ids)
-    return ids + [c for c in present if c not in seen]
-
-
-def n_clusters_range(result, max_clusters: int = 40) -> tuple[int, int]:
-    """Inclusive range of cluster counts offered by the slider."""
-    n = len(result.segments)
-    return (min(2, max(n, 1)), max(min(max_clusters, n), 1))
-
-
-def current_n_clusters(result) -> int:
-    n = getattr(result, "n_clusters", None)
-    if n is None:
-        n = len(cluster_ids(result))
-    return int(n)
-
-
-def bin_edges(result, n_bins: int = 12) -> list[float]:
-    """Attribution bin edges shared by all clusters (``result.bin_edges`` when present).
-
-    Fallback mirrors :func:`imacs_widget.summary.shared_bin_edges`: ``n_bins`` equal bins over
-    all attributions, the range always including 0.
-    """
-    edges = getattr(result, "bin_edges", None)
-    if edges is None:
-        a = np.asarray(result.segments["attribution"], dtype=np.float64)
-        a = a[np.isfinite(a)]
-        lo = float(min(a.min(initial=0.0), 0.0))
-        hi = float(max(a.max(initial=0.0), 0.0))
-        if hi - lo < 1e-12:
-            lo, hi = lo - 0.5, hi + 0.5
-        edges = np.linspace(lo, hi, n_bins + 1)
-    return [float(e) for e in np.asarray(edges, dtype=np.float64)]
-
-
-def image_size(result, image_index: int) -> tuple[int, int]:
-    """Original ``(height, width)`` of an image, in the pixels the bboxes are expressed in."""
-    sizes = getattr(result, "image_sizes", None)
-    if sizes is not None and image_index in sizes:
-        h, w = sizes[image_index][:2]
-        return int(h), int(w)
-    for shape in (getattr(result, "image_shape", None),
-                  (getattr(result, "params", None) or {}).get("image_shape")):
-        if shape is not None:
-            return int(shape[0]), int(shape[1])
-    src = result.source_images[image_index]
-    return int(src.shape[0]), int(src.shape[1])
+def slider_range(result, max_clusters: int = 40) -> tuple[int, int]:
+    """Inclusive range of cluster counts the slider offers: ``result.n_clusters_range`` (what
+    :meth:`~imacs_widget.result.ComparisonResult.recluster` accepts), its upper end capped at
+    ``max(max_clusters, result.n_clusters)`` so that the slider stays usable and always holds
+    the current count. Every value offered is accepted by ``recluster``."""
+    lo, hi = result.n_clusters_range
+    return lo, min(hi, max(int(max_clusters), result.n_clusters))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,25 +202,15 @@ def _cached(cache: list | None, key: tuple, objects: tuple, make):
     return value
 
 
-def _thumbnails(result, size: int, dim: float) -> list[np.ndarray]:
-    thumbs = np.asarray(result.thumbnails)
-    masks = getattr(result, "segment_masks", None)
-    masks = None if masks is None else np.asarray(masks, bool)
+def _thumbnails(thumbs: np.ndarray, masks: np.ndarray, size: int, dim: float) -> list[np.ndarray]:
+    """``uint8 [T, T, 3]`` thumbnails resized to ``size``, pixels outside the mask dimmed."""
     out = []
-    for i in range(len(thumbs)):
-        t = thumbs[i]
-        if t.dtype != np.uint8:
-            t = np.clip(t, 0, 255).astype(np.uint8)
-        if t.ndim == 2:
-            t = np.repeat(t[..., None], 3, axis=-1)
-        t = t[..., :3]
-        m = None if masks is None else masks[i]
+    for t, m in zip(thumbs, masks, strict=True):
         if t.shape[0] != size or t.shape[1] != size:
             t = np.asarray(Image.fromarray(t).resize((size, size), Image.LANCZOS))
-            if m is not None:
-                m = np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize(
-                    (size, size), Image.NEAREST)) > 127
-        if m is not None and dim > 0 and not m.all():
+            m = np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize(
+                (size, size), Image.NEAREST)) > 127
+        if dim > 0 and not m.all():
             f = t.astype(np.float32)
             f[~m] = f[~m] * (1 - dim) + 128.0 * dim
             t = np.clip(f + 0.5, 0, 255).astype(np.uint8)
@@ -281,34 +219,42 @@ def _thumbnails(result, size: int, dim: float) -> list[np.ndarray]:
 
 
 def _source(img: np.ndarray, size: int) -> np.ndarray:
-    img = np.asarray(img)
-    if img.dtype != np.uint8:
-        img = np.clip(img, 0, 255).astype(np.uint8)
-    if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, axis=-1)
-    img = img[..., :3]
+    """A ``uint8 [h, w, 3]`` source preview scaled so that its longest edge is ``size``."""
     h, w = img.shape[:2]
-    s = size / max(h, w)
-    if s < 1 or max(h, w) != size:
-        nw, nh = max(1, round(w * s)), max(1, round(h * s))
-        img = np.asarray(Image.fromarray(img).resize((nw, nh), Image.LANCZOS))
+    if max(h, w) != size:
+        s = size / max(h, w)
+        img = np.asarray(Image.fromarray(img).resize((max(1, round(w * s)), max(1, round(h * s))),
+                                                    Image.LANCZOS))
     return img
+
+
+def _exact(x: Any) -> float | None:
+    """A finite float unchanged (JSON keeps every bit); NaN / inf -> None."""
+    v = float(x)
+    return v if math.isfinite(v) else None
 
 
 def _ints(values: Iterable) -> list[int]:
     return [int(v) for v in values]
 
 
+def _positions(seg, inner_order: str) -> list[int]:
+    """Position of every row of ``seg`` in ``order_within(seg, inner_order)``."""
+    pos = np.empty(len(seg), np.int64)
+    pos[order_within(seg.reset_index(drop=True), inner_order).index.to_numpy()] = np.arange(len(seg))
+    return pos.tolist()
+
+
 def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
                   image_format: str = "webp", quality: int = 80, encoding: str = "binary",
                   sheet_cols: int = 32, dim_outside: float = 0.6,
                   max_clusters: int = 40, cache: list | None = None) -> tuple[dict, list[bytes]]:
-    """Build the front-end payload of a ComparisonResult.
+    """Build the front-end payload of a ComparisonResult (its active class of interest).
 
     Parameters
     ----------
     result : ComparisonResult
-        Anything with the fields listed in docs/ARCHITECTURE.md ("ComparisonResult fields").
+        The comparison (see docs/ARCHITECTURE.md, "ComparisonResult fields").
     thumb_size : int
         Edge of each segment thumbnail in the sprite sheet, pixels.
     source_size : int
@@ -325,7 +271,7 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
     dim_outside : float
         0..1, how far thumbnail pixels outside the segment mask are blended towards grey.
     max_clusters : int
-        Upper end of ``n_clusters_range``.
+        Cap of the slider's ``n_clusters_range`` (see :func:`slider_range`).
     cache : list, optional
         A list the caller keeps between calls: encoded sprite sheets are reused while the
         result's ``thumbnails`` / ``source_images`` objects are the same (re-clustering does not
@@ -352,35 +298,31 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
     # ---- images table (distinct source images in order of first appearance)
     image_index = _ints(seg["image_index"])
     order: dict[int, int] = {}
-    for idx in image_index:
-        order.setdefault(idx, len(order))
-    first_row = {}
+    first_row: dict[int, int] = {}
     for r, idx in enumerate(image_index):
+        order.setdefault(idx, len(order))
         first_row.setdefault(idx, r)
     rows = [first_row[idx] for idx in order]
 
-    def col(name, conv, default=None):
-        if name not in seg:
-            return [default] * len(rows)
+    def col(name, conv):
         values = seg[name].tolist()
         return [conv(values[r]) for r in rows]
 
-    sizes = {idx: image_size(result, idx) for idx in order}
+    h, w = (int(v) for v in result.image_shape[:2])  # bboxes are in these pixels
     images = {
         "index": list(order),
-        "label": col("label", int, -1),
-        "pred_a": col("pred_a", int, -1),
-        "pred_b": col("pred_b", int, -1),
+        "label": col("label", int),
+        "pred_a": col("pred_a", int),
+        "pred_b": col("pred_b", int),
         "score_a": col("score_a", _num),
         "score_b": col("score_b", _num),
-        "width": [sizes[idx][1] for idx in order],
-        "height": [sizes[idx][0] for idx in order],
+        "width": [w] * len(order),
+        "height": [h] * len(order),
     }
 
     # ---- segments table
     box: list[int] = []
-    for idx, bb in zip(image_index, seg["bbox"].tolist(), strict=True):
-        h, w = sizes[idx]
+    for bb in seg["bbox"].tolist():
         x0, y0, x1, y1 = (float(v) for v in bb)
         box += [round(1000 * x0 / w), round(1000 * y0 / h), round(1000 * x1 / w),
                 round(1000 * y1 / h)]
@@ -388,26 +330,26 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
     outcome_code = {o: i for i, o in enumerate(OUTCOMES)}
     model_code = {m: i for i, m in enumerate(MODELS)}
     segments = {
-        "model": [model_code[str(m)] for m in seg["model"].tolist()],
+        "model": [model_code[m] for m in seg["model"].tolist()],
         "image": [order[idx] for idx in image_index],
-        "segment": _ints(seg["segment_index"]) if "segment_index" in seg else list(range(n)),
-        "rank": _ints(seg["rank"]) if "rank" in seg else [0] * n,
+        "segment": _ints(seg["segment_index"]),
+        "rank": _ints(seg["rank"]),
         "cluster": _ints(seg["cluster"]),
-        "outcome": [outcome_code[str(o)] for o in seg["outcome"].tolist()],
-        "attribution": [_num(v) for v in seg["attribution"].tolist()],
-        "centroid_distance": ([_num(v, 4) for v in seg["centroid_distance"].tolist()]
-                              if "centroid_distance" in seg else [None] * n),
+        "outcome": [outcome_code[o] for o in seg["outcome"].tolist()],
+        "attribution": [_exact(v) for v in seg["attribution"].tolist()],
+        "by_attribution": _positions(seg, "attribution"),
+        "by_centroid": _positions(seg, "centroid"),
         "box": box,
     }
 
     # ---- pictures
     buffers: list[bytes] = []
     settings = (fmt, quality, sheet_cols, thumb_size, source_size, dim_outside)
-    masks = getattr(result, "segment_masks", None)
     thumbs = _cached(
-        cache, ("thumbs", settings), (result.thumbnails, masks),
-        lambda: _pack(_thumbnails(result, thumb_size, dim_outside), thumb_size, sheet_cols, fmt,
-                      quality, background=128))
+        cache, ("thumbs", settings), (result.thumbnails, result.segment_masks),
+        lambda: _pack(_thumbnails(result.thumbnails, result.segment_masks, thumb_size,
+                                  dim_outside), thumb_size, sheet_cols, fmt, quality,
+                      background=128))
     sources = _cached(
         cache, ("sources", settings, tuple(order)), (result.source_images,),
         lambda: _pack([_source(result.source_images[idx], source_size) for idx in order],
@@ -415,26 +357,21 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
     thumbs = _attach(*thumbs, encoding, buffers)
     sources = _attach(*sources, encoding, buffers)
 
-    model_names = getattr(result, "model_names", None) or {}
-    accuracy = getattr(result, "accuracy", None) or {}
-    default_order = getattr(result, "order", "imbalance")
-    default_inner = getattr(result, "inner_order", "attribution")
     payload = {
         "version": PAYLOAD_VERSION,
         "class_names": [str(c) for c in result.class_names],
         "target_class": str(result.target_class),
-        "classes": available_classes(result),
-        "model_names": {m: str(model_names.get(m, f"model {m}")) for m in MODELS},
-        "accuracy": {m: _num(accuracy.get(m), 4) if isinstance(accuracy, Mapping) else None
-                     for m in MODELS},
-        "warnings": [str(w) for w in (getattr(result, "warnings", None) or [])],
-        "sampling": _json_safe(getattr(result, "sampling", None) or {}),
-        "order": default_order if default_order in ORDERS else "imbalance",
-        "inner_order": default_inner if default_inner in INNER_ORDERS else "attribution",
-        "n_clusters": current_n_clusters(result),
-        "n_clusters_range": list(n_clusters_range(result, max_clusters)),
-        "clusters": [{"id": c} for c in cluster_ids(result)],
-        "bin_edges": bin_edges(result),
+        "classes": [str(c) for c in result.classes_of_interest],
+        "model_names": {m: str(result.model_names[m]) for m in MODELS},
+        "accuracy": {m: _num(result.accuracy.get(m), 4) for m in MODELS},
+        "warnings": [str(x) for x in result.warnings],
+        "sampling": _json_safe(result.sampling),
+        "order": result.order,
+        "inner_order": result.inner_order,
+        "n_clusters": int(result.n_clusters),
+        "n_clusters_range": list(slider_range(result, max_clusters)),
+        "clusters": [{"id": int(c["id"])} for c in result.clusters],
+        "bin_edges": [float(e) for e in np.asarray(result.bin_edges, dtype=np.float64)],
         "n_segments": n,
         "segments": segments,
         "images": images,

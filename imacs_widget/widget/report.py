@@ -3,9 +3,11 @@
 :func:`write_html` embeds the widget's state in the standard ipywidgets embed format
 (``ipywidgets.embed.embed_data(..., drop_defaults=False)`` — with the defaults dropped, ``_esm``
 would be missing) and inlines a small offline host (``report_host.js``) that runs the widget's
-own anywidget front-end module against that state. The same ESM bundle that runs in JupyterLab
-renders the report; nothing is fetched from a CDN, so the file opens with every request blocked
-(its Content-Security-Policy forbids any network request).
+own anywidget front-end module against that state (``<script type="module">`` followed by
+``start();``). The same ESM bundle that runs in JupyterLab renders the report; nothing is
+fetched from a CDN, so the file opens with every request blocked (its
+Content-Security-Policy forbids any network request). The browser tests render their pages
+with the same host (:func:`page_html`, with a fake kernel).
 
 There is no kernel behind the page: controls that only change front-end state work; anything
 that needs Python (e.g. re-clustering with a new number of clusters) can only use what the
@@ -104,6 +106,14 @@ def _embed_state(widget) -> dict:
 
 def render_html(widget_or_result, title: str | None = None, description: str | None = None) -> str:
     """The report as an HTML string (see :func:`write_html`)."""
+    return page_html(widget_or_result, title=title, description=description)
+
+
+def page_html(widget_or_result, title: str | None = None, description: str | None = None, *,
+              start: str = "start();", head: str = "") -> str:
+    """The report page; ``start`` is the JavaScript that starts the host (module scope, after
+    ``report_host.js``) and ``head`` extra ``<head>`` markup — the browser harness
+    (tests/widget_harness.py) passes a fake kernel and a theme this way."""
     widget, created = _as_widget(widget_or_result)
     try:
         data = _embed_state(widget)
@@ -116,7 +126,9 @@ def render_html(widget_or_result, title: str | None = None, description: str | N
             title = f"IMACS: {names['A']} vs {names['B']}"
         else:
             title = "IMACS comparison"
-    host = _HOST_JS.read_text(encoding="utf-8")
+    host = _HOST_JS.read_text(encoding="utf-8") + "\n" + start
+    if "</script" in host.lower():
+        raise ValueError("the host script must not contain '</script'")
     views = "\n".join(
         f'<script type="application/vnd.jupyter.widget-view+json">{_script_json(v)}</script>'
         for v in data["view_specs"]
@@ -131,6 +143,7 @@ def render_html(widget_or_result, title: str | None = None, description: str | N
 <meta name="generator" content="imacs_widget.report">
 <title>{html.escape(title)}</title>
 <style>{_PAGE_CSS}</style>
+{head}
 </head>
 <body>
 <header class="imacs-report-header"><h1>{html.escape(title)}</h1>{desc}</header>
@@ -138,7 +151,7 @@ def render_html(widget_or_result, title: str | None = None, description: str | N
 <main class="imacs-report">
 {views}
 </main>
-<script>
+<script type="module">
 {host}
 </script>
 </body>

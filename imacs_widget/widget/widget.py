@@ -1,35 +1,43 @@
 """``ImacsWidget``: the Jupyter front end of a :class:`~imacs_widget.result.ComparisonResult`.
 
-Thin by design: traits, validation and message handlers only. The views (cluster histogram,
+Thin by design: traits, validation and command handlers only. The views (cluster histogram,
 concept clusters, cluster confusion matrices, source preview, location heatmaps; paper §5 and
-§7) are drawn by ``js/src`` from the payload built by :mod:`imacs_widget.payload`; ordering and
-filtering of clusters happen in the browser so that they also work in a static report.
+§7) are drawn by ``js/src`` from the payload built by :mod:`imacs_widget.widget.payload`;
+ordering and filtering of clusters happen in the browser (with the definitions of
+:mod:`imacs_widget.engine.summary`) so that they also work in a static report.
 
-Public traits (synced both ways; set them from Python or use the controls):
+One pattern for everything the front end does:
 
-``n_clusters``, ``target_class``, ``order``, ``inner_order``, ``outcomes``, ``models``,
-``selected_cluster``, ``view`` — see each trait's ``help``.
+* **State is traits.** ``order``, ``inner_order``, ``outcomes``, ``models``,
+  ``selected_cluster`` and ``view`` are set by the controls (synced both ways);
+  ``n_clusters`` and ``target_class`` reflect the result and are set from Python only (the
+  front end *asks* for a change with a command, below). Private, Python → JS only:
+  ``_payload`` (JSON), ``_images`` (binary sprite sheets), ``_busy`` (True while
+  re-clustering / switching class).
+* **Requests are commands** (``anywidget.experimental.command`` here,
+  ``experimental.invoke(name, msg)`` in ``js/src/app.js``; each answers one JSON dict and no
+  buffers), mirrored in ``js/src/types.js``::
 
-Private, front-end-facing traits (do not set them yourself):
+    "_ping"          {}                         -> {"ok": True, "version": int}
+                                                   # payload version; a kernel is present
+    "_recluster"     {"n_clusters": int}        -> {"ok": bool, "n_clusters": int,
+                                                    "error": str (when not ok)}
+    "_select_class"  {"target_class": str}      -> {"ok": bool, "target_class": str,
+                                                    "error": str (when not ok)}
+    "_hover"         {"segment": int | None}    -> {"ok": bool}
+                                                   # row of result.segments under the mouse
 
-``_payload`` (JSON, Python → JS), ``_images`` (binary sprite sheets, Python → JS),
-``_busy`` (Python → JS; True while re-clustering / switching class).
+  The names are private like ``_payload`` (front-end-facing; from Python set ``n_clusters`` /
+  ``target_class`` instead). ``_recluster`` / ``_select_class`` update the result, the payload
+  and the trait before they answer (the answer arrives after the new state), and answer the
+  current value either way.
 
-Custom messages (each a dict with a ``"type"``), mirrored in ``js/src/types.js``::
-
-    JS → Python
-        {"type": "ping"}                                  # answered by "pong" (kernel present)
-        {"type": "recluster", "n_clusters": int}          # re-cluster (no model call)
-        {"type": "select_cluster", "cluster": int | None} # same as setting selected_cluster
-        {"type": "hover", "segment": int | None}          # row of result.segments under the mouse
-    Python → JS
-        {"type": "pong", "version": int}                  # payload version the kernel speaks
-        {"type": "notice", "level": "info" | "warning" | "error", "text": str}
-
-Every message and every trait value coming from the front end is validated: unknown types,
-bad cluster ids, out-of-range counts and wrong types are ignored with a logged warning (logger
-``imacs_widget.widget``) and the front end is sent the current value back; nothing raises.
-Values set from Python are validated too, and a bad one raises ``traitlets.TraitError``.
+There are no other custom messages. Everything from the front end is validated: a custom
+message that is not a well-formed command of a known name, a command with bad parameters, and
+a state update with a bad, read-only or Python-only value are ignored with a logged warning
+(logger ``imacs_widget.widget.widget``); a command still gets an answer (``"ok": False``) and a
+rejected state update is answered with the current value; nothing raises. Values set from
+Python are validated too, and a bad one raises ``traitlets.TraitError``.
 """
 
 from __future__ import annotations
@@ -40,24 +48,16 @@ from typing import Any
 
 import anywidget
 import traitlets as t
+from anywidget.experimental import command
 
-from .payload import (
-    INNER_ORDERS,
-    MODELS,
-    ORDERS,
-    OUTCOMES,
-    PAYLOAD_VERSION,
-    available_classes,
-    build_payload,
-    cluster_ids,
-    current_n_clusters,
-    n_clusters_range,
-)
+from ..errors import ImacsInputError
+from ..result import ComparisonResult
+from .payload import INNER_ORDERS, MODELS, ORDERS, OUTCOMES, PAYLOAD_VERSION, build_payload
 
 log = logging.getLogger(__name__)
 
 VIEWS = ("clusters", "histogram")
-MESSAGE_TYPES = ("ping", "recluster", "select_cluster", "hover")
+COMMANDS = ("_ping", "_recluster", "_select_class", "_hover")
 
 _STATIC = Path(__file__).parent.parent / "static"
 _MISSING_ESM = """
@@ -94,7 +94,7 @@ class ImacsWidget(anywidget.AnyWidget):
     result : ComparisonResult
         The comparison to show (``result.widget()`` builds this widget).
     thumb_size, source_size, image_format, quality
-        Passed to :func:`imacs_widget.payload.build_payload`.
+        Passed to :func:`imacs_widget.widget.payload.build_payload`.
     **traits
         Initial values of the public traits (e.g. ``order="size"``, ``n_clusters=6``).
     """
@@ -102,14 +102,18 @@ class ImacsWidget(anywidget.AnyWidget):
     _esm = _asset("widget.js", _MISSING_ESM)
     _css = _asset("widget.css", "")
 
-    # ---- public state (both ways) ------------------------------------------------------------
-    n_clusters = t.Int(2, help="Number of clusters. Changing it re-clusters the stored embeddings "
-                       "(result.recluster; no model is called) and redraws.").tag(sync=True)
+    # ---- public state ----------------------------------------------------------------------------
+    n_clusters = t.Int(2, help="Number of clusters, in result.n_clusters_range. Setting it "
+                       "re-clusters the stored embeddings (result.recluster; no model is called) "
+                       "and redraws; the front end asks with the '_recluster' command.").tag(sync=True)
     target_class = t.Unicode("", help="Class of interest shown; one of the classes the result "
-                             "holds (result.classes_of_interest).").tag(sync=True)
-    order = t.Unicode("imbalance", help="Order of clusters: 'imbalance' (|mean A - mean B|, "
-                      "largest first; the paper's default), 'importance' (largest mean "
-                      "attribution of either model first) or 'size'.").tag(sync=True)
+                             "holds (result.classes_of_interest). Setting it switches the "
+                             "result's active class; the front end asks with the '_select_class' "
+                             "command.").tag(sync=True)
+    order = t.Unicode("imbalance", help="Order of clusters: 'imbalance' (one-sided clusters "
+                      "first, then |mean A - mean B|, largest first; the paper's default), "
+                      "'importance' (largest mean attribution first) or 'size'; see "
+                      "imacs_widget.engine.summary.").tag(sync=True)
     inner_order = t.Unicode("attribution", help="Order of segments within a cluster: "
                             "'attribution' (highest first) or 'centroid' (closest to the "
                             "cluster centre first).").tag(sync=True)
@@ -125,20 +129,25 @@ class ImacsWidget(anywidget.AnyWidget):
                      "'histogram' (cluster histogram, §5.1).").tag(sync=True)
 
     # ---- private, owned by this class; the front end only reads them -------------------------
-    _payload = t.Dict(help="Payload JSON (imacs_widget.payload).").tag(sync=True)
+    _payload = t.Dict(help="Payload JSON (imacs_widget.widget.payload).").tag(sync=True)
     _images = t.List(t.Bytes(), help="Sprite sheets referenced by _payload.").tag(sync=True)
     _busy = t.Bool(False, help="True while the kernel re-clusters or switches class.").tag(sync=True)
-    # Python-only: last hovered segment row (set by the "hover" message).
-    _hover = t.Int(None, allow_none=True)
+    # Python-only: last hovered segment row (set by the "_hover" command).
+    _hovered = t.Int(None, allow_none=True)
 
     _PUBLIC = ("n_clusters", "target_class", "order", "inner_order", "outcomes", "models",
                "selected_cluster", "view")
+    # public traits the front end changes through a command, never by a state update
+    _BY_COMMAND = {"n_clusters": "_recluster", "target_class": "_select_class"}
     _READ_ONLY = ("_payload", "_images", "_busy", "_esm", "_css", "_anywidget_id",
                   "_model_name", "_model_module", "_model_module_version", "_view_name",
                   "_view_module", "_view_module_version")
 
-    def __init__(self, result, *, thumb_size: int = 48, source_size: int = 96,
+    def __init__(self, result: ComparisonResult, *, thumb_size: int = 48, source_size: int = 96,
                  image_format: str = "webp", quality: int = 80, **traits):
+        if not isinstance(result, ComparisonResult):
+            raise ImacsInputError("result", "expected an imacs_widget.result.ComparisonResult, "
+                                  f"got {type(result).__name__}")
         self._result = result
         self._payload_options = {"thumb_size": thumb_size, "source_size": source_size,
                                  "image_format": image_format, "quality": quality}
@@ -147,15 +156,9 @@ class ImacsWidget(anywidget.AnyWidget):
         wanted_class = traits.pop("target_class", None)
         wanted_n = traits.pop("n_clusters", None)
         payload, images = self._build()
-        init = {
-            "n_clusters": current_n_clusters(result),
-            "target_class": str(result.target_class),
-            "order": getattr(result, "order", "imbalance"),
-            "inner_order": getattr(result, "inner_order", "attribution"),
-        }
-        init = {k: v for k, v in init.items() if self._check(k, v, raise_=False) is not None}
+        init = {"n_clusters": result.n_clusters, "target_class": result.target_class,
+                "order": result.order, "inner_order": result.inner_order}
         super().__init__(_payload=payload, _images=images, **{**init, **traits})
-        self.on_msg(self._on_message)
         if wanted_class is not None:
             self.target_class = wanted_class
         if wanted_n is not None:
@@ -163,14 +166,14 @@ class ImacsWidget(anywidget.AnyWidget):
 
     # ---- Python API ------------------------------------------------------------------------------
     @property
-    def result(self):
+    def result(self) -> ComparisonResult:
         """The ComparisonResult shown (re-clustering and class switching act on it)."""
         return self._result
 
     @property
     def hovered_segment(self) -> dict | None:
         """The row of ``result.segments`` last hovered in the front end, as a dict (or None)."""
-        i = self._hover
+        i = self._hovered
         if i is None or not 0 <= i < len(self._result.segments):
             return None
         row = self._result.segments.iloc[i].to_dict()
@@ -179,45 +182,37 @@ class ImacsWidget(anywidget.AnyWidget):
 
     # ---- payload ---------------------------------------------------------------------------------
     def _build(self) -> tuple[dict, list[bytes]]:
-        payload, buffers = build_payload(self._result, cache=self._image_cache,
-                                         **self._payload_options)
-        return payload, buffers
+        return build_payload(self._result, cache=self._image_cache, **self._payload_options)
 
-    def _push_payload(self) -> None:
+    def _sync(self) -> None:
+        """Payload, ``n_clusters`` and ``target_class`` from the result (after any change)."""
         payload, buffers = self._build()
+        r = self._result
         with self.hold_sync():
             if len(buffers) != len(self._images) or any(
                     a is not b and a != b for a, b in zip(buffers, self._images, strict=True)):
                 self._images = buffers
             self._payload = payload
-            if self.selected_cluster is not None and self.selected_cluster not in cluster_ids(self._result):
+            if self.selected_cluster is not None and not 0 <= self.selected_cluster < r.n_clusters:
                 self.selected_cluster = None
-            if self.n_clusters != payload["n_clusters"]:
-                self._reverting = True
-                try:
-                    self.n_clusters = payload["n_clusters"]
-                finally:
-                    self._reverting = False
+            self._reverting = True
+            try:
+                self.n_clusters = r.n_clusters
+                self.target_class = r.target_class
+            finally:
+                self._reverting = False
 
     # ---- validation ------------------------------------------------------------------------------
-    def _check(self, name: str, value: Any, raise_: bool = True):
-        """Normalised value of public trait ``name`` or raise ``_Invalid`` (None if not raise_)."""
-        try:
-            return self._normalise(name, value)
-        except _Invalid:
-            if raise_:
-                raise
-            return None
-
     def _normalise(self, name: str, value: Any):
+        """Normalised value of public trait ``name``, or raise ``_Invalid``."""
         r = self._result
         if name == "n_clusters":
-            lo, hi = n_clusters_range(r)
+            lo, hi = r.n_clusters_range
             if not _is_int(value) or not lo <= value <= hi:
                 raise _Invalid(f"n_clusters must be an integer in {lo}..{hi}, got {value!r}")
             return value
         if name == "target_class":
-            classes = [str(c) for c in available_classes(r)]
+            classes = r.classes_of_interest
             if not isinstance(value, str) or value not in classes:
                 raise _Invalid(f"target_class must be one of {classes}, got {value!r}")
             return value
@@ -235,16 +230,16 @@ class ImacsWidget(anywidget.AnyWidget):
         if name == "selected_cluster":
             if value is None:
                 return None
-            ids = cluster_ids(r)
-            if not _is_int(value) or value not in ids:
-                raise _Invalid(f"selected_cluster must be None or a cluster id in {ids}, got {value!r}")
+            if not _is_int(value) or not 0 <= value < r.n_clusters:
+                raise _Invalid(f"selected_cluster must be None or a cluster id in "
+                               f"0..{r.n_clusters - 1}, got {value!r}")
             return value
         raise _Invalid(f"unknown trait {name!r}")
 
     @t.validate(*_PUBLIC)
     def _validate_public(self, proposal):
         name = proposal["trait"].name
-        if getattr(self, "_result", None) is None or (name == "n_clusters" and self._reverting):
+        if getattr(self, "_result", None) is None or self._reverting:
             return proposal["value"]
         try:
             return self._normalise(name, proposal["value"])
@@ -252,7 +247,8 @@ class ImacsWidget(anywidget.AnyWidget):
             raise t.TraitError(str(exc)) from None
 
     def set_state(self, sync_data):
-        """State from the front end: drop invalid or read-only values (warning), apply the rest."""
+        """State from the front end: drop invalid, read-only or Python-only values (warning),
+        apply the rest, and send the current value of what was dropped back."""
         if not isinstance(sync_data, dict):
             log.warning("imacs widget: ignored a state update that is not a dict: %r", sync_data)
             return
@@ -260,6 +256,10 @@ class ImacsWidget(anywidget.AnyWidget):
         for name, value in sync_data.items():
             if name in self._READ_ONLY:
                 log.warning("imacs widget: ignored a front-end update of read-only %s", name)
+                rejected.append(name)
+            elif name in self._BY_COMMAND:
+                log.warning("imacs widget: ignored a front-end update of %s (the front end asks "
+                            "with the %r command)", name, self._BY_COMMAND[name])
                 rejected.append(name)
             elif name in self._PUBLIC:
                 try:
@@ -280,92 +280,99 @@ class ImacsWidget(anywidget.AnyWidget):
         if rejected:
             self.send_state([k for k in rejected if k in self.keys])  # resync the front end
 
-    # ---- reactions -------------------------------------------------------------------------------
+    # ---- reactions (Python or a command set the trait) -------------------------------------------
     @t.observe("n_clusters")
     def _on_n_clusters(self, change):
-        if self._reverting or change["new"] == current_n_clusters(self._result):
-            return
-        self._run("re-clustering", lambda: self._result.recluster(int(change["new"])),
-                  revert=("n_clusters", change["old"]))
+        if not self._reverting and change["new"] != self._result.n_clusters:
+            self._run("re-clustering", lambda: self._result.recluster(change["new"]))
 
     @t.observe("target_class")
     def _on_target_class(self, change):
-        if change["new"] == str(self._result.target_class):
-            return
-        r = self._result
-        if hasattr(r, "select_class"):
-            action = lambda: r.select_class(change["new"])  # noqa: E731
-        else:
-            def action():
-                r.target_class = change["new"]
-        self._run("switching class", action, revert=("target_class", change["old"]))
+        if not self._reverting and change["new"] != self._result.target_class:
+            self._run("switching class", lambda: self._result.select_class(change["new"]))
 
-    def _run(self, what: str, action, revert: tuple[str, Any]) -> None:
+    def _run(self, what: str, action) -> None:
+        """Change the result, then sync payload and traits; on failure sync what the result now
+        is (the trait goes back), log and re-raise."""
         self._busy = True
         try:
-            new = action()
-            if new is not None and hasattr(new, "segments"):
-                self._result = new
-            self._push_payload()
+            action()
         except Exception as exc:
             log.warning("imacs widget: %s failed: %s", what, exc)
-            self._notice("error", f"{what} failed: {exc}")
-            self._reverting = True
-            try:
-                setattr(self, revert[0], revert[1])
-            finally:
-                self._reverting = False
+            raise
         finally:
-            self._busy = False
+            try:
+                self._sync()
+            finally:
+                self._busy = False
 
-    # ---- messages --------------------------------------------------------------------------------
-    def _notice(self, level: str, text: str) -> None:
-        self.send({"type": "notice", "level": level, "text": str(text)})
-
-    def _on_message(self, _widget, content, _buffers=None) -> None:
+    # ---- commands --------------------------------------------------------------------------------
+    def _handle_custom_msg(self, content, buffers):
+        """Pass well-formed commands of a known name on to anywidget; ignore anything else."""
         try:
-            self._handle_message(content)
-        except Exception as exc:  # a handler must never raise into the kernel
+            problem = _command_problem(content)
+            if problem is None:
+                super()._handle_custom_msg(content, buffers)
+                return
+            log.warning("imacs widget: ignored a message (%s): %r", problem, content)
+            if isinstance(content, dict) and isinstance(content.get("id"), str):
+                self.send({"id": content["id"], "kind": "anywidget-command-response",
+                           "response": {"ok": False, "error": f"ignored: {problem}"}})
+        except Exception as exc:  # a message must never raise into the kernel
             log.warning("imacs widget: message %r failed: %s", content, exc)
 
-    def _handle_message(self, content) -> None:
-        """Apply one custom message from the front end (see the module docstring)."""
-        if not isinstance(content, dict) or not isinstance(content.get("type"), str):
-            log.warning("imacs widget: ignored a message without a string 'type': %r", content)
-            return
-        kind = content["type"]
-        if kind not in MESSAGE_TYPES:
-            log.warning("imacs widget: ignored a message of unknown type %r", kind)
-            return
-        if kind == "ping":
-            self.send({"type": "pong", "version": PAYLOAD_VERSION})
-            return
-        if kind == "recluster":
-            n = content.get("n_clusters")
-            try:
-                n = self._normalise("n_clusters", n)
-            except _Invalid as exc:
-                log.warning("imacs widget: ignored recluster: %s", exc)
-                self.send_state("n_clusters")
-                self._notice("warning", f"re-clustering ignored: {exc}")
-                return
-            if n == current_n_clusters(self._result):
-                self.send_state("n_clusters")
-                self._notice("info", f"already {n} clusters")
-                return
-            self.n_clusters = n
-            return
-        if kind == "select_cluster":
-            try:
-                self.selected_cluster = self._normalise("selected_cluster", content.get("cluster"))
-            except _Invalid as exc:
-                log.warning("imacs widget: ignored select_cluster: %s", exc)
-                self.send_state("selected_cluster")
-            return
-        if kind == "hover":
-            seg = content.get("segment")
-            if seg is None or (_is_int(seg) and 0 <= seg < len(self._result.segments)):
-                self._hover = seg
-            else:
-                log.warning("imacs widget: ignored hover of segment %r (not a row in 0..%d)",
-                            seg, len(self._result.segments) - 1)
+    def _request(self, what: str, name: str, msg) -> dict:
+        """Set trait ``name`` from ``msg[name]`` (validated); the answer of a command."""
+        value = msg.get(name) if isinstance(msg, dict) else None
+        try:
+            value = self._normalise(name, value)
+        except _Invalid as exc:
+            log.warning("imacs widget: ignored %s: %s", what, exc)
+            return {"ok": False, name: getattr(self, name), "error": f"{what} ignored: {exc}"}
+        try:
+            setattr(self, name, value)
+        except Exception as exc:  # the observer synced the old state back and logged
+            return {"ok": False, name: getattr(self, name), "error": f"{what} failed: {exc}"}
+        return {"ok": True, name: getattr(self, name)}
+
+    @command
+    def _ping(self, msg, buffers):
+        """Command ``_ping``: the kernel is there; answers the payload version it speaks."""
+        return {"ok": True, "version": PAYLOAD_VERSION}, []
+
+    @command
+    def _recluster(self, msg, buffers):
+        """Command ``_recluster``: ``{"n_clusters": int}`` -> re-cluster, new payload."""
+        return self._request("re-clustering", "n_clusters", msg), []
+
+    @command
+    def _select_class(self, msg, buffers):
+        """Command ``_select_class``: ``{"target_class": str}`` -> switch class, new payload."""
+        return self._request("switching class", "target_class", msg), []
+
+    @command
+    def _hover(self, msg, buffers):
+        """Command ``_hover``: ``{"segment": int | None}``, the row under the mouse."""
+        seg = msg.get("segment") if isinstance(msg, dict) else None
+        if isinstance(msg, dict) and "segment" in msg and (
+                seg is None or (_is_int(seg) and 0 <= seg < len(self._result.segments))):
+            self._hovered = seg
+            return {"ok": True}, []
+        log.warning("imacs widget: ignored hover of segment %r (not None or a row in 0..%d)",
+                    seg, len(self._result.segments) - 1)
+        return {"ok": False, "error": f"no segment {seg!r}"}, []
+
+
+def _command_problem(content) -> str | None:
+    """Why ``content`` is not a well-formed command of a known name (None if it is one)."""
+    if not isinstance(content, dict):
+        return "not a dict"
+    if content.get("kind") != "anywidget-command":
+        return f"kind {content.get('kind')!r} is not 'anywidget-command'"
+    if not isinstance(content.get("id"), str):
+        return "no string id"
+    if content.get("name") not in COMMANDS:
+        return f"unknown command {content.get('name')!r}"
+    if not isinstance(content.get("msg"), dict):
+        return "msg is not a dict"
+    return None

@@ -1,13 +1,15 @@
 // The IMACS widget: state from the model (traits), controls, linked views, hover preview.
 // Works with a live kernel (anywidget) and from embedded state without one (static report):
-// client-side controls only set model state; kernel-only actions (re-cluster, class switch)
-// are enabled once the kernel answers a "ping".
+// client-side controls only set model state (traits); kernel-only actions (re-cluster, class
+// switch) are commands sent with `experimental.invoke` (see imacs_widget/widget/widget.py and
+// types.js) and are enabled once the kernel answers the "_ping" command.
 
 import { h, replace } from "./dom.js";
 import {
   decodePayload, filterSegments, clusterStats, orderClusters, maxMeanAttribution,
-  OUTCOMES, MODELS, ORDERS, INNER_ORDERS, VIEWS, parseIncoming,
+  OUTCOMES, MODELS, ORDERS, INNER_ORDERS, VIEWS, parseAnswer,
 } from "./data.js";
+import { PAYLOAD_VERSION } from "./types.js";
 import { modelChip, outcomeChip, OUTCOME_TEXT } from "./parts.js";
 import { conceptView, histogramView, confusionView, sourceContent } from "./views.js";
 
@@ -44,7 +46,7 @@ export function deriveContext(data, st, expanded) {
   for (const id of order) {
     const c = stats.get(id);
     sizeMax = Math.max(sizeMax, c.size);
-    for (const m of st.models) if (c.mean[m] !== null) { lo = Math.min(lo, c.mean[m]); hi = Math.max(hi, c.mean[m]); }
+    for (const m of st.models) if (c.mean_attribution[m] !== null) { lo = Math.min(lo, c.mean_attribution[m]); hi = Math.max(hi, c.mean_attribution[m]); }
   }
   const refMean = maxMeanAttribution(stats);
   hi = Math.max(hi, refMean);
@@ -65,11 +67,18 @@ function toBlobUrl(ref, buffers, mime) {
   return URL.createObjectURL(new Blob([bytes], { type: mime }));
 }
 
-export function createApp(el, model) {
+/**
+ * @param {HTMLElement} el
+ * @param {any} model           anywidget model (get/set/on/off/save_changes)
+ * @param {{invoke?: Function}} [options]  `experimental.invoke(name, msg, {signal})` of the
+ *   host; without it (or when it rejects "_ping") there is no kernel
+ */
+export function createApp(el, model, { invoke = null } = {}) {
   const root = h("div", { class: "imacs-root", attrs: { "data-imacs-root": "" } });
   el.append(root);
-  const local = { live: false, pending: null, pendingTimer: 0, expanded: new Set(), notice: null, urls: [], data: null, error: null, hoverTimer: 0, lastHover: undefined };
+  const local = { live: false, pending: null, expanded: new Set(), notice: null, urls: [], data: null, error: null, hoverTimer: 0, lastHover: undefined, destroyed: false };
   const disposers = [];
+  const requests = new Set(); // AbortControllers of commands in flight
 
   // ---- skeleton -----------------------------------------------------------------------------
   const header = h("div", { class: "imacs-header" });
@@ -112,7 +121,28 @@ export function createApp(el, model) {
     model.set(name, value);
     try { model.save_changes(); } catch (e) { /* no kernel: state stays local */ }
   };
-  const send = (msg) => { try { model.send(msg); } catch (e) { /* no kernel */ } };
+  /** Send command `name`; resolves with the kernel's answer, rejects without a kernel. */
+  const command = (name, msg, timeoutMs = PENDING_TIMEOUT_MS) => {
+    if (typeof invoke !== "function") return Promise.reject(new Error("no kernel"));
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(new Error(`no answer in ${timeoutMs / 1000} s`)), timeoutMs);
+    requests.add(ctl);
+    let sent;
+    try { sent = Promise.resolve(invoke(name, msg, { signal: ctl.signal })); } catch (e) { sent = Promise.reject(e); }
+    return sent.then((res) => (Array.isArray(res) ? res[0] : res))
+      .finally(() => { clearTimeout(timer); requests.delete(ctl); });
+  };
+  /** A kernel-only action: busy until the command's answer; a refusal shows a notice. */
+  const request = (name, msg, text) => {
+    if (!local.live || local.pending !== null) return;
+    startPending(text);
+    command(name, msg).then((answer) => {
+      const a = parseAnswer(answer);
+      if (!a.ok) showNotice("warning", a.error);
+    }, (err) => {
+      if (!local.destroyed) showNotice("error", `${text.replace(/…$/, "")}: no answer from the kernel (${err && err.message ? err.message : err})`);
+    }).finally(() => { if (!local.destroyed) endPending(); });
+  };
 
   orderSelect.addEventListener("change", () => setTrait("order", orderSelect.value));
   innerSelect.addEventListener("change", () => setTrait("inner_order", innerSelect.value));
@@ -122,28 +152,23 @@ export function createApp(el, model) {
   nRange.addEventListener("input", () => { nValue.textContent = nRange.value; });
   nRange.addEventListener("change", () => {
     const n = Number(nRange.value);
-    if (!local.live || !Number.isInteger(n) || n === model.get("n_clusters")) return;
-    startPending(`Re-clustering into ${n} clusters…`);
-    send({ type: "recluster", n_clusters: n });
+    if (!Number.isInteger(n) || n === model.get("n_clusters")) return;
+    request("_recluster", { n_clusters: n }, `Re-clustering into ${n} clusters…`);
   });
   classSelect.addEventListener("change", () => {
     const value = classSelect.value;
-    if (!local.live || value === String(model.get("target_class"))) return;
-    startPending("Switching class of interest…");
-    setTrait("target_class", value);
+    if (value === String(model.get("target_class"))) return;
+    request("_select_class", { target_class: value }, "Switching class of interest…");
   });
 
   function startPending(text) {
     local.pending = text;
-    clearTimeout(local.pendingTimer);
-    local.pendingTimer = setTimeout(() => endPending(), PENDING_TIMEOUT_MS);
     renderBusy();
   }
   function endPending() {
     if (local.pending === null) return;
     local.pending = null;
-    clearTimeout(local.pendingTimer);
-    renderBusy();
+    renderBusy(); // the controls show the traits again (a refused value snaps back)
   }
 
   function showNotice(level, text) {
@@ -287,7 +312,7 @@ export function createApp(el, model) {
     source.style.top = `${top}px`;
     clearTimeout(local.hoverTimer);
     local.hoverTimer = setTimeout(() => {
-      if (local.lastHover !== i) { local.lastHover = i; if (local.live) send({ type: "hover", segment: i }); }
+      if (local.lastHover !== i && local.live) { local.lastHover = i; command("_hover", { segment: i }, 10000).catch(() => {}); }
     }, 250);
   }
   function hideSource() {
@@ -336,35 +361,32 @@ export function createApp(el, model) {
   const queueReload = () => {
     if (reloadQueued) return;
     reloadQueued = true;
-    queueMicrotask(() => { reloadQueued = false; loadPayload(); endPending(); renderAll(); });
+    queueMicrotask(() => { reloadQueued = false; if (!local.destroyed) { loadPayload(); renderAll(); } });
   };
   on("change:_payload", queueReload);
   on("change:_images", queueReload);
   for (const name of ["order", "inner_order", "outcomes", "models", "selected_cluster", "view"]) on(`change:${name}`, renderAll);
-  on("change:target_class", () => {
-    // the kernel sent the old class back (rejected): nothing is coming
-    const d = local.data;
-    if (d && String(model.get("target_class")) === String(d.payload.target_class)) endPending();
-    renderBusy();
-  });
-  on("change:n_clusters", renderBusy);
-  on("change:_busy", () => { if (model.get("_busy") !== true) endPending(); renderBusy(); });
-  on("msg:custom", (raw) => {
-    const msg = parseIncoming(raw);
-    if (!msg) return;
-    if (msg.type === "pong") { local.live = true; renderBusy(); }
-    if (msg.type === "notice") { endPending(); showNotice(msg.level, msg.text); }
-  });
+  for (const name of ["target_class", "n_clusters", "_busy"]) on(`change:${name}`, renderBusy);
 
   loadPayload();
   renderAll();
-  send({ type: "ping" });
+  // Is there a kernel? It may be busy with later cells: wait as long as the view lives.
+  command("_ping", {}, 24 * 3600 * 1000).then((answer) => {
+    if (local.destroyed || !answer || answer.ok !== true) return;
+    if (answer.version !== PAYLOAD_VERSION) {
+      showNotice("error", `The kernel's imacs_widget speaks payload version ${answer.version}, this front end ${PAYLOAD_VERSION}: re-clustering is off. Restart the kernel.`);
+      return;
+    }
+    local.live = true;
+    renderBusy();
+  }, () => { /* no kernel (static report): client-side controls only */ });
 
   return {
     root,
     destroy() {
+      local.destroyed = true;
       disposers.forEach((f) => f());
-      clearTimeout(local.pendingTimer);
+      for (const ctl of requests) ctl.abort(new Error("view removed"));
       clearTimeout(local.hoverTimer);
       for (const u of local.urls) { try { URL.revokeObjectURL(u); } catch (e) { /* ignore */ } }
       root.remove();

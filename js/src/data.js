@@ -1,5 +1,6 @@
 // Pure data helpers: decoding, filtering, ordering, binning, summaries. No DOM here.
-// Definitions mirror imacs_widget/summary.py (imbalance, importance, order ties, bins).
+// The cluster statistics and orders are a port of imacs_widget/engine/summary.py (the one
+// definition), pinned by js/tests/summary.test.js against fixtures computed by Python.
 
 import { PAYLOAD_VERSION } from "./types.js";
 
@@ -26,12 +27,21 @@ export function decodePayload(p) {
   }
   const s = p.segments;
   const n = p.n_segments;
-  const cols = ["model", "image", "segment", "rank", "cluster", "outcome", "attribution", "centroid_distance"];
+  const cols = ["model", "image", "segment", "rank", "cluster", "outcome", "attribution", "by_attribution", "by_centroid"];
   if (!Number.isInteger(n) || n < 0) return { ok: false, error: "bad n_segments" };
   for (const c of cols) {
     if (!Array.isArray(s[c]) || s[c].length !== n) return { ok: false, error: `segments.${c} has the wrong length` };
   }
   if (!Array.isArray(s.box) || s.box.length !== 4 * n) return { ok: false, error: "segments.box has the wrong length" };
+  const edges = p.bin_edges;
+  if (!Array.isArray(edges) || edges.length < 2 || !edges.every(isNum) || edges.some((e, k) => k > 0 && !(e > edges[k - 1]))) {
+    return { ok: false, error: "bin_edges must be at least two increasing numbers" };
+  }
+  const clusterIds = Array.isArray(p.clusters) ? p.clusters.map((c) => c && c.id) : [];
+  if (!clusterIds.every(Number.isInteger) || new Set(clusterIds).size !== clusterIds.length) {
+    return { ok: false, error: "clusters must list distinct integer ids" };
+  }
+  const known = new Set(clusterIds);
   const im = p.images || {};
   const m = Array.isArray(im.index) ? im.index.length : -1;
   for (const c of ["index", "label", "pred_a", "pred_b", "score_a", "score_b", "width", "height"]) {
@@ -42,6 +52,7 @@ export function decodePayload(p) {
   for (let i = 0; i < n; i++) {
     const img = s.image[i];
     if (!Number.isInteger(img) || img < 0 || img >= m) return { ok: false, error: `segment ${i} refers to a missing image` };
+    if (!known.has(s.cluster[i])) return { ok: false, error: `segment ${i} is in an unlisted cluster` };
     segments[i] = {
       i,
       model: s.model[i] === 1 ? "B" : "A",
@@ -51,7 +62,8 @@ export function decodePayload(p) {
       cluster: s.cluster[i],
       outcome: OUTCOMES[s.outcome[i]] || "TP",
       attribution: isNum(s.attribution[i]) ? s.attribution[i] : null,
-      distance: isNum(s.centroid_distance[i]) ? s.centroid_distance[i] : null,
+      byAttribution: s.by_attribution[i],
+      byCentroid: s.by_centroid[i],
       box: [s.box[4 * i] / 1000, s.box[4 * i + 1] / 1000, s.box[4 * i + 2] / 1000, s.box[4 * i + 3] / 1000],
     };
   }
@@ -63,18 +75,12 @@ export function decodePayload(p) {
       width: im.width[j], height: im.height[j],
     };
   }
-  const present = new Set(segments.map((d) => d.cluster));
-  const listed = Array.isArray(p.clusters) ? p.clusters.map((c) => c && c.id).filter(Number.isInteger) : [];
-  const clusterIds = [...listed, ...[...present].filter((c) => !listed.includes(c)).sort((a, b) => a - b)];
-  const attrs = segments.map((d) => d.attribution).filter(isNum);
-  const edges = Array.isArray(p.bin_edges) && p.bin_edges.length >= 2 && p.bin_edges.every(isNum)
-    ? p.bin_edges.slice() : sharedBinEdges(attrs);
   let maxAbs = 0;
-  for (const a of attrs) maxAbs = Math.max(maxAbs, Math.abs(a));
+  for (const d of segments) if (d.attribution !== null) maxAbs = Math.max(maxAbs, Math.abs(d.attribution));
   return {
     ok: true,
     data: {
-      payload: p, segments, images, clusterIds, edges, maxAbs: maxAbs || 1,
+      payload: p, segments, images, clusterIds, edges: edges.slice(), maxAbs: maxAbs || 1,
       classNames: Array.isArray(p.class_names) ? p.class_names.map(String) : [],
       modelNames: { A: String((p.model_names || {}).A ?? "A"), B: String((p.model_names || {}).B ?? "B") },
     },
@@ -86,24 +92,60 @@ export function decodePayload(p) {
  * @property {Payload} payload
  * @property {Segment[]} segments
  * @property {Array<Object>} images
- * @property {number[]} clusterIds
- * @property {number[]} edges
+ * @property {number[]} clusterIds     every cluster id, in the result's order
+ * @property {number[]} edges          the result's attribution bin edges
  * @property {number} maxAbs
  * @property {string[]} classNames
  * @property {{A: string, B: string}} modelNames
  */
 
-/** Mirror of summary.shared_bin_edges: n equal bins over the values, range includes 0. */
-export function sharedBinEdges(values, nBins = 12) {
-  let lo = 0, hi = 0;
-  for (const v of values) if (isNum(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-  if (hi - lo < 1e-12) { lo -= 0.5; hi += 0.5; }
-  return Array.from({ length: nBins + 1 }, (_, k) => lo + ((hi - lo) * k) / nBins);
+// ---- cluster statistics: a port of imacs_widget/engine/summary.py (see its docstring for the
+// definitions), checked number by number against js/tests/fixtures/summary_cases.json, which
+// scripts/make_js_fixture.py computes with the Python module. Change both or neither.
+
+/**
+ * Exactly rounded sum of finite numbers: CPython's math.fsum (Shewchuk's algorithm with the
+ * final half-even correction), so every mean has the same bits as in Python.
+ */
+export function fsum(values) {
+  const partials = [];
+  for (let x of values) {
+    let i = 0;
+    for (let y of partials) {
+      if (Math.abs(x) < Math.abs(y)) { const t = x; x = y; y = t; }
+      const hi = x + y;
+      const lo = y - (hi - x);
+      if (lo !== 0) partials[i++] = lo;
+      x = hi;
+    }
+    partials.length = i;
+    partials.push(x);
+  }
+  let n = partials.length;
+  if (n === 0) return 0;
+  let hi = partials[--n], lo = 0;
+  while (n > 0) {
+    const x = hi, y = partials[--n];
+    hi = x + y;
+    lo = y - (hi - x);
+    if (lo !== 0) break;
+  }
+  if (n > 0 && ((lo < 0 && partials[n - 1] < 0) || (lo > 0 && partials[n - 1] > 0))) {
+    const y = lo * 2, x = hi + y;
+    if (y === x - hi) hi = x;
+  }
+  return hi;
+}
+
+/** summary.mean_attribution: exact mean of the finite values, null when there are none. */
+export function meanAttribution(values) {
+  const v = values.filter(isNum);
+  return v.length ? fsum(v) / v.length : null;
 }
 
 /**
- * Bin of value v for edges (numpy.histogram after clipping to the range: the last bin is
- * closed on the right). Returns -1 for missing values.
+ * Bin of value v (summary.histogram: edges[k] <= v < edges[k + 1], the last bin closed, values
+ * outside fall into the first / last bin). Returns -1 for missing values.
  */
 export function binIndex(edges, v) {
   if (!isNum(v)) return -1;
@@ -118,7 +160,7 @@ export function binIndex(edges, v) {
   return lo;
 }
 
-/** Histogram counts of segments' attributions on the shared edges. */
+/** summary.histogram of segments' attributions on the shared edges. */
 export function histogram(segments, edges) {
   const counts = new Array(edges.length - 1).fill(0);
   for (const s of segments) {
@@ -128,40 +170,39 @@ export function histogram(segments, edges) {
   return counts;
 }
 
-/** Segments whose outcome and model are among the shown ones. */
+/** summary.filter_segments: segments whose outcome and model are among the shown ones. */
 export function filterSegments(segments, outcomes, models) {
   const o = new Set(outcomes), m = new Set(models);
   return segments.filter((s) => o.has(s.outcome) && m.has(s.model));
 }
 
-function mean(xs) {
-  const v = xs.filter(isNum);
-  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
-}
-
 /**
- * Per-cluster summaries (mirror of summary.summarize_clusters) of the given segments.
+ * summary.summarize_clusters of the given segments, one entry per cluster id (plus the
+ * segments of each model, for the views).
  * @returns {Map<number, ClusterStats>}
  */
 export function clusterStats(segments, clusterIds, edges) {
   const by = new Map(clusterIds.map((id) => [id, { A: [], B: [] }]));
-  for (const s of segments) {
-    if (!by.has(s.cluster)) by.set(s.cluster, { A: [], B: [] });
-    by.get(s.cluster)[s.model].push(s);
-  }
+  for (const s of segments) if (by.has(s.cluster)) by.get(s.cluster)[s.model].push(s);
   const out = new Map();
   for (const [id, g] of by) {
-    const meanA = mean(g.A.map((s) => s.attribution));
-    const meanB = mean(g.B.map((s) => s.attribution));
-    const ma = meanA ?? 0, mb = meanB ?? 0;
+    const means = { A: meanAttribution(g.A.map((s) => s.attribution)), B: meanAttribution(g.B.map((s) => s.attribution)) };
+    const present = MODELS.filter((m) => means[m] !== null);
+    const outcomes = {};
+    for (const m of MODELS) {
+      outcomes[m] = Object.fromEntries(OUTCOMES.map((o) => [o, 0]));
+      for (const s of g[m]) outcomes[m][s.outcome] += 1;
+    }
     out.set(id, {
       id,
       size: g.A.length + g.B.length,
       count: { A: g.A.length, B: g.B.length },
-      mean: { A: meanA, B: meanB },
+      mean_attribution: means,
       histogram: { A: histogram(g.A, edges), B: histogram(g.B, edges) },
-      imbalance: Math.abs(ma - mb),
-      importance: Math.max(ma, mb),
+      outcomes,
+      one_sided: present.length === 1 ? present[0] : null,
+      imbalance: present.length === 2 ? Math.abs(means.A - means.B) : null,
+      importance: present.length ? Math.max(...present.map((m) => means[m])) : null,
       segments: g,
     });
   }
@@ -172,39 +213,56 @@ export function clusterStats(segments, clusterIds, edges) {
  * @property {number} id
  * @property {number} size
  * @property {{A: number, B: number}} count
- * @property {{A: number | null, B: number | null}} mean
+ * @property {{A: number | null, B: number | null}} mean_attribution
  * @property {{A: number[], B: number[]}} histogram
- * @property {number} imbalance
- * @property {number} importance
+ * @property {{A: Object<string, number>, B: Object<string, number>}} outcomes
+ * @property {"A" | "B" | null} one_sided
+ * @property {number | null} imbalance
+ * @property {number | null} importance
  * @property {{A: Segment[], B: Segment[]}} segments
  */
 
-/** Cluster ids sorted by `order`, largest first, ties by id (summary.order_clusters). */
+/** summary._order_key, behind "empty clusters last". */
+function orderKey(c, order) {
+  const head = c.size === 0 ? 1 : 0;
+  if (order === "size") return [head, -c.size, c.id];
+  if (order === "importance") {
+    const v = c.importance;
+    return [head, v === null ? 1 : 0, v === null ? 0 : -v, c.id];
+  }
+  if (c.one_sided !== null) return [head, 0, -Math.abs(c.mean_attribution[c.one_sided]), c.id];
+  if (c.imbalance !== null) return [head, 1, -c.imbalance, c.id];
+  return [head, 2, 0, c.id];
+}
+
+function compareKeys(a, b) {
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return a[k] < b[k] ? -1 : 1;
+  return 0;
+}
+
+/** summary.order_clusters: cluster ids by `order` (unknown orders: "imbalance"). */
 export function orderClusters(stats, order) {
   const key = ORDERS.includes(order) ? order : "imbalance";
-  return [...stats.values()].sort((a, b) => (b[key] - a[key]) || (a.id - b.id)).map((c) => c.id);
+  return [...stats.values()].map((c) => [orderKey(c, key), c.id]).sort((a, b) => compareKeys(a[0], b[0])).map((e) => e[1]);
 }
 
-/** Segments in display order (summary.order_within); missing values go last. */
+/**
+ * summary.order_within: segments in display order. The payload carries each segment's position
+ * in Python's order of all segments; the order of any subset is that order restricted to it.
+ */
 export function orderWithin(segments, innerOrder) {
-  const byDist = innerOrder === "centroid";
-  const val = (s) => (byDist ? s.distance : s.attribution);
-  return [...segments].sort((a, b) => {
-    const va = val(a), vb = val(b);
-    if (va === null || vb === null) {
-      if (va !== vb) return va === null ? 1 : -1;
-    } else if (va !== vb) {
-      return byDist ? va - vb : vb - va;
-    }
-    return (a.image - b.image) || (a.segment - b.segment) || (a.i - b.i);
-  });
+  const key = innerOrder === "centroid" ? "byCentroid" : "byAttribution";
+  return [...segments].sort((a, b) => a[key] - b[key]);
 }
 
-/** The largest mean attribution of any model in any cluster (reference bar); 0 if none. */
+/** summary.max_mean_attribution: the largest mean of any model in any cluster; 0 if none. */
 export function maxMeanAttribution(stats) {
   let best = null;
   for (const c of stats.values()) {
-    for (const m of MODELS) if (c.mean[m] !== null) best = best === null ? c.mean[m] : Math.max(best, c.mean[m]);
+    for (const m of MODELS) {
+      const v = c.mean_attribution[m];
+      if (v !== null) best = best === null ? v : Math.max(best, v);
+    }
   }
   return best ?? 0;
 }
@@ -272,15 +330,15 @@ export function fmtScore(v) {
   return isNum(v) ? v.toFixed(2) : "n/a";
 }
 
-/** Validate a message from the kernel; returns the message or null. */
-export function parseIncoming(msg) {
-  if (!msg || typeof msg !== "object" || typeof msg.type !== "string") return null;
-  if (msg.type === "pong") return { type: "pong", version: Number(msg.version) };
-  if (msg.type === "notice") {
-    const level = ["info", "warning", "error"].includes(msg.level) ? msg.level : "info";
-    return { type: "notice", level, text: String(msg.text ?? "") };
+/**
+ * Validate a command's answer from the kernel (ImacsWidget: {"ok": bool, "error"?: str, ...}).
+ * @returns {{ok: boolean, error: string | null}}
+ */
+export function parseAnswer(answer) {
+  if (!answer || typeof answer !== "object" || typeof answer.ok !== "boolean") {
+    return { ok: false, error: "the kernel sent a malformed answer" };
   }
-  return null;
+  return { ok: answer.ok, error: answer.ok ? null : String(answer.error ?? "the kernel refused") };
 }
 
 /** Nice tick values (multiples of 1, 2, 2.5 or 5 x 10^k) inside [lo, hi], about `count` of them. */

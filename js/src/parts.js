@@ -105,9 +105,9 @@ export function meanPlot(st, ctx) {
   const [lo, hi] = ctx.meanDomain;
   const x = (v) => ((v - lo) / (hi - lo)) * (PW - 2) + 1;
   const g = s("svg", { class: "imacs-plot", width: PW, height: PH, viewBox: `0 0 ${PW} ${PH}`, role: "img" });
-  const parts = ctx.models.map((m) => `${m} ${fmtSigned(st.mean[m])}`);
+  const parts = ctx.models.map((m) => `${m} ${fmtSigned(st.mean_attribution[m])}`);
   g.append(svgTitle(`mean attribution: ${parts.join(", ")}; reference (largest mean of any cluster) ${fmtSigned(ctx.refMean)}`));
-  const rows = [["ref", ctx.refMean, 4], ...ctx.models.map((m) => [m, st.mean[m], 10])];
+  const rows = [["ref", ctx.refMean, 4], ...ctx.models.map((m) => [m, st.mean_attribution[m], 10])];
   let y = 2;
   for (const [key, v, hgt] of rows) {
     if (v !== null) {

@@ -1,8 +1,8 @@
-// JSDoc mirror of the payload built by imacs_widget/payload.py (version 1) and of the custom
-// messages handled by imacs_widget/widget.py. Keep both sides in step; bump PAYLOAD_VERSION on
-// any incompatible change.
+// JSDoc mirror of the payload built by imacs_widget/widget/payload.py (version 2) and of the
+// commands handled by imacs_widget/widget/widget.py. Keep both sides in step; bump
+// PAYLOAD_VERSION on any incompatible change.
 
-export const PAYLOAD_VERSION = 1;
+export const PAYLOAD_VERSION = 2;
 
 /**
  * @typedef {"A" | "B"} ModelKey
@@ -34,8 +34,9 @@ export const PAYLOAD_VERSION = 1;
  * @property {number[]} rank               0 = most important by the ranking
  * @property {number[]} cluster
  * @property {number[]} outcome            index into OUTCOMES
- * @property {Array<number | null>} attribution
- * @property {Array<number | null>} centroid_distance
+ * @property {Array<number | null>} attribution   exact (not rounded); null: not finite
+ * @property {number[]} by_attribution     position in summary.order_within(all segments, "attribution")
+ * @property {number[]} by_centroid        position in summary.order_within(all segments, "centroid")
  * @property {number[]} box                flat x0, y0, x1, y1 per segment, thousandths of w / h
  */
 
@@ -54,7 +55,7 @@ export const PAYLOAD_VERSION = 1;
 
 /**
  * @typedef {Object} Payload
- * @property {1} version
+ * @property {2} version
  * @property {string[]} class_names
  * @property {string} target_class
  * @property {string[]} classes                 classes of interest the result holds
@@ -65,9 +66,9 @@ export const PAYLOAD_VERSION = 1;
  * @property {ClusterOrder} order
  * @property {InnerOrder} inner_order
  * @property {number} n_clusters
- * @property {[number, number]} n_clusters_range
- * @property {Array<{id: number}>} clusters     ids in the result's order
- * @property {number[]} bin_edges               shared attribution bins
+ * @property {[number, number]} n_clusters_range  what the slider offers (recluster accepts all of it)
+ * @property {Array<{id: number}>} clusters     every cluster id, in the result's order
+ * @property {number[]} bin_edges               result.bin_edges, shared attribution bins
  * @property {number} n_segments
  * @property {PayloadSegments} segments
  * @property {PayloadImages} images
@@ -86,22 +87,26 @@ export const PAYLOAD_VERSION = 1;
  * @property {number} cluster
  * @property {Outcome} outcome
  * @property {number | null} attribution
- * @property {number | null} distance
+ * @property {number} byAttribution  position in Python's within-cluster order by attribution
+ * @property {number} byCentroid     position in Python's within-cluster order by centroid distance
  * @property {[number, number, number, number]} box   x0, y0, x1, y1 in 0..1
  */
 
 /**
- * Messages, JS -> Python.
- * @typedef {{type: "ping"}} PingMsg
- * @typedef {{type: "recluster", n_clusters: number}} ReclusterMsg
- * @typedef {{type: "select_cluster", cluster: number | null}} SelectClusterMsg
- * @typedef {{type: "hover", segment: number | null}} HoverMsg
- * @typedef {PingMsg | ReclusterMsg | SelectClusterMsg | HoverMsg} OutgoingMsg
+ * Commands, JS -> Python: `experimental.invoke(name, msg, {signal})` resolves with
+ * `[answer, buffers]` (no buffers are used). There are no other custom messages; state is
+ * traits (order, inner_order, outcomes, models, selected_cluster, view set here; n_clusters,
+ * target_class, _payload, _images, _busy set by Python only).
  *
- * Messages, Python -> JS.
- * @typedef {{type: "pong", version: number}} PongMsg
- * @typedef {{type: "notice", level: "info" | "warning" | "error", text: string}} NoticeMsg
- * @typedef {PongMsg | NoticeMsg} IncomingMsg
+ * @typedef {{}} PingMsg                               "_ping"
+ * @typedef {{ok: true, version: number}} PingAnswer   payload version the kernel speaks
+ * @typedef {{n_clusters: number}} ReclusterMsg        "_recluster"
+ * @typedef {{ok: boolean, n_clusters: number, error?: string}} ReclusterAnswer
+ * @typedef {{target_class: string}} SelectClassMsg    "_select_class"
+ * @typedef {{ok: boolean, target_class: string, error?: string}} SelectClassAnswer
+ * @typedef {{segment: number | null}} HoverMsg        "_hover" (row of result.segments)
+ * @typedef {{ok: boolean, error?: string}} HoverAnswer
+ * @typedef {"_ping" | "_recluster" | "_select_class" | "_hover"} CommandName
  */
 
 export {};

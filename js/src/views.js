@@ -19,9 +19,13 @@ function clusterTitle(st, pos, ctx) {
     h("span", { class: "imacs-cluster-name", text: `Cluster ${st.id}` }),
     h("span", { class: "imacs-muted", text: `#${pos + 1}` }),
     h("span", { class: "imacs-cluster-meta", text: `${st.size} segment${st.size === 1 ? "" : "s"}` }),
+    st.one_sided !== null && ctx.models.length === 2 ? h("span", {
+      class: `imacs-badge imacs-badge-${st.one_sided}`, text: `only ${st.one_sided}`,
+      title: `only ${ctx.data.modelNames[st.one_sided]}'s segments fall into this cluster (imbalance undefined; ranked first by imbalance)`,
+    }) : null,
     ...ctx.models.map((m) => h("span", { class: `imacs-cluster-mean imacs-text-${m}`, title: `mean attribution of ${ctx.data.modelNames[m]}` }, [
       h("span", { class: "imacs-swatch imacs-swatch-" + m, attrs: { "aria-hidden": "true" } }),
-      h("span", { text: `${st.count[m]} · mean ${fmtSigned(st.mean[m])}` }),
+      h("span", { text: `${st.count[m]} · mean ${fmtSigned(st.mean_attribution[m])}` }),
     ])),
   ]);
 }
@@ -116,7 +120,7 @@ export function histogramView(ctx, available = 0) {
     const label = h("div", { class: "imacs-hlabel" }, [
       h("div", { class: "imacs-cluster-name", text: `Cluster ${id}` }),
       h("div", { class: "imacs-muted", text: `#${pos + 1} · ${st.size} segment${st.size === 1 ? "" : "s"}` }),
-      ...ctx.models.map((m) => h("div", { class: "imacs-hmodel" }, [modelChip(m), h("span", { text: `${st.count[m]} · ${fmtSigned(st.mean[m])}` })])),
+      ...ctx.models.map((m) => h("div", { class: "imacs-hmodel" }, [modelChip(m), h("span", { text: `${st.count[m]} · ${fmtSigned(st.mean_attribution[m])}` })])),
     ]);
     block.append(h("div", { class: "imacs-hrow" }, [label, plot]));
     root.append(block);

@@ -1,12 +1,12 @@
 import { describe, it, expect } from "vitest";
 import {
-  decodePayload, sharedBinEdges, binIndex, histogram, filterSegments, clusterStats, orderClusters,
+  decodePayload, binIndex, histogram, filterSegments, clusterStats, orderClusters,
   orderWithin, maxMeanAttribution, histogramStacks, locationHeatmap, confusionSplit, atlasCell,
-  sheetRows, fmtSigned, parseIncoming, ticks,
+  sheetRows, fmtSigned, parseAnswer, ticks, fsum, meanAttribution,
 } from "../src/data.js";
 import { makePayload } from "./fixtures.js";
 
-const seg = (o) => ({ i: 0, model: "A", image: 0, segment: 0, rank: 0, cluster: 0, outcome: "TP", attribution: 0, distance: 0, box: [0, 0, 0.25, 0.25], ...o });
+const seg = (o) => ({ i: 0, model: "A", image: 0, segment: 0, rank: 0, cluster: 0, outcome: "TP", attribution: 0, byAttribution: 0, byCentroid: 0, box: [0, 0, 0.25, 0.25], ...o });
 
 describe("decodePayload", () => {
   it("decodes columns into records", () => {
@@ -22,30 +22,41 @@ describe("decodePayload", () => {
   it("rejects malformed payloads without throwing", () => {
     expect(decodePayload(null).ok).toBe(false);
     expect(decodePayload({}).ok).toBe(false);
-    expect(decodePayload({ ...makePayload(), version: 2 }).ok).toBe(false);
+    expect(decodePayload({ ...makePayload(), version: 1 }).ok).toBe(false);
     const p = makePayload({ n: 8 });
     p.segments.cluster.pop();
     expect(decodePayload(p)).toMatchObject({ ok: false, error: expect.stringContaining("cluster") });
     const q = makePayload({ n: 8 });
     q.segments.image[3] = 99;
     expect(decodePayload(q).ok).toBe(false);
+    // no fallbacks for what the payload must carry: the bin edges and every cluster id
+    for (const edges of [undefined, [0], [0, "1"], [1, 0], [0, 0, 1]]) {
+      expect(decodePayload({ ...makePayload({ n: 8 }), bin_edges: edges })).toMatchObject({ ok: false, error: expect.stringContaining("bin_edges") });
+    }
+    expect(decodePayload({ ...makePayload({ n: 8 }), clusters: [{ id: 2 }] })).toMatchObject({ ok: false, error: expect.stringContaining("unlisted cluster") });
+    expect(decodePayload({ ...makePayload({ n: 8 }), clusters: [{ id: 0 }, { id: 0 }, { id: 1 }, { id: 2 }] }).ok).toBe(false);
   });
-  it("treats non-finite numbers as missing and lists unlisted clusters", () => {
+  it("treats non-finite numbers as missing and keeps the result's cluster order", () => {
     const p = makePayload({ n: 8 });
     p.segments.attribution[0] = null;
-    p.clusters = [{ id: 2 }];
+    p.clusters = [{ id: 2 }, { id: 0 }, { id: 1 }];
     const d = decodePayload(p).data;
     expect(d.segments[0].attribution).toBeNull();
     expect(d.clusterIds).toEqual([2, 0, 1]);
+    expect(d.edges).toEqual(p.bin_edges);
   });
 });
 
 describe("binning", () => {
-  it("sharedBinEdges mirrors summary.shared_bin_edges (range includes 0)", () => {
-    expect(sharedBinEdges([0.2, 0.6], 4)).toEqual([0, 0.15, 0.3, 0.44999999999999996, 0.6]);
-    const e = sharedBinEdges([-0.5, 0.5], 2);
-    expect(e).toEqual([-0.5, 0, 0.5]);
-    expect(sharedBinEdges([], 2)).toEqual([-0.5, 0, 0.5]);
+  it("fsum is exact (math.fsum), so means do not depend on the order of segments", () => {
+    expect(fsum([0.1, 0.2, 0.3])).toBe(fsum([0.3, 0.2, 0.1]));
+    expect(fsum([0.1, 0.2, 0.3])).toBe(0.6);
+    expect(0.1 + 0.2 + 0.3).not.toBe(0.6); // the naive sum is not
+    expect(fsum([1e100, 1.0, -1e100])).toBe(1.0);
+    expect(fsum([1, 1e-16, 1e-16])).toBe(1.0000000000000002); // half-even across partials
+    expect(fsum([])).toBe(0);
+    expect(meanAttribution([0.3, null, 0.1, NaN, 0.2])).toBe(fsum([0.1, 0.2, 0.3]) / 3);
+    expect(meanAttribution([null])).toBeNull();
   });
   it("binIndex follows numpy.histogram after clipping", () => {
     const e = [0, 1, 2, 3];
@@ -81,44 +92,43 @@ describe("filtering and ordering", () => {
     expect(filterSegments(d.segments, [], ["A", "B"])).toEqual([]);
     expect(filterSegments(d.segments, ["TP", "TN", "FP", "FN"], ["A", "B"])).toHaveLength(24);
   });
-  it("clusterStats mirrors summary.summarize_clusters", () => {
+  it("clusterStats: summary.summarize_clusters (one-sided, empty, missing means)", () => {
     const segs = [
-      seg({ cluster: 0, model: "A", attribution: 0.1 }), seg({ cluster: 0, model: "A", attribution: 0.3 }),
+      seg({ cluster: 0, model: "A", attribution: 0.1, outcome: "FP" }), seg({ cluster: 0, model: "A", attribution: 0.3 }),
       seg({ cluster: 0, model: "B", attribution: -0.2 }),
-      seg({ cluster: 1, model: "B", attribution: 0.5 }),
+      seg({ cluster: 1, model: "B", attribution: -0.5 }),
     ];
     const st = clusterStats(segs, [0, 1, 2], [-1, 0, 1]);
     const c0 = st.get(0);
     expect(c0.size).toBe(3);
     expect(c0.count).toEqual({ A: 2, B: 1 });
-    expect(c0.mean.A).toBeCloseTo(0.2);
-    expect(c0.imbalance).toBeCloseTo(0.4);
-    expect(c0.importance).toBeCloseTo(0.2);
+    expect(c0.mean_attribution.A).toBe(fsum([0.1, 0.3]) / 2);
+    expect(c0.one_sided).toBeNull();
+    expect(c0.imbalance).toBeCloseTo(0.4, 15);
+    expect(c0.importance).toBeCloseTo(0.2, 15);
     expect(c0.histogram).toEqual({ A: [0, 2], B: [1, 0] });
+    expect(c0.outcomes.A).toEqual({ TP: 1, TN: 0, FP: 1, FN: 0 });
     const c1 = st.get(1);
-    expect(c1.mean.A).toBeNull(); // missing model: null mean, counts as 0 for the orders
-    expect(c1.imbalance).toBeCloseTo(0.5);
-    expect(st.get(2).size).toBe(0);
-    expect(maxMeanAttribution(st)).toBeCloseTo(0.5);
+    expect(c1.mean_attribution.A).toBeNull(); // missing model: undefined, never 0
+    expect(c1.one_sided).toBe("B");
+    expect(c1.imbalance).toBeNull();
+    expect(c1.importance).toBe(-0.5);
+    const c2 = st.get(2);
+    expect([c2.size, c2.one_sided, c2.imbalance, c2.importance]).toEqual([0, null, null, null]);
+    expect(maxMeanAttribution(st)).toBeCloseTo(0.2, 15);
+    expect(orderClusters(st, "imbalance")).toEqual([1, 0, 2]); // one-sided first, empty last
+    expect(orderClusters(st, "importance")).toEqual([0, 1, 2]);
+    expect(orderClusters(st, "size")).toEqual([0, 1, 2]);
+    expect(orderClusters(st, "nonsense")).toEqual([1, 0, 2]);
   });
-  it("orders clusters by imbalance / importance / size, ties by id", () => {
-    const st = new Map([
-      [0, { id: 0, imbalance: 0.1, importance: 0.9, size: 5 }],
-      [1, { id: 1, imbalance: 0.5, importance: 0.2, size: 5 }],
-      [2, { id: 2, imbalance: 0.3, importance: 0.4, size: 9 }],
-    ]);
-    expect(orderClusters(st, "imbalance")).toEqual([1, 2, 0]);
-    expect(orderClusters(st, "importance")).toEqual([0, 2, 1]);
-    expect(orderClusters(st, "size")).toEqual([2, 0, 1]);
-    expect(orderClusters(st, "nonsense")).toEqual([1, 2, 0]);
-  });
-  it("orders within a cluster by attribution (high first) or centroid distance (near first)", () => {
+  it("orders within a cluster by the payload's positions (Python's order_within)", () => {
     const s = [
-      seg({ i: 0, attribution: 0.1, distance: 0.5 }), seg({ i: 1, attribution: 0.9, distance: 0.7 }),
-      seg({ i: 2, attribution: null, distance: 0.1 }), seg({ i: 3, attribution: -0.4, distance: null }),
+      seg({ i: 0, byAttribution: 7, byCentroid: 1 }), seg({ i: 1, byAttribution: 2, byCentroid: 9 }),
+      seg({ i: 2, byAttribution: 5, byCentroid: 0 }),
     ];
-    expect(orderWithin(s, "attribution").map((x) => x.i)).toEqual([1, 0, 3, 2]);
-    expect(orderWithin(s, "centroid").map((x) => x.i)).toEqual([2, 0, 1, 3]);
+    expect(orderWithin(s, "attribution").map((x) => x.i)).toEqual([1, 2, 0]);
+    expect(orderWithin(s, "centroid").map((x) => x.i)).toEqual([2, 0, 1]);
+    expect(s.map((x) => x.i)).toEqual([0, 1, 2]); // not sorted in place
   });
 });
 
@@ -164,12 +174,11 @@ describe("misc helpers", () => {
     expect(fmtSigned(-0.00001)).toBe("0.000");
     expect(fmtSigned(null)).toBe("n/a");
   });
-  it("validates kernel messages", () => {
-    expect(parseIncoming({ type: "pong", version: 1 })).toEqual({ type: "pong", version: 1 });
-    expect(parseIncoming({ type: "notice", level: "bad", text: 5 })).toEqual({ type: "notice", level: "info", text: "5" });
-    expect(parseIncoming({ type: "other" })).toBeNull();
-    expect(parseIncoming("pong")).toBeNull();
-    expect(parseIncoming(null)).toBeNull();
+  it("validates the kernel's answers to commands", () => {
+    expect(parseAnswer({ ok: true, n_clusters: 3 })).toEqual({ ok: true, error: null });
+    expect(parseAnswer({ ok: false, error: 5 })).toEqual({ ok: false, error: "5" });
+    expect(parseAnswer({ ok: false })).toEqual({ ok: false, error: "the kernel refused" });
+    for (const bad of [null, "ok", { ok: "yes" }, [true]]) expect(parseAnswer(bad).ok).toBe(false);
   });
   it("ticks", () => {
     expect(ticks(-0.3, 0.35, 5)).toEqual([-0.2, 0, 0.2]);

@@ -1,7 +1,13 @@
-// A small synthetic payload (same shape as imacs_widget/payload.py builds) and a fake model.
+// A small synthetic payload (the shape imacs_widget/widget/payload.py builds; summary.test.js
+// checks the shape against a payload Python built) and models on the production host.
+
+import { Model, experimentalFor } from "../../imacs_widget/widget/report_host.js";
+import { PAYLOAD_VERSION } from "../src/types.js";
+import { fakeKernel } from "./fake_kernel.js";
 
 export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflower", modelNames } = {}) {
-  const seg = { model: [], image: [], segment: [], rank: [], cluster: [], outcome: [], attribution: [], centroid_distance: [], box: [] };
+  const seg = { model: [], image: [], segment: [], rank: [], cluster: [], outcome: [], attribution: [], by_attribution: [], by_centroid: [], box: [] };
+  const distance = [];
   const nImages = Math.ceil(n / 4);
   for (let i = 0; i < n; i++) {
     seg.model.push(i % 2);
@@ -11,10 +17,20 @@ export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflo
     seg.cluster.push(i % clusters);
     seg.outcome.push(Math.floor(i / 2) % 4);
     seg.attribution.push(((i % 7) - 3) / 10 + (i % 2 ? 0.05 : 0));
-    seg.centroid_distance.push((i * 37) % 11 / 10);
+    distance.push((i * 37) % 11 / 10);
     const c = i % 4, r = Math.floor(i / 4) % 4;
     seg.box.push(c * 250, r * 250, c * 250 + 250, r * 250 + 250);
   }
+  // positions in Python's order_within of all segments (attribution high first / distance near
+  // first, ties by image and segment, then row)
+  const positions = (cmp) => {
+    const rows = Array.from({ length: n }, (_, i) => i).sort((a, b) => cmp(a, b) || (seg.image[a] - seg.image[b]) || (seg.segment[a] - seg.segment[b]) || (a - b));
+    const pos = new Array(n);
+    rows.forEach((r, k) => { pos[r] = k; });
+    return pos;
+  };
+  seg.by_attribution = positions((a, b) => seg.attribution[b] - seg.attribution[a]);
+  seg.by_centroid = positions((a, b) => distance[a] - distance[b]);
   const images = { index: [], label: [], pred_a: [], pred_b: [], score_a: [], score_b: [], width: [], height: [] };
   for (let j = 0; j < nImages; j++) {
     images.index.push(100 + j); images.label.push(j % 3); images.pred_a.push((j + 1) % 3); images.pred_b.push(j % 3);
@@ -24,7 +40,7 @@ export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflo
   const thumbs = atlas(n, 48), sources = atlas(nImages, 96);
   sources.sheets = sources.sheets.map((k) => k + thumbs.sheets.length);
   return {
-    version: 1,
+    version: PAYLOAD_VERSION,
     class_names: classNames || ["tulip", "daisy", "sunflower"],
     target_class: target,
     classes: [target, "tulip"],
@@ -35,7 +51,7 @@ export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflo
     order: "imbalance",
     inner_order: "attribution",
     n_clusters: clusters,
-    n_clusters_range: [2, 10],
+    n_clusters_range: [1, 10],
     clusters: Array.from({ length: clusters }, (_, k) => ({ id: k })),
     bin_edges: Array.from({ length: 13 }, (_, k) => -0.3 + (0.65 * k) / 12),
     n_segments: n,
@@ -46,20 +62,24 @@ export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflo
   };
 }
 
-export class FakeModel {
-  constructor(state, { live = false } = {}) {
-    this.state = state; this.handlers = {}; this.sent = []; this.saves = 0; this.live = live;
-  }
-  get(k) { return this.state[k]; }
-  set(k, v) { this.state[k] = v; this.emit(`change:${k}`, [this, v]); }
-  save_changes() { this.saves += 1; }
-  send(msg) {
-    this.sent.push(msg);
-    if (this.live && msg.type === "ping") this.emit("msg:custom", [{ type: "pong", version: 1 }]);
-  }
-  on(n, cb) { (this.handlers[n] = this.handlers[n] || []).push(cb); }
-  off(n, cb) { this.handlers[n] = (this.handlers[n] || []).filter((h) => h !== cb); }
-  emit(n, args) { (this.handlers[n] || []).forEach((h) => h(...args)); }
+/** A model on the production host (report_host.js) over `state`. */
+export function makeModel(state) {
+  return new Model("test-model", { model_name: "AnyModel", model_module: "anywidget", state });
+}
+
+/** A fake kernel answering like ImacsWidget (fake_kernel.js). */
+export function makeKernel(options = {}) {
+  return fakeKernel({ version: PAYLOAD_VERSION, ...options });
+}
+
+/** The host's `experimental.invoke` for `model`: to `kernel`, or rejecting (no kernel). */
+export function invokeFor(model, kernel = null) {
+  return experimentalFor(model, kernel ? kernel.invoke : null).invoke;
+}
+
+/** Let timers and promise chains run (fake kernel answers, queued reloads). */
+export async function settle(rounds = 5) {
+  for (let k = 0; k < rounds; k++) await new Promise((r) => setTimeout(r, 0));
 }
 
 export function makeState(payload, extra = {}) {

@@ -1,19 +1,25 @@
 // @vitest-environment jsdom
-import { describe, it, expect, beforeEach } from "vitest";
+import { describe, it, expect, beforeEach, vi } from "vitest";
 import { createApp, deriveContext, readState } from "../src/app.js";
 import { decodePayload } from "../src/data.js";
 import widget from "../src/widget.js";
-import { makePayload, makeState, FakeModel } from "./fixtures.js";
+import { makePayload, makeState, makeModel, makeKernel, invokeFor, settle } from "./fixtures.js";
 
 const EVIL = "<img src=x onerror=alert(1)>";
-const tick = () => new Promise((r) => setTimeout(r, 0));
 
-function mount(payloadOpts = {}, stateExtra = {}, modelOpts = {}) {
+/** Mount the app on a host model; `kernel` answers its commands (null: a static report). */
+function mount(payloadOpts = {}, stateExtra = {}, kernel = null) {
   const el = document.createElement("div");
   document.body.append(el);
-  const model = new FakeModel(makeState(makePayload(payloadOpts), stateExtra), modelOpts);
-  const app = createApp(el, model);
-  return { el, model, app, q: (sel) => el.querySelector(sel), qa: (sel) => [...el.querySelectorAll(sel)] };
+  const model = makeModel(makeState(makePayload(payloadOpts), stateExtra));
+  const app = createApp(el, model, { invoke: invokeFor(model, kernel) });
+  return { el, model, app, kernel, q: (sel) => el.querySelector(sel), qa: (sel) => [...el.querySelectorAll(sel)] };
+}
+
+async function mountLive(payloadOpts = {}, stateExtra = {}, kernelOpts = {}) {
+  const m = mount(payloadOpts, stateExtra, makeKernel(kernelOpts));
+  await settle(); // the "_ping" answer
+  return m;
 }
 
 beforeEach(() => { document.body.replaceChildren(); });
@@ -43,13 +49,18 @@ describe("rendering", () => {
     expect(el.querySelectorAll("img, b, script")).toHaveLength(0);
   });
 
-  it("escapes warnings and kernel notices", () => {
+  it("escapes warnings and the kernel's refusals", async () => {
     const p = makePayload();
     p.warnings = [EVIL];
     const el = document.createElement("div");
-    const model = new FakeModel(makeState(p));
-    createApp(el, model);
-    model.emit("msg:custom", [{ type: "notice", level: "error", text: EVIL }]);
+    const model = makeModel(makeState(p));
+    const kernel = makeKernel({ handlers: { _recluster: () => ({ ok: false, n_clusters: 3, error: EVIL }) } });
+    createApp(el, model, { invoke: invokeFor(model, kernel) });
+    await settle();
+    const r = el.querySelector('[data-imacs-control="n-clusters"]');
+    r.value = "4";
+    r.dispatchEvent(new Event("change"));
+    await settle();
     expect(el.querySelectorAll("img")).toHaveLength(0);
     expect(el.textContent.split(EVIL).length - 1).toBe(2);
   });
@@ -63,13 +74,23 @@ describe("rendering", () => {
     expect(parseFloat(fill.style.left)).toBeLessThan(50);
   });
 
+  it("marks one-sided clusters (only when both models are shown)", () => {
+    const { q, qa, model } = mount({ n: 8, clusters: 2 }); // cluster 0: only A, cluster 1: only B
+    expect(qa('[data-imacs-view="clusters"] .imacs-badge').map((b) => b.textContent).sort()).toEqual(["only A", "only B"]);
+    const b = q('[data-imacs-control="models"] input[value="B"]');
+    b.checked = false;
+    b.dispatchEvent(new Event("change", { bubbles: true }));
+    expect(model.get("models")).toEqual(["A"]);
+    expect(qa(".imacs-badge")).toHaveLength(0);
+  });
+
   it("shows a message instead of throwing on a bad payload", () => {
     const el = document.createElement("div");
-    const model = new FakeModel({ _payload: { version: 99, segments: {} }, _images: [] });
+    const model = makeModel({ _payload: { version: 99, segments: {} }, _images: [] });
     expect(() => createApp(el, model)).not.toThrow();
     expect(el.textContent).toContain("Cannot show this result");
     const el2 = document.createElement("div");
-    createApp(el2, new FakeModel({}));
+    createApp(el2, makeModel({}));
     expect(el2.textContent).toContain("Loading");
   });
 });
@@ -77,6 +98,7 @@ describe("rendering", () => {
 describe("client-side controls (work without a kernel)", () => {
   it("cluster order follows the order control", () => {
     const { q, qa, model } = mount({ n: 24, clusters: 3 });
+    const saves = vi.spyOn(model, "save_changes");
     const ids = () => qa('[data-imacs-view="clusters"] [data-imacs-cluster]').map((b) => Number(b.dataset.imacsCluster));
     const d = decodePayload(model.get("_payload")).data;
     for (const order of ["imbalance", "importance", "size"]) {
@@ -87,7 +109,7 @@ describe("client-side controls (work without a kernel)", () => {
       const ctx = deriveContext(d, readState(model), new Set());
       expect(ids()).toEqual(ctx.order);
     }
-    expect(model.saves).toBe(3);
+    expect(saves).toHaveBeenCalledTimes(3);
   });
 
   it("outcome and model filters hide tiles", () => {
@@ -131,7 +153,7 @@ describe("client-side controls (work without a kernel)", () => {
     const p = makePayload({ n: 40, clusters: 1 });
     p.segments.attribution = p.segments.attribution.map(() => 0.01); // all in one bin
     const el = document.createElement("div");
-    const model = new FakeModel(makeState(p));
+    const model = makeModel(makeState(p));
     createApp(el, model);
     el.querySelector('[data-imacs-tab="histogram"]').click();
     expect(model.get("view")).toBe("histogram");
@@ -168,69 +190,132 @@ describe("client-side controls (work without a kernel)", () => {
 });
 
 describe("kernel-only controls", () => {
-  it("are disabled without a kernel (static report)", () => {
-    const { q, model } = mount();
-    expect(model.sent).toEqual([{ type: "ping" }]);
+  it("are disabled without a kernel (static report)", async () => {
+    const { q } = mount(); // the host's invoke rejects: no kernel
+    await settle();
     expect(q('[data-imacs-control="n-clusters"]').disabled).toBe(true);
     expect(q('[data-imacs-control="class"]').disabled).toBe(true);
-    const r = q('[data-imacs-control="n-clusters"]');
+    expect(q('[data-imacs-control="n-clusters"]').title).toContain("kernel");
+    // a kernel that does not answer "_ping" is no kernel either: nothing else is sent
+    const refusing = makeKernel({ handlers: { _ping: () => { throw new Error("gone"); } } });
+    const m = mount({}, {}, refusing);
+    await settle();
+    const r = m.q('[data-imacs-control="n-clusters"]');
+    expect(r.disabled).toBe(true);
     r.value = "5";
     r.dispatchEvent(new Event("change"));
-    expect(model.sent).toEqual([{ type: "ping" }]);
+    await settle();
+    expect(refusing.sent.map((c) => c.name)).toEqual(["_ping"]);
   });
 
-  it("re-cluster: message, busy state, cleared by the new payload", async () => {
-    const { q, model, el } = mount({ n: 24, clusters: 3 }, {}, { live: true });
+  it("a kernel of another payload version is not used", async () => {
+    const m = mount({}, {}, makeKernel({ handlers: { _ping: () => ({ ok: true, version: 1 }) } }));
+    await settle();
+    expect(m.q('[data-imacs-control="n-clusters"]').disabled).toBe(true);
+    expect(m.q(".imacs-notice").textContent).toContain("payload version 1");
+  });
+
+  it("re-cluster: command, busy until the answer, new payload drawn", async () => {
+    let answer;
+    const { q, model, el, kernel } = await mountLive({ n: 24, clusters: 3 }, {}, {
+      handlers: {
+        _recluster: (m, msg) => {
+          // what the kernel does before it answers: new payload and trait
+          m.set("_payload", makePayload({ n: 24, clusters: msg.n_clusters }));
+          m.set("n_clusters", msg.n_clusters);
+          answer = { ok: true, n_clusters: msg.n_clusters };
+          return answer;
+        },
+      },
+      delayMs: 20,
+    });
     const r = q('[data-imacs-control="n-clusters"]');
     expect(r.disabled).toBe(false);
-    expect(r.min).toBe("2");
+    expect(r.min).toBe("1");
     expect(r.max).toBe("10");
     r.value = "5";
     r.dispatchEvent(new Event("input"));
     r.dispatchEvent(new Event("change"));
-    expect(model.sent.at(-1)).toEqual({ type: "recluster", n_clusters: 5 });
+    expect(kernel.sent.at(-1)).toEqual({ name: "_recluster", msg: { n_clusters: 5 } });
     expect(q(".imacs-busy").hidden).toBe(false);
     expect(r.disabled).toBe(true);
-    model.set("_busy", true);
-    model.set("n_clusters", 5);
-    model.set("_payload", makePayload({ n: 24, clusters: 5 }));
-    model.set("_busy", false);
-    await tick();
+    expect(r.value).toBe("5"); // the requested value stays while busy
+    await new Promise((res) => setTimeout(res, 40));
+    await settle();
+    expect(answer).toEqual({ ok: true, n_clusters: 5 });
     expect(q(".imacs-busy").hidden).toBe(true);
     expect(el.querySelectorAll('[data-imacs-view="clusters"] [data-imacs-cluster]')).toHaveLength(5);
     expect(r.value).toBe("5");
+    expect(r.disabled).toBe(false);
+    expect(model.get("n_clusters")).toBe(5);
   });
 
-  it("class switch sets the trait", () => {
-    const { q, model } = mount({}, {}, { live: true });
+  it("a refused re-cluster shows the reason and the slider snaps back", async () => {
+    const { q, kernel } = await mountLive({}, {}, {
+      handlers: { _recluster: () => ({ ok: false, n_clusters: 3, error: "re-clustering ignored: n_clusters must be in 1..10" }) },
+    });
+    const r = q('[data-imacs-control="n-clusters"]');
+    r.value = "4";
+    r.dispatchEvent(new Event("change"));
+    await settle();
+    expect(kernel.sent.map((c) => c.name)).toEqual(["_ping", "_recluster"]);
+    expect(q(".imacs-busy").hidden).toBe(true);
+    expect(q(".imacs-notice").textContent).toContain("1..10");
+    expect(r.value).toBe("3");
+  });
+
+  it("class switch is a command; the trait follows the kernel", async () => {
+    const { q, model, kernel } = await mountLive({}, {}, { delayMs: 20 });
     const sel = q('[data-imacs-control="class"]');
     expect(sel.disabled).toBe(false);
     sel.value = "tulip";
     sel.dispatchEvent(new Event("change"));
-    expect(model.get("target_class")).toBe("tulip");
+    expect(kernel.sent.at(-1)).toEqual({ name: "_select_class", msg: { target_class: "tulip" } });
+    expect(model.get("target_class")).toBe("sunflower"); // the front end never sets it
     expect(q(".imacs-busy").hidden).toBe(false);
+    await new Promise((res) => setTimeout(res, 40));
+    await settle();
+    expect(model.get("target_class")).toBe("tulip");
+    expect(q(".imacs-busy").hidden).toBe(true);
   });
 
-  it("an error notice ends the busy state", () => {
-    const { q, model } = mount({}, {}, { live: true });
+  it("no answer ends the busy state with an error notice", async () => {
+    const { q } = await mountLive({}, {}, { handlers: { _recluster: () => { throw new Error("comm closed"); } } });
     const r = q('[data-imacs-control="n-clusters"]');
     r.value = "4";
     r.dispatchEvent(new Event("change"));
-    model.emit("msg:custom", [{ type: "notice", level: "error", text: "re-clustering failed" }]);
+    await settle();
     expect(q(".imacs-busy").hidden).toBe(true);
-    expect(q(".imacs-notice").textContent).toContain("re-clustering failed");
+    expect(q(".imacs-notice").textContent).toContain("no answer from the kernel");
+    expect(q(".imacs-notice").textContent).toContain("comm closed");
+  });
+
+  it("hover is sent to the kernel", async () => {
+    vi.useFakeTimers();
+    try {
+      const { qa, kernel } = mount({ n: 8 }, {}, makeKernel());
+      await vi.advanceTimersByTimeAsync(10);
+      qa('[data-imacs-view="clusters"] [data-imacs-tile="5"]')[0].dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+      await vi.advanceTimersByTimeAsync(300);
+      expect(kernel.sent.at(-1)).toEqual({ name: "_hover", msg: { segment: 5 } });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
 describe("anywidget entry", () => {
-  it("render returns a cleanup that detaches listeners", () => {
+  it("render passes experimental.invoke and returns a cleanup that detaches listeners", async () => {
     const el = document.createElement("div");
-    const model = new FakeModel(makeState(makePayload()));
-    const cleanup = widget.render({ model, el });
+    const model = makeModel(makeState(makePayload()));
+    const kernel = makeKernel();
+    const cleanup = widget.render({ model, el, experimental: { invoke: invokeFor(model, kernel) } });
+    await settle();
+    expect(kernel.sent[0]).toEqual({ name: "_ping", msg: {} });
     expect(el.querySelector(".imacs-root")).not.toBeNull();
-    expect(Object.values(model.handlers).flat().length).toBeGreaterThan(0);
+    expect(Object.values(model._handlers).flat().length).toBeGreaterThan(0);
     cleanup();
-    expect(Object.values(model.handlers).flat()).toHaveLength(0);
+    expect(Object.values(model._handlers).flat()).toHaveLength(0);
     expect(el.querySelector(".imacs-root")).toBeNull();
   });
 });

@@ -6,7 +6,8 @@ Everything here follows ``shared/notes/browser-testing.md``:
   runtime / IPython / workspaces / settings dirs, news toast off, ``window.jupyterapp`` exposed) in
   its own process group, and kills the whole group (server + kernels) on exit.
 * :func:`launch_chromium` launches ``/usr/bin/chromium`` (or ``$IMACS_CHROMIUM``) headless with the
-  flags that keep it quiet on a closed network.
+  flags that keep it quiet on a closed network — the one launcher of every browser test, the
+  widget harness (tests/widget_harness.py) and bench/bench_widget.py.
 * :class:`LabPage` drives a notebook page: waits until the kernel is really connected (the idle
   indicator shows before it is), runs cells, reads outputs. Lab commands are *started* from
   ``page.evaluate`` without returning their promise (``evaluate`` would wait on it forever); the

@@ -66,8 +66,8 @@ def synthetic_cells(n_segments: int, n_clusters: int = 8) -> list[str]:
     setup = f'''\
 import sys
 sys.path.insert(0, {str(_tests_dir())!r})
-from e2e.synthetic import synthetic_result
-result = synthetic_result({int(n_segments)}, n_clusters={int(n_clusters)}, seed=0)
+from synthetic_result import make_result
+result = make_result({int(n_segments)}, n_clusters={int(n_clusters)}, seed=0)
 '''
     return [setup, SHOW_WIDGET, PRINT_STATE]
 

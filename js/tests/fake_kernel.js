@@ -1,0 +1,51 @@
+// A stand-in for the Python side of ImacsWidget's commands (imacs_widget/widget/widget.py),
+// for pages without a kernel: it records every command and answers like the kernel does. The
+// host (imacs_widget/widget/report_host.js) calls `kernel.invoke(model, name, msg, opts)`.
+//
+// Used by vitest (js/tests/*.test.js) and inlined into the browser harness pages
+// (tests/widget_harness.py), so it imports nothing.
+
+/**
+ * @param {{version: number, delayMs?: number, handlers?: Object<string, Function>}} options
+ *   `handlers[name](model, msg)` replaces the default answer of a command (return the answer
+ *   or throw); the defaults: "_ping" answers the payload version, "_recluster" and
+ *   "_select_class" set `_busy`, then the trait, like the kernel (there is no Python here to
+ *   recompute the payload), "_hover" answers ok.
+ */
+export function fakeKernel({ version, delayMs = 0, handlers = {} }) {
+  const defaults = {
+    _ping: () => ({ ok: true, version }),
+    _recluster: (model, msg) => {
+      model.set("n_clusters", msg.n_clusters);
+      return { ok: true, n_clusters: msg.n_clusters };
+    },
+    _select_class: (model, msg) => {
+      model.set("target_class", msg.target_class);
+      return { ok: true, target_class: msg.target_class };
+    },
+    _hover: () => ({ ok: true }),
+  };
+  const kernel = {
+    /** @type {Array<{name: string, msg: any}>} every command received, in order */
+    sent: [],
+    invoke(model, name, msg) {
+      kernel.sent.push({ name, msg });
+      const handler = handlers[name] || defaults[name];
+      const slow = name === "_recluster" || name === "_select_class";
+      if (slow) model.set("_busy", true);
+      return new Promise((resolve, reject) => {
+        setTimeout(() => {
+          try {
+            const answer = handler ? handler(model, msg) : { ok: false, error: `ignored: unknown command ${name}` };
+            resolve([answer, []]);
+          } catch (err) {
+            reject(err);
+          } finally {
+            if (slow) model.set("_busy", false);
+          }
+        }, slow ? delayMs : 0);
+      });
+    },
+  };
+  return kernel;
+}
