@@ -1,0 +1,100 @@
+// The JS port of the cluster statistics (js/src/data.js) against the one definition
+// (imacs_widget/engine/summary.py): fixtures/summary_cases.json holds a payload Python built
+// and, for several filters, every number and order Python computed from it
+// (scripts/make_js_fixture.py; tests/test_cross_language.py keeps it current).
+import { describe, it, expect } from "vitest";
+import fs from "node:fs";
+import path from "node:path";
+import {
+  decodePayload, filterSegments, clusterStats, orderClusters, orderWithin, maxMeanAttribution,
+  MODELS, ORDERS, INNER_ORDERS,
+} from "../src/data.js";
+import { makePayload } from "./fixtures.js";
+
+const fixture = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, "fixtures/summary_cases.json"), "utf8"));
+const TOL = 1e-12;
+
+function expectNumber(actual, expected, where) {
+  if (expected === null) {
+    expect(actual, where).toBeNull();
+  } else {
+    expect(typeof actual, where).toBe("number");
+    expect(Math.abs(actual - expected), `${where}: ${actual} vs ${expected}`).toBeLessThanOrEqual(TOL);
+  }
+}
+
+/** Same keys, same kinds of values, recursively (arrays: the first element). */
+function shapeOf(v) {
+  if (Array.isArray(v)) return v.length ? [shapeOf(v[0])] : [];
+  if (v && typeof v === "object") return Object.fromEntries(Object.keys(v).sort().map((k) => [k, shapeOf(v[k])]));
+  return v === null ? "null" : typeof v;
+}
+
+const decoded = decodePayload(fixture.payload);
+
+describe("summary.py and data.js agree (fixture from Python)", () => {
+  it("decodes the Python payload", () => {
+    expect(decoded.ok).toBe(true);
+    expect(decoded.data.segments).toHaveLength(fixture.payload.n_segments);
+    expect(decoded.data.edges).toEqual(fixture.payload.bin_edges);
+    expect(fixture.cases.map((c) => c.name)).toContain("nothing shown");
+  });
+
+  for (const c of fixture.cases) {
+    describe(`filter: ${c.name}`, () => {
+      const d = decoded.data;
+      const shown = filterSegments(d.segments, c.outcomes, c.models);
+      const stats = clusterStats(shown, d.clusterIds, d.edges);
+
+      it("per-cluster numbers", () => {
+        expect([...stats.keys()].sort((a, b) => a - b)).toEqual(c.clusters.map((e) => e.id));
+        for (const e of c.clusters) {
+          const s = stats.get(e.id);
+          const at = `cluster ${e.id}`;
+          expect(s.size, at).toBe(e.size);
+          expect(s.count, at).toEqual(e.count);
+          expect(s.histogram, at).toEqual(e.histogram);
+          expect(s.outcomes, at).toEqual(e.outcomes);
+          expect(s.one_sided, at).toBe(e.one_sided);
+          for (const m of MODELS) expectNumber(s.mean_attribution[m], e.mean_attribution[m], `${at} mean ${m}`);
+          expectNumber(s.imbalance, e.imbalance, `${at} imbalance`);
+          expectNumber(s.importance, e.importance, `${at} importance`);
+        }
+        expectNumber(maxMeanAttribution(stats), c.max_mean_attribution, "reference bar");
+      });
+
+      it("cluster orders", () => {
+        for (const o of ORDERS) expect(orderClusters(stats, o), o).toEqual(c.order[o]);
+      });
+
+      it("within-cluster orders", () => {
+        for (const inner of INNER_ORDERS) {
+          for (const e of c.clusters) {
+            for (const m of MODELS) {
+              expect(orderWithin(stats.get(e.id).segments[m], inner).map((s) => s.i), `${inner} ${e.id} ${m}`)
+                .toEqual(c.within[inner][String(e.id)][m]);
+            }
+          }
+        }
+      });
+    });
+  }
+
+  it("the fixture pins ties, one-sided, empty and missing values", () => {
+    const all = fixture.cases[0];
+    const imbalances = all.clusters.map((e) => e.imbalance).filter((v) => v !== null);
+    expect(new Set(imbalances).size).toBeLessThan(imbalances.length); // equal imbalances
+    expect(all.clusters.some((e) => e.one_sided === "A") && all.clusters.some((e) => e.one_sided === "B")).toBe(true);
+    expect(all.clusters.some((e) => e.size === 0)).toBe(true);
+    expect(fixture.payload.segments.attribution).toContain(null);
+    expect(fixture.cases.some((cs) => cs.clusters.some((e, k) => e.one_sided !== null && all.clusters[k].one_sided === null))).toBe(true);
+  });
+
+  it("the JS test payload (fixtures.js) has the shape of Python's", () => {
+    const py = shapeOf({ ...fixture.payload, thumbs: null, sources: null });
+    const js = shapeOf({ ...makePayload(), thumbs: null, sources: null });
+    // lists that may hold nulls are compared by their first element only; both start with numbers
+    expect(js).toEqual(py);
+    expect(Object.keys(makePayload().thumbs).sort()).toEqual(Object.keys(fixture.payload.thumbs).sort());
+  });
+});
