@@ -120,6 +120,16 @@ def test_to_html_matches_write_html_and_escapes_title(small_result, tmp_path):
     assert "</" not in state
 
 
+def test_title_of_a_widget_names_its_models(small_result, tmp_path):
+    from imacs_widget.widget.report import write_html
+
+    w = small_result.widget(order="size")
+    text = write_html(w, tmp_path / "w.html").read_text(encoding="utf-8")
+    assert "<title>IMACS: baseline vs watermarked</title>" in text
+    assert '"order":"size"' in text  # the widget's current state is written
+    w.close()
+
+
 def test_write_html_rejects_other_objects(tmp_path):
     from imacs_widget.errors import ImacsInputError
     from imacs_widget.widget.report import write_html

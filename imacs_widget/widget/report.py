@@ -66,20 +66,30 @@ body { margin: 0; padding: 16px 24px; font-family: var(--jp-ui-font-family);
 
 
 def _as_widget(obj) -> tuple[Any, bool]:
-    """(widget, created_here) from a widget or anything with a ``.widget()`` method."""
+    """(widget, created_here) from a widget or a ComparisonResult (``result.widget()``)."""
     from ipywidgets import Widget
+
+    from ..result import ComparisonResult
 
     if isinstance(obj, Widget):
         return obj, False
-    make = getattr(obj, "widget", None)
-    if callable(make):
-        return make(), True
+    if isinstance(obj, ComparisonResult):
+        return obj.widget(), True
     from ..errors import ImacsInputError
 
     raise ImacsInputError(
         "widget_or_result", f"expected an ImacsWidget (or another anywidget) or a "
         f"ComparisonResult, got {type(obj).__name__}"
     )
+
+
+def _default_title(widget) -> str:
+    from .widget import ImacsWidget
+
+    if isinstance(widget, ImacsWidget):
+        names = widget.result.model_names
+        return f"IMACS: {names['A']} vs {names['B']}"
+    return "IMACS comparison"
 
 
 def _script_json(data) -> str:
@@ -117,15 +127,11 @@ def page_html(widget_or_result, title: str | None = None, description: str | Non
     widget, created = _as_widget(widget_or_result)
     try:
         data = _embed_state(widget)
+        if title is None:
+            title = _default_title(widget)
     finally:
         if created:
             widget.close()
-    if title is None:
-        names = getattr(widget_or_result, "model_names", None)
-        if isinstance(names, dict) and {"A", "B"} <= set(names):
-            title = f"IMACS: {names['A']} vs {names['B']}"
-        else:
-            title = "IMACS comparison"
     host = _HOST_JS.read_text(encoding="utf-8") + "\n" + start
     if "</script" in host.lower():
         raise ValueError("the host script must not contain '</script'")
