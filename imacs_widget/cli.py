@@ -44,13 +44,22 @@ def _class_names_arg(text):
 
 
 def _compare(args) -> int:
+    from pathlib import Path
+
     from .errors import ImacsInputError
 
-    images, raw_labels, npz_names = load_images(args.images, args.labels, args.image_size)
-    class_names = args.class_names or npz_names
-    labels, class_names, note = parse_labels(raw_labels, class_names)
-    if note:
-        print(f"imacs: {note}", file=sys.stderr)
+    if args.labels is None and Path(args.images).is_dir():
+        # an ImageFolder tree: labels and class names from the sub-folders, read in chunks
+        from .data import folder_source
+
+        images = folder_source(args.images, image_size=args.image_size, name="--images")
+        labels, class_names = None, args.class_names
+    else:
+        images, raw_labels, npz_names = load_images(args.images, args.labels, args.image_size)
+        class_names = args.class_names or npz_names
+        labels, class_names, note = parse_labels(raw_labels, class_names)
+        if note:
+            print(f"imacs: {note}", file=sys.stderr)
     if args.target_class is None:
         raise ImacsInputError("--target-class", "is required")
     target = [t.strip() for t in args.target_class.split(",") if t.strip()]
@@ -123,9 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
                     ".pt2, .onnx or a Hugging Face folder")
     io.add_argument("--model-b", required=True, metavar="B", help="second model (same kinds)")
     io.add_argument("--images", required=True, metavar="DIR_OR_NPZ",
-                    help="a folder of image files (read with PIL as RGB; the --labels CSV lists "
-                    "them) or an .npz with 'images' [N,H,W,3] and optionally 'labels', "
-                    "'class_names'")
+                    help="a folder with one sub-folder per class (labels and class names from "
+                    "the folder names), a folder of image files listed by a --labels CSV, or "
+                    "an .npz with 'images' [N,H,W,3] and optionally 'labels', 'class_names'")
     io.add_argument("--labels", metavar="CSV", help="CSV of filename,label rows (header "
                     "optional); labels are class indices or names. With an .npz: index,label")
     io.add_argument("--target-class", required=True, metavar="NAME",

@@ -170,3 +170,21 @@ def test_compare_torchscript_onnx_and_hf_folder(saved, tmp_path, capsys):
                                ModelAdapter(m).raw(x), atol=1e-5)
     with pytest.raises(imacs.ImacsInputError, match="--model-a.*unknown model file type"):
         load_model(d / "labels.csv", "--model-a")
+
+
+def test_compare_imagefolder_tree_without_csv(saved, tmp_path, capsys):
+    from PIL import Image
+
+    d, images, labels = saved
+    for c in NAMES:
+        (tmp_path / "tree" / c).mkdir(parents=True)
+    for i, (im, y) in enumerate(zip(images, labels, strict=True)):
+        Image.fromarray(im).save(tmp_path / "tree" / NAMES[y] / f"{i:02d}.png")
+    out = tmp_path / "tree.imacs"
+    rc = main(["compare", "--model-a", str(d / "a.keras"), "--model-b", str(d / "b.keras"),
+               "--images", str(tmp_path / "tree"), "--target-class", "dog", "--out", str(out),
+               "--n-clusters", "3", "--n-per-model", "8", "--k", "3", "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    res = imacs.load(out)
+    assert res.class_names == NAMES and res.target_class == "dog"
+    assert all(Path(p).parent.parent == tmp_path / "tree" for p in res.segments["source"])

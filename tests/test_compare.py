@@ -53,7 +53,10 @@ def test_segments_table(result, tiny_images):
 def test_clusters_summary(result):
     cl = result.clusters
     assert len(cl) == 4 and sum(c["size"] for c in cl) == len(result.segments)
-    imb = [c["imbalance"] for c in cl]
+    # one-sided clusters first (the strongest difference), then two-sided by |mean A - mean B|
+    sided = [c["one_sided"] is not None for c in cl if c["size"]]
+    assert sided == sorted(sided, reverse=True)
+    imb = [c["imbalance"] for c in cl if c["size"] and c["one_sided"] is None]
     assert imb == sorted(imb, reverse=True)
     result.order = "size"
     assert [c["size"] for c in result.clusters] == sorted((c["size"] for c in cl), reverse=True)

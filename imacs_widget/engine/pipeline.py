@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..data.sources import SampledImages, as_image_source
 from ..errors import ImacsInputError
 from ..io.cache import AttributionCache
 from ..models.adapter import as_adapter
@@ -27,7 +28,7 @@ from .sampling import Sample, sample
 from .segmentation import segment_bboxes, segment_images
 from .settings import RunSettings
 from .shapley import segment_shapley
-from .validation import as_image_batch, as_labels, resolve_class, resolve_class_names
+from .validation import as_labels, resolve_class, resolve_class_names
 
 CHUNK_IMAGES = 8
 """Images per attribution step: a progress tick and a cache write (model batches stay full,
@@ -36,14 +37,15 @@ PIXEL_PROBE = 256
 """Images looked at to detect the pixel range."""
 
 
-def compare(model_a, model_b, images, labels, *, class_names: Sequence[str] | None = None,
+def compare(model_a, model_b, images, labels=None, *, class_names: Sequence[str] | None = None,
             target_class=None, n_clusters: int = 8, seed: int = 0,
             sampling: str = "balanced", n_per_model: int = 100, outcome: str | None = None,
             min_confidence: float = 0.0, segmentation: str = "grid", grid=(4, 4),
             n_segments: int = 16, k: int = 5, ranking="loo", blur_sigma: float | None = None,
             embedder="efficientnet_lite0", score: str = "probability",
             preprocess_a=None, preprocess_b=None, name_a: str = "A", name_b: str = "B",
-            batch_size: int = 64, cache_dir=None, progress: bool = True) -> ComparisonResult:
+            batch_size: int = 64, cache_dir=None, progress: bool = True,
+            image_size=None) -> ComparisonResult:
     """Compare what two image classifiers rely on for a class of interest (IMACS).
 
     Parameters
@@ -55,12 +57,17 @@ def compare(model_a, model_b, images, labels, *, class_names: Sequence[str] | No
         session or ``.onnx`` path, or a callable mapping ``float32 [N, H, W, 3]`` (after its
         preprocessing) to ``[N, C]`` probabilities or logits (see
         :class:`~imacs_widget.models.ModelAdapter`). Both must score the same classes.
-    images : array-like
-        ``[N, H, W, 3]`` evaluation images (uint8 0–255 or float in any scale, e.g. 0–1, −1–1 or
-        normalised; grayscale and RGBA converted). Models get them as given (then their own
-        ``preprocess``); thumbnails map the detected range to 0–255.
-    labels : array-like
-        ``[N]`` true class indices or names (or one-hot ``[N, C]``).
+    images : array, list, folder, files or dataset
+        The evaluation images as they are (see :mod:`imacs_widget.data`): an array
+        ``[N, H, W, 3]`` (uint8 0–255 or float in any scale, e.g. 0–1, −1–1 or normalised;
+        grayscale and RGBA converted), a list of arrays or PIL images of any sizes, a list of
+        file paths, a folder with one sub-folder per class, a PyTorch ``Dataset`` /
+        ``DataLoader``, a Hugging Face ``datasets.Dataset`` or a ``tf.data.Dataset``. Read in
+        chunks; unreadable files are skipped with a warning. Models get the pixels as given
+        (then their own ``preprocess``); thumbnails map the detected range to 0–255.
+    labels : array-like, optional
+        ``[N]`` true class indices or names (or one-hot ``[N, C]``); default: the data's own
+        (folder names, a dataset's label column).
     class_names : sequence of str, optional
         Names of the ``C`` classes (default: a Hugging Face model's ``id2label``, else
         ``"0".."C-1"``).
@@ -108,6 +115,9 @@ def compare(model_a, model_b, images, labels, *, class_names: Sequence[str] | No
         the image, its segmentation and the attribution settings.
     progress : bool
         Show progress bars (tqdm) for each stage.
+    image_size : (int, int), optional
+        ``(height, width)`` every image is read at; default: the most common size in the data
+        (images of other sizes are resized).
 
     Returns
     -------
@@ -118,38 +128,59 @@ def compare(model_a, model_b, images, labels, *, class_names: Sequence[str] | No
                            grid=grid,
                            n_segments=n_segments, k=k, ranking=ranking, blur_sigma=blur_sigma,
                            score=score, n_clusters=n_clusters, seed=seed, batch_size=batch_size)
-    imgs = as_image_batch(images)
-    n = len(imgs)
-    pixel_range = detect_pixel_range(imgs[:PIXEL_PROBE])
+    source = as_image_source(images, image_size=image_size)
+    n = len(source)
+    _, first, first_ok = next(source.chunks(PIXEL_PROBE))
+    if not first_ok.any():
+        raise ImacsInputError("images", f"none of the first {len(first_ok)} images could be read")
+    pixel_range = detect_pixel_range(first[first_ok])
     adapters = {"A": as_adapter(model_a, name_a, preprocess=preprocess_a, score=score,
                                 batch_size=batch_size),
                 "B": as_adapter(model_b, name_b, preprocess=preprocess_b, score=score,
                                 batch_size=batch_size)}
     for ad in adapters.values():
         ad.pixel_range = pixel_range  # what preprocess="unit_range" maps to 0..1
-    with stage("predict A+B", 2 * n, progress) as tick:
-        preds = {m: Predictions.compute(adapters[m], imgs, tick) for m in ("A", "B")}
-    if class_names is None:  # a Hugging Face model's id2label, when it has one
-        class_names = adapters["A"].class_names or adapters["B"].class_names
-    names, y, target_ids = _resolve_classes(preds, labels, n, class_names, target_class)
+    preds_all, valid = _predict(source, adapters, progress)
+    preds = {m: p.subset(valid) for m, p in preds_all.items()}  # the images that could be read
+    if class_names is None:  # the data's (folder names, ClassLabel) or the model's (id2label)
+        class_names = (source.class_names or adapters["A"].class_names
+                       or adapters["B"].class_names)
+    if labels is None:
+        labels = source.labels
+        if labels is None:
+            raise ImacsInputError("labels", f"are required: {source.kind} data without labels of "
+                                  "its own (pass labels=[...], or a folder with one sub-folder "
+                                  "per class, or a dataset with a label column)")
+    elif len(labels) != n:
+        raise ImacsInputError("labels", f"has {len(labels)} entries but images has {n}; they "
+                              "must have the same length")
+    labels = _take(labels, valid)
+    names, y, target_ids = _resolve_classes(preds, labels, len(valid), class_names, target_class)
+    y_all = np.full(n, -1, np.int64)
+    y_all[valid] = y
 
-    run = _Run(settings=settings, images=imgs, adapters=adapters, preds=preds,
-               pixel_range=pixel_range,
-               sigma=settings.sigma(*imgs.shape[1:3]), progress=progress,
+    imgs = SampledImages(source)
+    run = _Run(settings=settings, images=imgs, adapters=adapters, preds=preds_all,
+               pixel_range=pixel_range, sigma=settings.sigma(*source.image_shape),
+               progress=progress,
                cache=AttributionCache(cache_dir) if cache_dir is not None else None)
     per_class, sources, emb = {}, {}, None
     for t in target_ids:
         smp = sample(preds["A"], preds["B"], y, t, settings.sampling, settings.n_per_model,
                      settings.seed, settings.outcome, settings.min_confidence, target_name=names[t])
+        for m in ("A", "B"):  # back to indices of the user's data
+            smp.indices[m] = valid[smp.indices[m]]
         _check_cluster_count(settings, smp, names[t])
+        imgs.load(np.concatenate([smp.indices["A"], smp.indices["B"]]))
         seg, shap_all = run.attribute(smp, t)
         if seg.empty:
             raise ImacsInputError("images", f"no segment could be attributed for class {names[t]!r}")
-        seg["label"] = y[seg["image_index"].to_numpy()]
+        seg["source"] = [source.ref(i) for i in seg["image_index"]]
+        seg["label"] = y_all[seg["image_index"].to_numpy()]
         for m, col in (("A", "a"), ("B", "b")):
             ii = seg["image_index"].to_numpy()
-            seg[f"pred_{col}"] = preds[m].predicted[ii]
-            seg[f"score_{col}"] = preds[m].scores[ii, t]
+            seg[f"pred_{col}"] = preds_all[m].predicted[ii]
+            seg[f"score_{col}"] = preds_all[m].scores[ii, t]
         if emb is None:
             from .embedding.embedders import get_embedder
 
@@ -165,8 +196,46 @@ def compare(model_a, model_b, images, labels, *, class_names: Sequence[str] | No
     return ComparisonResult(per_class=per_class, class_names=names,
                             model_names={m: ad.name for m, ad in adapters.items()},
                             accuracy={m: preds[m].accuracy(y) for m in ("A", "B")},
-                            source_images=sources, image_shape=tuple(imgs.shape[1:3]),
+                            source_images=sources, image_shape=tuple(source.image_shape),
                             params=params, seed=settings.seed)
+
+
+def _predict(source, adapters, progress) -> tuple[dict, np.ndarray]:
+    """Both models over the whole source, read a chunk at a time (each image read once).
+
+    Returns ``{model: Predictions}`` over every index (rows of unreadable images are NaN) and
+    the indices that could be read.
+    """
+    n = len(source)
+    raws = {m: None for m in adapters}
+    ok_all = np.zeros(n, bool)
+    with stage("predict A+B", 2 * n, progress) as tick:
+        for idx, images, ok in source.chunks():
+            ok_all[idx] = ok
+            for m, ad in adapters.items():
+                out = ad.raw(images[ok]) if ok.any() else None
+                if out is not None:
+                    if raws[m] is None:
+                        raws[m] = np.full((n, out.shape[1]), np.nan)
+                    raws[m][idx[ok]] = out
+                tick(len(idx))
+    valid = np.flatnonzero(ok_all)
+    if not len(valid):
+        raise ImacsInputError("images", "no image could be read")
+    return {m: Predictions.from_raw(adapters[m], raws[m]) for m in adapters}, valid
+
+
+def _take(labels, valid: np.ndarray):
+    """``labels`` at ``valid`` (an array, a list of ints / names, or one-hot rows)."""
+    if isinstance(labels, np.ndarray):
+        return labels[valid]
+    labels = list(labels)
+    kinds = {type(v).__name__ for v in labels if v is not None}
+    if any(isinstance(v, str) for v in labels) and any(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in labels):
+        raise ImacsInputError("labels", f"mix class names and class indices ({sorted(kinds)}); "
+                              "use one kind")
+    return np.asarray([labels[i] for i in valid])
 
 
 def _resolve_classes(preds, labels, n, class_names, target_class):

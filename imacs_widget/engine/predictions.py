@@ -42,6 +42,25 @@ class Predictions:
         return cls(scores=scores, predicted=scores.argmax(axis=1).astype(np.int64),
                    log_odds=adapter.convert(raw, "log_odds"))
 
+    @classmethod
+    def from_raw(cls, adapter: ModelAdapter, raw: np.ndarray) -> Predictions:
+        """Predictions from the model's raw outputs (:meth:`ModelAdapter.raw`); NaN rows (images
+        that could not be read) predict ``-1``."""
+        bad = ~np.isfinite(raw).all(axis=1)
+        filled = np.where(bad[:, None], 0.0, raw)
+        scores = adapter.convert(filled)
+        scores[bad] = np.nan
+        predicted = scores.argmax(axis=1).astype(np.int64)
+        predicted[bad] = -1
+        log_odds = adapter.convert(filled, "log_odds")
+        log_odds[bad] = np.nan
+        return cls(scores=scores, predicted=predicted, log_odds=log_odds)
+
+    def subset(self, rows: np.ndarray) -> Predictions:
+        """These predictions at ``rows`` only."""
+        lo = None if self.log_odds is None else self.log_odds[rows]
+        return Predictions(scores=self.scores[rows], predicted=self.predicted[rows], log_odds=lo)
+
     def accuracy(self, labels: np.ndarray, mask: np.ndarray | None = None) -> float:
         """Top-1 accuracy on ``labels`` (optionally only where ``mask`` is true)."""
         hit = self.predicted == labels
