@@ -320,3 +320,23 @@ def test_build_without_weights_has_same_structure():
     assert "fc" not in names and "blocks_15_project_conv" in names
     assert sum(1 for n in names if n.endswith("_depthwise_conv")) == 16
     assert sum(1 for n in names if n.endswith("_add")) == 9  # stride 1 and in == out
+
+
+def test_pytorch_rebuild_matches_keras_within_1e4():
+    """The PyTorch EfficientNet-Lite0 (same state dict, TF-style "same" padding) gives the Keras
+    rebuild's logits within 1e-4 on real photos, and the same classes."""
+    import torch
+    from PIL import Image
+    from skimage import data
+
+    from imacs_widget.engine.embedding.efficientnet_lite0_torch import load_efficientnet_lite0_torch
+
+    imgs = np.stack([np.asarray(Image.fromarray(getattr(data, n)()[..., :3]).resize((224, 224)))
+                     for n in ("chelsea", "coffee", "astronaut")]).astype(np.float32)
+    x = effl.preprocess(imgs)
+    keras_logits = np.asarray(effl.load_efficientnet_lite0()(x, training=False))
+    with torch.no_grad():
+        torch_logits = load_efficientnet_lite0_torch()(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
+    assert np.abs(keras_logits - torch_logits).max() < 1e-4
+    assert keras_logits.argmax(1).tolist() == torch_logits.argmax(1).tolist()
+    assert keras_logits.argmax(1)[:2].tolist() == [285, 967]  # Egyptian cat, espresso

@@ -33,9 +33,12 @@ def cluster_watermark_fractions(result, watermark_masks: np.ndarray) -> dict[int
     return {int(c): float(wm[cl == c].mean()) for c in np.unique(cl)}
 
 
+SCENARIOS = ("watermark", "photos")
+
+
 def run_demo(out_dir=None, seed: int = 0, untrained: bool = False, n_per_model: int = 100,
              n_clusters: int = N_CLUSTERS, progress: bool = True, verbose: bool = True,
-             report: bool = True, scenario=None) -> dict:
+             report: bool = True, scenario=None, kind: str = "watermark") -> dict:
     """Train the scenario's models, run :func:`~imacs_widget.compare`, write and return a summary.
 
     Parameters
@@ -54,9 +57,14 @@ def run_demo(out_dir=None, seed: int = 0, untrained: bool = False, n_per_model: 
         Progress bars; printing the text summary.
     report : bool
         Also write the static HTML report (needs the built front end).
-    scenario : Scenario, optional
-        A scenario already built by :func:`~imacs_widget.scenario.make_scenario` (with
-        ``untrained=True`` when ``untrained``); trained afresh when omitted.
+    scenario : Scenario or PhotoScenario, optional
+        A scenario already built by :func:`~imacs_widget.demo.scenario.make_scenario` or
+        :func:`~imacs_widget.demo.photos.make_photo_scenario` (with ``untrained=True`` when
+        ``untrained``); built afresh when omitted.
+    kind : {"watermark", "photos"}
+        Which scenario to build when ``scenario`` is omitted: the generated-shapes watermark
+        scenario with two small CNNs (paper §5), or two pretrained EfficientNet-Lite0 networks on
+        real photos, one with a planted shortcut (:mod:`imacs_widget.demo.photos`).
 
     Returns
     -------
@@ -64,10 +72,22 @@ def run_demo(out_dir=None, seed: int = 0, untrained: bool = False, n_per_model: 
         The ``summary.json`` content; the result object is under the key ``"_result"``.
     """
     from ..engine.pipeline import compare
-    from .scenario import make_scenario
+    from ..errors import ImacsInputError
 
+    if kind not in SCENARIOS:
+        raise ImacsInputError("scenario", f"must be one of {SCENARIOS}, got {kind!r}")
     t0 = time.perf_counter()
-    sc = scenario if scenario is not None else make_scenario(seed=seed, untrained=untrained)
+    if scenario is not None:
+        sc = scenario
+    elif kind == "photos":
+        from .photos import make_photo_scenario
+
+        sc = make_photo_scenario(seed=seed, untrained=untrained)
+    else:
+        from .scenario import make_scenario
+
+        sc = make_scenario(seed=seed, untrained=untrained)
+    kind = getattr(sc, "name", "watermark")
     t_train = time.perf_counter() - t0
     model_b = sc.model_untrained if untrained else sc.model_b
     name_b = "untrained" if untrained else "B (watermark-trained)"
@@ -81,7 +101,7 @@ def run_demo(out_dir=None, seed: int = 0, untrained: bool = False, n_per_model: 
     top = result.clusters[0]
     acc_key = "untrained" if untrained else "B"
     summary = {
-        "scenario": "untrained" if untrained else "watermark",
+        "scenario": f"{kind} (untrained B)" if untrained else kind,
         "seed": seed,
         "target_class": sc.target_class,
         "accuracy": {
@@ -110,7 +130,7 @@ def run_demo(out_dir=None, seed: int = 0, untrained: bool = False, n_per_model: 
         result.save(out / "result.imacs")
         if report:
             try:
-                result.to_html(out / "report.html", title="IMACS demo: watermark scenario")
+                result.to_html(out / "report.html", title=f"IMACS demo: {kind} scenario")
             except (ImportError, FileNotFoundError) as exc:
                 summary["report_error"] = str(exc)
     if verbose:
