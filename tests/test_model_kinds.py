@@ -226,10 +226,10 @@ def test_compare_onnx(onnx_path, images):
 
 CHILD = """
 import os, sys, warnings
-os.environ["KERAS_BACKEND"] = "torch"
+os.environ["KERAS_BACKEND"] = {backend!r}
 sys.path[:0] = [{root!r}, {tests!r}]
 import numpy as np, keras
-assert keras.backend.backend() == "torch"
+assert keras.backend.backend() == {backend!r}
 import imacs_widget as imacs
 from conftest import tiny_cnn, tiny_embedder
 rng = np.random.default_rng(0)
@@ -244,9 +244,10 @@ print("segments", len(r.segments), "tensorflow" in sys.modules)
 
 
 @pytest.mark.slow
-def test_keras_on_the_torch_backend():
-    out = subprocess.run([sys.executable, "-c", CHILD.format(root=str(ROOT), tests=str(TESTS))],
-                         capture_output=True, text=True, timeout=300)
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_keras_on_other_backends(backend):
+    code = CHILD.format(backend=backend, root=str(ROOT), tests=str(TESTS))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "segments 144" in out.stdout  # 24 images x 2 models x k=3
 
