@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 def scenario():
     from imacs_widget.demo.photos import make_photo_scenario
 
-    return make_photo_scenario(seed=0, n_eval_per_class=24, untrained=True)
+    return make_photo_scenario(seed=0, untrained=True)
 
 
 def _demo(scenario, **kw):
