@@ -60,3 +60,18 @@ def trained_scenario(seed: int):
     from imacs_widget.demo.scenario import make_scenario
 
     return make_scenario(seed=seed, untrained=True)
+
+
+def quick_compare(model_a, model_b, images, labels=None, **kw):
+    """``compare()`` with cheap settings (every image, k=3, 3 clusters, colour-statistics
+    embedder, no progress bars, sampling warnings silenced); ``kw`` overrides them."""
+    import warnings
+
+    import imacs_widget as imacs
+
+    opts = dict(target_class=0, sampling="all", n_clusters=3, k=3, embedder=tiny_embedder(),
+                progress=False)
+    opts.update(kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", imacs.ImacsWarning)
+        return imacs.compare(model_a, model_b, images, labels, **opts)

@@ -6,12 +6,11 @@ Each kind is a real instance (files written here, a torch Dataset / DataLoader, 
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import tiny_cnn, tiny_embedder
+from conftest import quick_compare, tiny_cnn, tiny_embedder
 
 import imacs_widget as imacs
 from imacs_widget.data import as_image_source, folder_source
@@ -43,12 +42,7 @@ def folder(tmp_path_factory, data):
 
 def _compare(images, labels=None, models=None, **kw):
     ma, mb = models or (tiny_cnn(seed=1), tiny_cnn(seed=2))
-    opts = dict(target_class=0, sampling="all", n_clusters=3, k=3, embedder=tiny_embedder(),
-                progress=False)
-    opts.update(kw)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", imacs.ImacsWarning)
-        return imacs.compare(ma, mb, images, labels, **opts)
+    return quick_compare(ma, mb, images, labels, **kw)
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import tiny_cnn, tiny_embedder
+from conftest import quick_compare, tiny_cnn
 
-import imacs_widget as imacs
 from imacs_widget.errors import ImacsInputError
 from imacs_widget.models import ModelAdapter
 
@@ -41,13 +39,7 @@ def images():
 
 
 def _compare(ma, mb, data, **kw):
-    x, y = data
-    opts = dict(target_class=0, sampling="all", n_clusters=3, k=3, embedder=tiny_embedder(),
-                progress=False)
-    opts.update(kw)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", imacs.ImacsWarning)
-        return imacs.compare(ma, mb, x, y, **opts)
+    return quick_compare(ma, mb, *data, **kw)
 
 
 # ---------------------------------------------------------------------------------- PyTorch
@@ -231,7 +223,7 @@ sys.path[:0] = [{root!r}, {tests!r}]
 import numpy as np, keras
 assert keras.backend.backend() == {backend!r}
 import imacs_widget as imacs
-from conftest import tiny_cnn, tiny_embedder
+from conftest import quick_compare, tiny_cnn
 rng = np.random.default_rng(0)
 x = (rng.random((24, 32, 32, 3)) * 255).astype(np.uint8)
 y = rng.integers(0, 3, 24)
