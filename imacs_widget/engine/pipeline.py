@@ -124,8 +124,7 @@ def compare(model_a, model_b, images, labels=None, *, class_names: Sequence[str]
     ComparisonResult
     """
     settings = RunSettings(sampling=sampling, n_per_model=n_per_model, outcome=outcome,
-                           min_confidence=min_confidence, segmentation=segmentation,
-                           grid=grid,
+                           min_confidence=min_confidence, segmentation=segmentation, grid=grid,
                            n_segments=n_segments, k=k, ranking=ranking, blur_sigma=blur_sigma,
                            score=score, n_clusters=n_clusters, seed=seed, batch_size=batch_size)
     source = as_image_source(images, image_size=image_size)
@@ -145,16 +144,7 @@ def compare(model_a, model_b, images, labels=None, *, class_names: Sequence[str]
     if class_names is None:  # the data's (folder names, ClassLabel) or the model's (id2label)
         class_names = (source.class_names or adapters["A"].class_names
                        or adapters["B"].class_names)
-    if labels is None:
-        labels = source.labels
-        if labels is None:
-            raise ImacsInputError("labels", f"are required: {source.kind} data without labels of "
-                                  "its own (pass labels=[...], or a folder with one sub-folder "
-                                  "per class, or a dataset with a label column)")
-    elif len(labels) != n:
-        raise ImacsInputError("labels", f"has {len(labels)} entries but images has {n}; they "
-                              "must have the same length")
-    labels = _take(labels, valid)
+    labels = _take(_labels_of(source, labels), valid)
     names, y, target_ids = _resolve_classes(preds, labels, len(valid), class_names, target_class)
     y_all = np.full(n, -1, np.int64)
     y_all[valid] = y
@@ -164,7 +154,7 @@ def compare(model_a, model_b, images, labels=None, *, class_names: Sequence[str]
                pixel_range=pixel_range, sigma=settings.sigma(*source.image_shape),
                progress=progress,
                cache=AttributionCache(cache_dir) if cache_dir is not None else None)
-    per_class, sources, emb = {}, {}, None
+    per_class, previews, emb = {}, {}, None
     for t in target_ids:
         smp = sample(preds["A"], preds["B"], y, t, settings.sampling, settings.n_per_model,
                      settings.seed, settings.outcome, settings.min_confidence, target_name=names[t])
@@ -186,8 +176,8 @@ def compare(model_a, model_b, images, labels=None, *, class_names: Sequence[str]
 
             emb = get_embedder(embedder)
         cc = run.class_comparison(names[t], seg, shap_all, smp, emb)
-        sources.update(source_previews(imgs, [i for i in seg["image_index"] if int(i) not in sources],
-                                       run.pixel_range))
+        previews.update(source_previews(
+            imgs, [i for i in seg["image_index"] if int(i) not in previews], run.pixel_range))
         per_class[names[t]] = cc
 
     params = settings.params(blur_sigma=float(run.sigma), pixel_range=list(run.pixel_range))
@@ -196,7 +186,7 @@ def compare(model_a, model_b, images, labels=None, *, class_names: Sequence[str]
     return ComparisonResult(per_class=per_class, class_names=names,
                             model_names={m: ad.name for m, ad in adapters.items()},
                             accuracy={m: preds[m].accuracy(y) for m in ("A", "B")},
-                            source_images=sources, image_shape=tuple(source.image_shape),
+                            source_images=previews, image_shape=tuple(source.image_shape),
                             params=params, seed=settings.seed)
 
 
@@ -223,6 +213,21 @@ def _predict(source, adapters, progress) -> tuple[dict, np.ndarray]:
     if not len(valid):
         raise ImacsInputError("images", "no image could be read")
     return {m: Predictions.from_raw(adapters[m], raws[m]) for m in adapters}, valid
+
+
+def _labels_of(source, labels):
+    """The labels given, else the data's own; an error naming ``labels`` when there are none
+    or their count is not the number of images."""
+    if labels is None:
+        labels = source.labels
+        if labels is None:
+            raise ImacsInputError("labels", f"are required: {source.kind} data without labels of "
+                                  "its own (pass labels=[...], or a folder with one sub-folder "
+                                  "per class, or a dataset with a label column)")
+    elif len(labels) != len(source):
+        raise ImacsInputError("labels", f"has {len(labels)} entries but images has "
+                              f"{len(source)}; they must have the same length")
+    return labels
 
 
 def _take(labels, valid: np.ndarray):
