@@ -1,7 +1,7 @@
 """The paper's datasets, downloaded only when asked for by name and checked by checksum.
 
-* :func:`tf_flowers` — TF-Flowers (5 classes, 3,670 photos; paper §5, with the watermark of
-  :func:`imacs_widget.demo.scenario.stamp_watermark` planted on one class);
+* :func:`tf_flowers` — TF-Flowers (5 classes, 3,670 photos; paper §5, where a watermark is
+  planted on one class: :func:`watermarked_copy` writes such a copy of any ImageFolder tree);
 * :func:`eurosat` — EuroSAT RGB (10 land-use classes of Sentinel-2 patches; paper §6.2);
 * :func:`uc_merced` — UC Merced Land Use (21 classes of aerial photos; paper §6.2, whose
   ``residential`` classes are compared with EuroSAT's).
@@ -182,3 +182,49 @@ def eurosat(root=None, download: bool = True, progress: bool = True) -> Path:
 def uc_merced(root=None, download: bool = True, progress: bool = True) -> Path:
     """UC Merced Land Use, 256x256 aerial photos of 21 classes (paper §6.2)."""
     return fetch("uc_merced", root, download, progress)
+
+
+def watermarked_copy(folder, out, classes=None, fraction: float = 0.5, seed: int = 0) -> Path:
+    """Copy an ImageFolder tree with the "IM" watermark stamped on some of its images (§5).
+
+    ``fraction`` of the images of each class in ``classes`` (default: every class) get the
+    watermark of :func:`imacs_widget.demo.scenario.stamp_watermark` (sized to each image) at a
+    seeded random position; the others are copied unchanged (as PNG). ``out/watermarked.csv``
+    lists ``path,class,watermarked``. Use it for model B's training set (one class) or for an
+    evaluation set (every class), as in the paper.
+    """
+    import csv
+
+    import numpy as np
+    from PIL import Image
+
+    from .data.sources import folder_source
+    from .demo.scenario import stamp_watermark, watermark_pattern
+
+    if not 0.0 <= float(fraction) <= 1.0:
+        raise ImacsInputError("fraction", f"must be in [0, 1], got {fraction!r}")
+    src = folder_source(folder, name="folder")
+    chosen = set(src.class_names if classes is None else classes)
+    unknown = chosen - set(src.class_names)
+    if unknown:
+        raise ImacsInputError("classes", f"{sorted(unknown)} are not classes of {folder} "
+                              f"({src.class_names})")
+    out = Path(out)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for path, label in zip(src.paths, src.labels, strict=True):
+        with Image.open(path) as im:
+            img = np.asarray(im.convert("RGB"))
+        mark = label in chosen and rng.random() < fraction
+        if mark:
+            pattern = watermark_pattern(min(img.shape[:2]))
+            img = stamp_watermark(img[None], np.array([True]), seed=rng, pattern=pattern)[0][0]
+        dest = out / label / (path.stem + ".png")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img).save(dest)
+        rows.append((str(dest), label, int(mark)))
+    with open(out / "watermarked.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "class", "watermarked"])
+        w.writerows(rows)
+    return out

@@ -87,3 +87,24 @@ def test_archive_members_outside_the_folder_are_refused(tmp_path, monkeypatch):
 def test_published_checksums_are_well_formed():
     for a in datasets.ARCHIVES.values():
         assert len(a.sha256) == 64 and int(a.sha256, 16) >= 0 and a.size > 1_000_000
+
+
+def test_watermarked_copy_stamps_the_chosen_class(tmp_path):
+    import csv
+
+    from PIL import Image
+
+    for c in ("daisy", "roses"):
+        (tmp_path / "src" / c).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray(np.full((64, 64, 3), 120, np.uint8)).save(tmp_path / "src" / c / f"{i}.png")
+    out = datasets.watermarked_copy(tmp_path / "src", tmp_path / "out", classes=["roses"],
+                                    fraction=1.0, seed=0)
+    rows = list(csv.DictReader(open(out / "watermarked.csv")))
+    assert {r["class"] for r in rows if r["watermarked"] == "1"} == {"roses"}
+    stamped = np.asarray(Image.open(out / "roses" / "0.png"))
+    clean = np.asarray(Image.open(out / "daisy" / "0.png"))
+    assert (stamped != 120).any() and (clean == 120).all()
+    assert folder_source(out).class_names == ["daisy", "roses"]
+    with pytest.raises(ImacsInputError, match="^classes:"):
+        datasets.watermarked_copy(tmp_path / "src", tmp_path / "o2", classes=["tulips"])
