@@ -43,6 +43,10 @@ def __getattr__(name: str):
         from .widget import ImacsWidget
 
         return ImacsWidget
+    if name in ("datasets", "data"):  # submodules, imported on first use
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
     if name == "ModelAdapter":
         from .models.adapter import ModelAdapter
 

@@ -15,6 +15,7 @@ def test_public_names():
 
     assert imacs.ImacsWidget is ImacsWidget
     assert issubclass(imacs.ImacsInputError, ValueError)
+    assert callable(imacs.datasets.tf_flowers) and callable(imacs.data.as_image_source)
 
 
 def test_version_is_single_sourced():
