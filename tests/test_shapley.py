@@ -111,3 +111,48 @@ def test_evaluate_masked_matches_direct(setup):
     out = evaluate_masked(f, images, blurred, iter(jobs), len(jobs), batch_size=4)
     direct = np.stack([f(compose(images[i], blurred[i], k)[None])[0] for i, k in jobs])
     np.testing.assert_array_equal(out, direct)
+
+
+def test_leave_one_out_values_are_reused_as_coalitions():
+    """The unmasked image and the images with one ranked segment blurred are coalition values:
+    a LOO-ranked Shapley run evaluates 2^k - 1 - k of the 2^k coalitions, with equal values."""
+    from conftest import tiny_cnn
+
+    from imacs_widget.engine.ranking import rank_leave_one_out
+    from imacs_widget.engine.shapley import known_coalitions
+
+    rng = np.random.default_rng(4)
+    x = (rng.random((6, 32, 32, 3)) * 255).astype(np.float32)
+    lm = [grid_segments(32, 32, 4, 4)] * len(x)
+    bl = blur_images(x, 2.0)
+    ad = ModelAdapter(tiny_cnn(seed=3))
+    full = ad.scores(x)
+    ranked = rank_leave_one_out(ad, x, lm, bl, 0, 5, full_scores=ad.log_odds(x))
+    assert len(ranked.masked_scores) == len(x)
+    plain = segment_shapley(ad.scores, x, lm, bl, ranked, 64)
+    known = known_coalitions(ranked, full, ranked.masked_scores)
+    assert all(len(d) == 6 for d in known)  # the full image + 5 single-blurred images
+    ad.n_evals = 0
+    reused = segment_shapley(ad.scores, x, lm, bl, ranked, 64, known=known)
+    assert ad.n_evals == len(x) * (32 - 6)  # 42 forwards per image with LOO's 16
+    for a, b in zip(plain, reused, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_compare_needs_42_forwards_per_image():
+    import warnings
+
+    from conftest import tiny_cnn, tiny_embedder
+
+    import imacs_widget as imacs
+
+    rng = np.random.default_rng(0)
+    x = (rng.random((20, 32, 32, 3)) * 255).astype(np.uint8)
+    y = rng.integers(0, 3, 20)
+    ads = [ModelAdapter(tiny_cnn(seed=s), n) for s, n in ((1, "A"), (2, "B"))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        imacs.compare(*ads, x, y, target_class=0, sampling="all", n_clusters=3,
+                      embedder=tiny_embedder(), progress=False)
+    # per model: 20 predictions, then 16 LOO + 32 - 1 - 5 coalitions for each of its 20 images
+    assert [a.n_evals for a in ads] == [20 + 20 * 42] * 2

@@ -27,7 +27,7 @@ from .progress import stage
 from .sampling import Sample, sample
 from .segmentation import segment_bboxes, segment_images
 from .settings import RunSettings
-from .shapley import segment_shapley
+from .shapley import known_coalitions, segment_shapley
 from .validation import as_labels, resolve_class, resolve_class_names
 
 CHUNK_IMAGES = 8
@@ -330,7 +330,9 @@ class _Run:
             ranked = st.ranker(ad, xt, lt, blurred, target, st.k,
                                full_scores=self.preds[m].log_odds[idx[todo]],
                                batch_size=st.batch_size, seed=st.seed)
-            vals = segment_shapley(ad.scores, xt, lt, blurred, ranked, st.batch_size)
+            known = known_coalitions(ranked, self.preds[m].scores[idx[todo]],
+                                     getattr(ranked, "masked_scores", None))
+            vals = segment_shapley(ad.scores, xt, lt, blurred, ranked, st.batch_size, known=known)
             for j, r, v in zip(todo, ranked, vals, strict=True):
                 hits[j] = {"segments": np.asarray(r, np.int64), "values": v}
                 if cache is not None:

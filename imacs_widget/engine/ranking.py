@@ -52,6 +52,10 @@ image's pixels, never by segment id (which would always pick the top-left cells)
 
 It returns, per image, an integer array of up to ``k`` distinct segment ids of that image's
 label map, ordered most-important-first (fewer than ``k`` when the image has fewer segments).
+A ranker that scored images with one segment blurred may return a :class:`RankedSegments`
+(a list) whose ``masked_scores`` carry those scores: they are coalition values of the Shapley
+game, which then does not evaluate them again (``"loo"`` does: 42 instead of 48 forward passes
+per image with 16 cells and ``k=5``).
 Extra options of a ranker are keyword arguments with defaults; bind them with
 :func:`functools.partial` to pass a configured ranker to the pipeline.
 """
@@ -131,12 +135,25 @@ def _top_k(importance: np.ndarray, ids: np.ndarray, k: int, image: np.ndarray | 
     return ids[order[:k]].astype(np.int64)
 
 
-def ranking_scorer(adapter) -> Callable[[np.ndarray], np.ndarray]:
-    """The function rankings compare: ``adapter.log_odds``; a bare callable is wrapped in a
-    :class:`~imacs_widget.models.ModelAdapter` (outputs auto-detected) first."""
+def _as_adapter(adapter) -> ModelAdapter:
+    """A bare callable wrapped in a :class:`~imacs_widget.models.ModelAdapter` (outputs
+    auto-detected); an adapter as it is."""
     if not isinstance(adapter, ModelAdapter):
         adapter = ModelAdapter(adapter, name=getattr(adapter, "__name__", "model"))
-    return adapter.log_odds
+    return adapter
+
+
+def ranking_scorer(adapter) -> Callable[[np.ndarray], np.ndarray]:
+    """The function rankings compare: ``adapter.log_odds`` (see :func:`_as_adapter`)."""
+    return _as_adapter(adapter).log_odds
+
+
+class RankedSegments(list):
+    """Per image, the ranked segment ids (a list, as the ranker contract says), plus
+    ``masked_scores``: per image, ``{segment id: [C] attributed scores of the image with that
+    segment alone blurred}`` for the ranked segments, or ``None``."""
+
+    masked_scores: list | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,15 +174,16 @@ def rank_leave_one_out(adapter, images, label_maps, blurred, target: int, k: int
     whose blurring *raises* the target score gets a negative importance and ranks last.
 
     Cost: one forward pass per segment (``sum_i S_i`` in total), plus ``N`` when ``full_scores``
-    is not given. Masked images are composed on the fly and batched *across* images by
+    is not given. Returns a :class:`RankedSegments` whose ``masked_scores`` keep the attributed
+    scores of the ranked segments' masked images (Shapley coalition values, reused). Masked images are composed on the fly and batched *across* images by
     :func:`~imacs_widget.masking.evaluate_masked`, so only ``batch_size`` of them exist at once.
     ``progress`` receives the number of masked images scored after each batch; ``seed`` is
     only breaks exact ties. See the module docstring for the ranker contract.
     """
     images, label_maps, blurred, k = _check_inputs(images, label_maps, blurred, k)
-    score_fn = ranking_scorer(adapter)
+    adapter = _as_adapter(adapter)
     if full_scores is None:
-        full_scores = score_fn(images)
+        full_scores = adapter.log_odds(images)
     full_scores = _check_full_scores(full_scores, len(images))
     target = _check_target(target, full_scores.shape[1])
     seg_ids = [np.unique(lm) for lm in label_maps]
@@ -176,12 +194,17 @@ def rank_leave_one_out(adapter, images, label_maps, blurred, target: int, k: int
             for s in ids:
                 yield i, lm != s
 
-    scores = evaluate_masked(score_fn, images, blurred, jobs(), n_jobs, int(batch_size), progress)
-    out, pos = [], 0
+    raw = evaluate_masked(adapter.raw, images, blurred, jobs(), n_jobs, int(batch_size), progress)
+    log_odds, scores = adapter.convert(raw, "log_odds"), adapter.convert(raw)
+    out, masked, pos = RankedSegments(), [], 0
     for i, ids in enumerate(seg_ids):
-        drop = full_scores[i, target] - scores[pos:pos + len(ids), target]
+        drop = full_scores[i, target] - log_odds[pos:pos + len(ids), target]
+        top = _top_k(drop, ids, k, images[i], seed)
+        row = {int(s): j for j, s in enumerate(ids)}
+        masked.append({int(s): scores[pos + row[int(s)]] for s in top})
         pos += len(ids)
-        out.append(_top_k(drop, ids, k, images[i], seed))
+        out.append(top)
+    out.masked_scores = masked
     return out
 
 

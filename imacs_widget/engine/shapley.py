@@ -55,7 +55,8 @@ def coalition_keep_mask(label_map: np.ndarray, segment_ids: Sequence[int], coali
 def segment_shapley(score_fn: Callable[[np.ndarray], np.ndarray], images: np.ndarray,
                     label_maps: Sequence[np.ndarray], blurred: np.ndarray,
                     segment_ids: Sequence[Sequence[int]], batch_size: int = 64,
-                    progress: Callable[[int], None] | None = None) -> list[np.ndarray]:
+                    progress: Callable[[int], None] | None = None,
+                    known: Sequence[dict] | None = None) -> list[np.ndarray]:
     """Exact Shapley values of the ranked segments of each image, for every class at once.
 
     Parameters
@@ -72,6 +73,11 @@ def segment_shapley(score_fn: Callable[[np.ndarray], np.ndarray], images: np.nda
         Masked images per model call (coalitions of consecutive images share a batch).
     progress : callable, optional
         Called with the number of coalitions evaluated after each batch.
+    known : sequence of dict, optional
+        Per image, coalition values already computed, ``{coalition bitmask: [C] scores}``
+        (e.g. the unmasked image, ``2^k - 1``, and the images with one ranked segment blurred,
+        which a leave-one-out ranking scored); they are not evaluated again. See
+        :func:`known_coalitions`.
 
     Returns
     -------
@@ -80,21 +86,48 @@ def segment_shapley(score_fn: Callable[[np.ndarray], np.ndarray], images: np.nda
         Efficiency holds: ``values.sum(0) == v(all) - v(none)``.
     """
     ks = [len(s) for s in segment_ids]
-    n_jobs = sum(1 << k for k in ks)
+    known = [dict(d) for d in known] if known is not None else [{} for _ in ks]
+    todo = [[m for m in range(1 << k) if m not in known[i]] for i, k in enumerate(ks)]
+    n_jobs = sum(len(t) for t in todo)
 
     def jobs():
         for i, (lm, segs) in enumerate(zip(label_maps, segment_ids, strict=True)):
-            for m in range(1 << len(segs)):
+            for m in todo[i]:
                 yield i, coalition_keep_mask(lm, segs, m)
 
     from .masking import evaluate_masked
 
     v = evaluate_masked(score_fn, images, blurred, jobs(), n_jobs, batch_size, progress)
+    if not n_jobs:  # every coalition known (e.g. k = 1 after a leave-one-out ranking)
+        rows = [r for d in known for r in d.values()]
+        v = np.zeros((0, len(rows[0]) if rows else 0))
+    n_classes = v.shape[1]
     out, pos = [], 0
-    for k in ks:
-        n = 1 << k
-        out.append(shapley_weights(k) @ v[pos:pos + n] if k else np.zeros((0, v.shape[1])))
-        pos += n
+    for i, k in enumerate(ks):
+        game = np.empty((1 << k, n_classes))
+        for m, row in known[i].items():
+            if m < (1 << k):
+                game[m] = row
+        game[todo[i]] = v[pos:pos + len(todo[i])]
+        pos += len(todo[i])
+        out.append(shapley_weights(k) @ game if k else np.zeros((0, n_classes)))
+    return out
+
+
+def known_coalitions(segment_ids: Sequence[Sequence[int]], full_scores: np.ndarray,
+                     masked_scores: Sequence[dict] | None = None) -> list[dict]:
+    """Coalition values a run already has, per image: the unmasked image (every player
+    present, ``full_scores[i]``) and, from ``masked_scores[i]`` (``{segment id: scores}``, a
+    leave-one-out ranking's), each image with one ranked segment alone blurred."""
+    out = []
+    for i, segs in enumerate(segment_ids):
+        full = (1 << len(segs)) - 1
+        d = {full: np.asarray(full_scores[i], np.float64)}
+        ms = masked_scores[i] if masked_scores is not None else {}
+        for j, s in enumerate(segs):
+            if int(s) in ms:
+                d[full ^ (1 << j)] = np.asarray(ms[int(s)], np.float64)
+        out.append(d)
     return out
 
 
