@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .engine.clustering import kmeans
+from .engine.clustering import EXACT_UP_TO, kmeans, reduce_embeddings
 from .engine.settings import check_int
 from .engine.summary import (
     CLUSTER_ORDERS,
@@ -62,10 +62,15 @@ class ClassComparison:
     bin_edges: np.ndarray | None = None
     n_clusters: int = 0
     summaries: list = field(default_factory=list)
+    reduced_embeddings: np.ndarray | None = None
+    """Above :data:`~imacs_widget.engine.clustering.EXACT_UP_TO` segments: the PCA-reduced
+    embeddings k-means runs on (computed once, saved with the result)."""
 
     def cluster(self, n_clusters: int, seed: int) -> None:
         """(Re)cluster the pooled segments; updates ``cluster``/``centroid_distance`` and stats."""
-        labels, dist = kmeans(self.embeddings, n_clusters, seed)
+        if self.reduced_embeddings is None and len(self.embeddings) > EXACT_UP_TO:
+            self.reduced_embeddings = reduce_embeddings(self.embeddings, seed)
+        labels, dist = kmeans(self.embeddings, n_clusters, seed, reduced=self.reduced_embeddings)
         self.segments["cluster"] = labels
         self.segments["centroid_distance"] = dist
         self.n_clusters = int(n_clusters)

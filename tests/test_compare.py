@@ -194,3 +194,22 @@ def test_negative_pixel_values_give_real_thumbnails(tiny_images, scale):
     # the same pictures as from the 0-255 images, up to the range mapping's rounding
     diff = np.abs(r.thumbnails.astype(int) - ref.thumbnails.astype(int))
     assert diff.mean() < 8, diff.mean()
+
+
+def test_large_result_keeps_its_reduced_embeddings(result, tmp_path, monkeypatch):
+    import imacs_widget.result as res_mod
+
+    monkeypatch.setattr(res_mod, "EXACT_UP_TO", 10)
+    import imacs_widget.engine.clustering as cl
+
+    monkeypatch.setattr(cl, "EXACT_UP_TO", 10)
+    result.recluster(5)
+    red = result._active.reduced_embeddings
+    assert red is not None and red.shape[0] == len(result.segments)
+    back = imacs.load(result.save(tmp_path / "big.imacs"))
+    np.testing.assert_array_equal(back._active.reduced_embeddings, red)
+    back.recluster(5)
+    assert back.segments["cluster"].tolist() == result.segments["cluster"].tolist()
+    result._active.reduced_embeddings = None
+    monkeypatch.undo()
+    result.recluster(4)

@@ -113,3 +113,24 @@ def test_summary_stats():
     assert cl[0]["outcomes"]["B"]["FP"] == 2
     assert sum(cl[0]["histogram"]["B"]) == 2
     assert [c["id"] for c in order_clusters(cl, "imbalance")] == [0, 1]
+
+
+def test_large_results_cluster_on_reduced_embeddings(monkeypatch):
+    """Above EXACT_UP_TO segments: PCA once, mini-batch k-means; seeded, ids by size."""
+    from imacs_widget.engine import clustering
+
+    monkeypatch.setattr(clustering, "EXACT_UP_TO", 500)
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(4, 64)) * 3
+    truth = rng.integers(0, 4, 2000)
+    x = (centres[truth] + rng.normal(size=(2000, 64))).astype(np.float32)
+    red = clustering.reduce_embeddings(x, seed=0)
+    assert red.shape == (2000, clustering.REDUCED_DIM) and red.dtype == np.float32
+    l1, d1 = kmeans(x, 4, seed=0, reduced=red)
+    l2, _ = kmeans(x, 4, seed=0)
+    np.testing.assert_array_equal(l1, l2)  # same seed, same clusters (reduced or not given)
+    sizes = np.bincount(l1)
+    assert (np.diff(sizes) <= 0).all() and d1.shape == (2000,)
+    # the planted groups are recovered (up to renumbering)
+    agree = max(np.mean(l1[truth == g] == np.bincount(l1[truth == g]).argmax()) for g in range(4))
+    assert agree > 0.95

@@ -44,6 +44,8 @@ def save(result, path) -> Path:
                 _write_npy(z, f"class{ci}/segments/{col}.npy", arr)
             for arr_name in ("embeddings", "shapley_all", "thumbnails", "segment_masks", "bin_edges"):
                 _write_npy(z, f"class{ci}/{arr_name}.npy", getattr(cc, arr_name))
+            if cc.reduced_embeddings is not None:  # large results: what re-clustering runs on
+                _write_npy(z, f"class{ci}/reduced_embeddings.npy", cc.reduced_embeddings)
             meta["classes"].append({"target": name, "sampling": cc.sampling,
                                     "warnings": cc.warnings, "columns": list(seg.columns),
                                     "n_clusters": int(cc.n_clusters)})
@@ -100,6 +102,9 @@ def load(path):
             seg = pd.DataFrame({c: cols[c] for c in info["columns"]})
             arrays = {n: _read_npy(z, f"class{ci}/{n}.npy") for n in
                       ("embeddings", "shapley_all", "thumbnails", "segment_masks", "bin_edges")}
+            reduced = f"class{ci}/reduced_embeddings.npy"
+            if reduced in z.namelist():
+                arrays["reduced_embeddings"] = _read_npy(z, reduced)
             cc = ClassComparison(target=info["target"], segments=seg, sampling=info["sampling"],
                                  warnings=info["warnings"], n_clusters=_n_clusters(info, meta, seg),
                                  **arrays)
