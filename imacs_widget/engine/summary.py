@@ -119,19 +119,28 @@ def summarize_clusters(segments: pd.DataFrame, n_clusters: int, edges: np.ndarra
     ``segments`` needs the columns ``model``, ``cluster``, ``attribution`` and ``outcome``;
     pass ``filter_segments(segments, outcomes, models)`` for the statistics under a filter.
     """
+    cl = segments["cluster"].to_numpy().astype(np.int64)
+    is_b = (segments["model"].to_numpy() == "B").astype(np.int64)
+    att = segments["attribution"].to_numpy().astype(np.float64)
+    codes = {o: i for i, o in enumerate(OUTCOMES)}
+    outc = np.array([codes.get(o, -1) for o in segments["outcome"].tolist()], dtype=np.int64)
+    key = cl * 2 + is_b  # rows grouped by (cluster, model) with one stable sort
+    order = np.argsort(key, kind="stable")
+    bounds = np.searchsorted(key[order], np.arange(2 * n_clusters + 1))
     out = []
     for c in range(n_clusters):
-        seg = segments[segments["cluster"] == c]
-        by = {m: seg[seg["model"] == m] for m in MODELS}
-        means = {m: mean_attribution(by[m]["attribution"]) for m in MODELS}
+        rows = {m: order[bounds[2 * c + j]:bounds[2 * c + j + 1]] for j, m in enumerate(MODELS)}
+        means = {m: mean_attribution(att[rows[m]]) for m in MODELS}
         present = [m for m in MODELS if means[m] is not None]
+        counts = {m: np.bincount(outc[rows[m]][outc[rows[m]] >= 0], minlength=len(OUTCOMES))
+                  for m in MODELS}
         out.append({
             "id": int(c),
-            "size": int(len(seg)),
-            "count": {m: int(len(by[m])) for m in MODELS},
+            "size": int(len(rows["A"]) + len(rows["B"])),
+            "count": {m: int(len(rows[m])) for m in MODELS},
             "mean_attribution": means,
-            "histogram": {m: histogram(by[m]["attribution"], edges) for m in MODELS},
-            "outcomes": {m: {o: int((by[m]["outcome"] == o).sum()) for o in OUTCOMES}
+            "histogram": {m: histogram(att[rows[m]], edges) for m in MODELS},
+            "outcomes": {m: {o: int(counts[m][i]) for i, o in enumerate(OUTCOMES)}
                          for m in MODELS},
             "one_sided": present[0] if len(present) == 1 else None,
             "imbalance": abs(means["A"] - means["B"]) if len(present) == 2 else None,
