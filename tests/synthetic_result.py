@@ -166,3 +166,94 @@ def make_result(n_segments: int = 1000, n_clusters: int = 8, *, segments_per_ima
     return ComparisonResult(per_class=per_class, class_names=class_names, model_names=model_names,
                             accuracy={"A": 0.949, "B": 0.796}, source_images=sources,
                             image_shape=(image_size, image_size), params=params, seed=seed)
+
+
+def make_large_result(n_segments: int = 100_000, n_clusters: int = 8, *,
+                      segments_per_image: int = 5, image_size: int = 224, source_size: int = 96,
+                      thumb_size: int = 32, class_names: list[str] | None = None,
+                      target_class: int = 2, seed: int = 0):
+    """A real ComparisonResult of many segments, built fast (vectorised; bench/bench_widget_scale.py).
+
+    The same scenario as :func:`make_result` (crops of the sample photos, a flipped copy of
+    every other round of them, half of the images per model, balanced outcomes, real k-means),
+    but every thumbnail is one of the grid cells of those photos (tiled photo crops, cut once),
+    the source previews are shared arrays, the masks one broadcast array and the embeddings
+    the cells' colour statistics plus noise: 100,000 segments take a few seconds and about
+    ``n_segments * thumb_size**2 * 3`` bytes of thumbnails.
+    """
+    from PIL import Image
+
+    from imacs_widget.result import ComparisonResult
+
+    rng = np.random.default_rng(seed)
+    class_names = list(class_names or CLASS_NAMES)
+    n_classes = len(class_names)
+    photos = _photos(image_size)
+    grid, cell = 4, image_size // 4
+    n_photo = len(photos)
+    variants = [(p, f) for f in (0, 1) for p in range(n_photo)]  # variant v = f * n_photo + p
+    base = np.zeros((len(variants), grid * grid, thumb_size, thumb_size, 3), np.uint8)
+    previews = []
+    for v, (p, f) in enumerate(variants):
+        photo = photos[p][:, ::-1] if f else photos[p]
+        previews.append(np.asarray(Image.fromarray(np.ascontiguousarray(photo)).resize(
+            (source_size, source_size), Image.BILINEAR)))
+        for cid in range(grid * grid):
+            r, c = divmod(cid, grid)
+            crop = np.ascontiguousarray(photo[r * cell:(r + 1) * cell, c * cell:(c + 1) * cell])
+            base[v, cid] = np.asarray(Image.fromarray(crop).resize((thumb_size, thumb_size),
+                                                                   Image.BILINEAR))
+    flat = base.reshape(len(variants), grid * grid, -1, 3).astype(np.float32)
+    base_emb = np.concatenate([flat.mean(2) / 255.0, flat.std(2) / 128.0], axis=2)
+
+    n_images = int(np.ceil(n_segments / segments_per_image))
+    img = np.arange(n_images)
+    variant = ((img // n_photo) % 2) * n_photo + img % n_photo
+    cells = np.argsort(rng.random((n_images, grid * grid)), axis=1)[:, :segments_per_image]
+    si = np.repeat(img, segments_per_image)[:n_segments]
+    cid = cells.reshape(-1)[:n_segments]
+    rank = np.tile(np.arange(segments_per_image), n_images)[:n_segments]
+    thumbs = base[variant[si], cid]
+    masks = np.broadcast_to(np.ones((1, thumb_size, thumb_size), bool),
+                            (n_segments, thumb_size, thumb_size))
+    emb = np.concatenate([base_emb[variant[si], cid], rng.normal(0, 0.05, (n_segments, 2))],
+                         axis=1).astype(np.float32)
+
+    model_img = np.where(img % 2 == 0, "A", "B")
+    outcome_code = (img // 2) % 4
+    outcome_img = np.asarray(OUTCOMES)[outcome_code]
+    positive = np.isin(outcome_code, (0, 3))  # TP, FN
+    label = np.where(positive, target_class, (target_class + 1 + img) % n_classes)
+    label = np.where(~positive & (label == target_class), (target_class + 1) % n_classes, label)
+    other = (target_class + 2) % n_classes
+    pred_model = np.where(np.isin(outcome_code, (0, 2)), target_class, other)  # TP, FP
+    pred_other = np.where(rng.random(n_images) < 0.5, target_class, other)
+    is_a = model_img == "A"
+    pred_a = np.where(is_a, pred_model, pred_other)
+    pred_b = np.where(is_a, pred_other, pred_model)
+
+    def score(pred):
+        return np.where(pred == target_class, rng.uniform(0.55, 0.99, n_images),
+                        rng.uniform(0.01, 0.4, n_images))
+
+    score_a, score_b = score(pred_a), score(pred_b)
+    x0, y0 = (cid % grid) * cell, (cid // grid) * cell
+    seg = pd.DataFrame({
+        "model": model_img[si], "image_index": si * 3 + 1, "segment_index": cid, "rank": rank,
+        "bbox": list(zip(x0.tolist(), y0.tolist(), (x0 + cell).tolist(), (y0 + cell).tolist(),
+                         strict=True)),
+        "outcome": outcome_img[si], "attribution": 0.0, "cluster": 0, "centroid_distance": 0.0,
+        "label": label[si], "pred_a": pred_a[si], "pred_b": pred_b[si],
+        "score_a": score_a[si], "score_b": score_b[si],
+    })
+    sources = {int(i) * 3 + 1: previews[variant[i]] for i in img}
+    per_class = {class_names[target_class]: _class(
+        class_names[target_class], seg, thumbs, masks, emb, n_clusters, n_classes,
+        target_class, seed, rng, clustered_attributions=True)}
+    params = {"sampling": "balanced", "n_per_model": int(np.ceil(n_images / 2)),
+              "segmentation": "grid", "grid": [4, 4], "k": segments_per_image, "ranking": "loo",
+              "seed": seed, "n_clusters": n_clusters, "score": "probability"}
+    return ComparisonResult(per_class=per_class, class_names=class_names,
+                            model_names={"A": "baseline", "B": "watermarked"},
+                            accuracy={"A": 0.949, "B": 0.796}, source_images=sources,
+                            image_shape=(image_size, image_size), params=params, seed=seed)

@@ -39,10 +39,31 @@ def _decode(atlas, buffers, k=0):
     return img
 
 
-def check_shape(p: dict, buffers: list[bytes], result) -> None:
+def _col(ref, buffers):
+    """A payload column as a list (a JSON list, or a typed-array buffer reference)."""
+    if isinstance(ref, list):
+        return ref
+    assert set(ref) == {"dtype", "buffer", "length"}
+    values = np.frombuffer(buffers[ref["buffer"]], np.dtype(ref["dtype"]).newbyteorder("<"))
+    assert len(values) == ref["length"]
+    if ref["dtype"] == "float64":
+        return [None if not np.isfinite(v) else float(v) for v in values]
+    return values.astype(np.int64).tolist()
+
+
+def columns(p: dict, buffers: list[bytes]) -> dict:
+    """``p`` with its segment and image columns as lists."""
+    out = dict(p)
+    for table in ("segments", "images"):
+        out[table] = {k: _col(v, buffers) for k, v in p[table].items()}
+    return out
+
+
+def check_shape(p: dict, buffers: list[bytes], result, tiles: str = "first") -> None:
     n = len(result.segments)
     assert p["version"] == PAYLOAD_VERSION
     assert p["n_segments"] == n
+    p = columns(p, buffers)
     seg = p["segments"]
     for c in SEGMENT_COLUMNS:
         assert len(seg[c]) == n, c
@@ -67,10 +88,16 @@ def check_shape(p: dict, buffers: list[bytes], result) -> None:
     assert len(p["bin_edges"]) >= 2 and p["bin_edges"] == sorted(p["bin_edges"])
     assert p["target_class"] in p["classes"]
     assert set(p["model_names"]) == {"A", "B"}
+    assert p["n_images"] == m
     for key, count in (("thumbs", n), ("sources", m)):
         atlas = p[key]
-        assert atlas["count"] == count and len(atlas["sizes"]) == count
-        assert len(atlas["sheets"]) == -(-count // atlas["per_sheet"])
+        assert atlas["count"] == len(atlas["ids"]) == len(atlas["sizes"])
+        assert len(set(atlas["ids"])) == len(atlas["ids"]) and all(0 <= i < count for i in atlas["ids"])
+        if tiles == "all":
+            assert atlas["ids"] == list(range(count))
+        assert len(atlas["sheets"]) == -(-atlas["count"] // atlas["per_sheet"])
+        if not atlas["count"]:
+            continue
         img = _decode(atlas, buffers)
         assert img.width == atlas["cols"] * atlas["cell"]
         assert img.height % atlas["cell"] == 0
@@ -83,6 +110,7 @@ def test_shape(synth):
     check_shape(p, buffers, synth)
     assert all(isinstance(b, bytes) for b in buffers)
     assert p["thumbs"]["mime"] == "image/webp"
+    p = columns(p, buffers)
     # segment i of the payload is row i of result.segments; attributions are exact (the front
     # end recomputes the cluster statistics from them)
     seg = synth.segments
@@ -111,7 +139,7 @@ def test_result_fields(synth):
 def test_within_cluster_positions_are_order_within(synth):
     """The order of any subset (a cluster, one model, a filter) by the payload's positions is
     summary.order_within of that subset."""
-    p, _ = build_payload(synth)
+    p = columns(*build_payload(synth))
     seg = synth.segments.reset_index(drop=True)
     for inner, key in (("attribution", "by_attribution"), ("centroid", "by_centroid")):
         pos = np.asarray(p["segments"][key])
@@ -145,9 +173,12 @@ def test_base64_and_formats(synth):
     assert buffers == []
     assert all(s.startswith("data:image/jpeg;base64,") for s in p["thumbs"]["sheets"])
     check_shape(p, buffers, synth)
-    p, buffers = build_payload(synth, image_format="png", thumb_size=16, source_size=24)
+    p, buffers = build_payload(synth, image_format="png", thumb_size=16, source_size=24,
+                               tiles="all")
     assert p["thumbs"]["cell"] == 16 and p["sources"]["cell"] == 24
-    check_shape(p, buffers, synth)
+    check_shape(p, buffers, synth, "all")
+    with pytest.raises(ValueError, match="tiles"):
+        build_payload(synth, tiles="some")
     with pytest.raises(ValueError, match="image_format"):
         build_payload(synth, image_format="gif")
     with pytest.raises(ValueError, match="encoding"):
@@ -155,14 +186,15 @@ def test_base64_and_formats(synth):
 
 
 def test_several_sheets(synth):
-    p, buffers = build_payload(synth, sheet_cols=8)  # 64 cells per sheet -> 4 thumbnail sheets
+    p, buffers = build_payload(synth, sheet_cols=8, tiles="all")  # 64 cells a sheet -> 4 sheets
     assert len(p["thumbs"]["sheets"]) == 4
-    assert p["thumbs"]["sheets"] == [0, 1, 2, 3]
-    check_shape(p, buffers, synth)
+    k = p["segments"]["box"]["buffer"] + 1  # the sheets follow the columns
+    assert p["thumbs"]["sheets"] == [k, k + 1, k + 2, k + 3]
+    check_shape(p, buffers, synth, "all")
 
 
 def test_thumbnail_pixels_and_mask_dimming(synth):
-    p, buffers = build_payload(synth, image_format="png", dim_outside=0.6)
+    p, buffers = build_payload(synth, image_format="png", dim_outside=0.6, tiles="all")
     sheet = np.asarray(_decode(p["thumbs"], buffers))
     t = p["thumbs"]["cell"]
     full = next(i for i in range(len(synth.segments)) if synth.segment_masks[i].all())
@@ -182,7 +214,10 @@ def test_non_finite_values_become_null():
     bad = make_result(40, 3, seed=3)
     bad.segments.loc[0, "attribution"] = np.nan
     bad.segments.loc[1, "score_a"] = np.inf
-    p, _ = build_payload(bad)
+    p, buffers = build_payload(bad)
+    assert columns(p, buffers)["segments"]["attribution"][0] is None
+    json.dumps(p, allow_nan=False)
+    p, _ = build_payload(bad, encoding="base64")
     assert p["segments"]["attribution"][0] is None
     json.dumps(p, allow_nan=False)
 
@@ -191,7 +226,8 @@ def test_cache_reuses_encoded_sheets(synth):
     cache: list = []
     p1, b1 = build_payload(synth, cache=cache)
     p2, b2 = build_payload(synth, cache=cache)
-    assert all(x is y for x, y in zip(b1, b2, strict=True))
+    sheets = p1["thumbs"]["sheets"]
+    assert sheets and all(b1[k] is b2[k] for k in sheets)
     assert p1["thumbs"] == p2["thumbs"]
 
 

@@ -12,7 +12,7 @@ from synthetic_result import make_result
 
 from imacs_widget.errors import ImacsInputError
 from imacs_widget.widget import COMMANDS, ImacsWidget
-from imacs_widget.widget.payload import payload_nbytes
+from imacs_widget.widget.payload import PAYLOAD_VERSION, payload_nbytes, tile_selection
 
 PUBLIC = ("n_clusters", "target_class", "order", "inner_order", "outcomes", "models",
           "selected_cluster", "view")
@@ -166,7 +166,7 @@ def test_n_clusters_range_is_what_recluster_accepts():
 # ---- commands ----------------------------------------------------------------------------------
 
 def test_ping(widget):
-    assert invoke(widget, "_ping", {}) == {"ok": True, "version": 2}
+    assert invoke(widget, "_ping", {}) == {"ok": True, "version": PAYLOAD_VERSION}
 
 
 def test_recluster_command(widget, result):
@@ -178,7 +178,9 @@ def test_recluster_command(widget, result):
     assert result.reclusters == [3] and result.n_clusters == 3
     assert widget._payload is not before and widget._payload["n_clusters"] == 3
     assert len(widget._payload["clusters"]) == 3
-    assert widget._images is images_before  # pictures are not re-encoded or re-sent
+    # the payload carries the new first screen's tiles only (the rest come with "_tiles")
+    assert widget._payload["thumbs"]["ids"] == tile_selection(result).tolist()
+    assert widget._images is not images_before
     assert widget.rec.busy == [True, False]
     assert widget._busy is False
     # the same count again: nothing to do, still an answer
@@ -194,7 +196,7 @@ def test_commands_go_through_anywidget(widget):
     widget._handle_custom_msg({"id": "x", "kind": "anywidget-command", "name": "_ping",
                                "msg": {}}, [])
     assert widget.rec.messages[-1] == {"id": "x", "kind": "anywidget-command-response",
-                                       "response": {"ok": True, "version": 2}}
+                                       "response": {"ok": True, "version": PAYLOAD_VERSION}}
 
 
 def test_setting_n_clusters_from_python_reclusters(widget, result):
@@ -274,7 +276,7 @@ def test_selection_is_a_trait_and_hover_a_command(widget, result):
 def test_commands_documented():
     import imacs_widget.widget.widget as mod
 
-    assert COMMANDS == ("_ping", "_recluster", "_select_class", "_hover")
+    assert COMMANDS == ("_ping", "_recluster", "_select_class", "_hover", "_tiles")
     for name in COMMANDS:
         assert f'"{name}"' in mod.__doc__
 
@@ -349,7 +351,8 @@ def test_class_switch_command(widget, result):
     assert result.target_class == "tulip" and widget.target_class == "tulip"
     assert widget._payload["target_class"] == "tulip"
     assert widget.rec.busy == [True, False]
-    assert widget._images == images_before  # same thumbnails for both classes here
+    assert widget._images != images_before
+    assert widget._payload["thumbs"]["ids"] == tile_selection(result).tolist()
 
 
 def test_state_is_json_with_binary_buffers(widget):

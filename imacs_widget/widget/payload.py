@@ -90,15 +90,17 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 
 from ..engine.summary import CLUSTER_ORDERS as ORDERS
 from ..engine.summary import INNER_ORDERS, MODELS, OUTCOMES, order_within
 
 __all__ = ["PAYLOAD_VERSION", "OUTCOMES", "MODELS", "ORDERS", "INNER_ORDERS", "build_payload",
-           "payload_nbytes", "slider_range"]
+           "payload_nbytes", "slider_range", "tile_page", "tile_selection", "image_order",
+           "bin_index"]
 
-PAYLOAD_VERSION = 2
+PAYLOAD_VERSION = 3
 _MIME = {"webp": "image/webp", "jpeg": "image/jpeg", "jpg": "image/jpeg", "png": "image/png"}
 
 
@@ -238,17 +240,112 @@ def _ints(values: Iterable) -> list[int]:
     return [int(v) for v in values]
 
 
-def _positions(seg, inner_order: str) -> list[int]:
+def _positions(seg, inner_order: str) -> np.ndarray:
     """Position of every row of ``seg`` in ``order_within(seg, inner_order)``."""
     pos = np.empty(len(seg), np.int64)
     pos[order_within(seg.reset_index(drop=True), inner_order).index.to_numpy()] = np.arange(len(seg))
-    return pos.tolist()
+    return pos
+
+
+def image_order(seg) -> list[int]:
+    """Distinct ``image_index`` values of ``seg`` in order of first appearance: row j of the
+    payload's ``images`` table (and cell id j of the ``sources`` atlas)."""
+    return [int(v) for v in pd.unique(seg["image_index"].to_numpy())]
+
+
+def _uint_dtype(values: np.ndarray) -> str:
+    top = int(values.max()) if len(values) else 0
+    low = int(values.min()) if len(values) else 0
+    if low < 0:
+        return "int32"
+    return "uint8" if top < 256 else "uint16" if top < 65536 else "uint32"
+
+
+def _column(values: np.ndarray, encoding: str, buffers: list[bytes], dtype: str | None = None):
+    """One column: a JSON list (``encoding="base64"``) or a typed-array buffer reference."""
+    values = np.asarray(values)
+    if dtype is None:
+        dtype = "float64" if values.dtype.kind == "f" else _uint_dtype(values)
+    if encoding == "base64":
+        if dtype == "float64":
+            return [v if math.isfinite(v) else None for v in values.astype(np.float64).tolist()]
+        return values.astype(np.int64).tolist()
+    buffers.append(values.astype(np.dtype(dtype).newbyteorder("<")).tobytes())
+    return {"dtype": dtype, "buffer": len(buffers) - 1, "length": int(values.size)}
+
+
+def bin_index(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Bin of each value on ``edges`` (summary.histogram's rule, the last bin closed, values
+    outside in the first / last bin); -1 for missing values."""
+    nb = len(edges) - 1
+    b = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, nb - 1)
+    return np.where(np.isfinite(values), b, -1)
+
+
+def tile_selection(result, *, per_row: int = 30, per_bin: int = 0, per_cell: int = 0,
+                   inner_orders: Iterable[str] | None = None) -> np.ndarray:
+    """Rows of ``result.segments`` whose thumbnails a payload carries (sorted, distinct).
+
+    Per cluster and model the first ``per_row`` segments in each of ``inner_orders`` (default:
+    the result's own), and with ``per_bin`` / ``per_cell`` the first so many per histogram bin
+    (cluster, model, bin) and per confusion-matrix cell (cluster, model, outcome) as well. A
+    live widget sends the first screen (rows in the current order) and fetches the rest a page
+    at a time; the static report sends a bounded number of tiles per row, bin and cell.
+    """
+    seg = result.segments
+    if not len(seg):
+        return np.zeros(0, np.int64)
+    cluster = seg["cluster"].to_numpy()
+    model = seg["model"].to_numpy()
+    keys = [pd.Series(cluster), pd.Series(model)]
+    groups = [(keys, per_row)]
+    if per_bin:
+        bins = bin_index(np.asarray(result.bin_edges, np.float64),
+                         seg["attribution"].to_numpy(np.float64))
+        groups.append((keys + [pd.Series(bins)], per_bin))
+    if per_cell:
+        groups.append((keys + [pd.Series(seg["outcome"].to_numpy())], per_cell))
+    chosen: list[np.ndarray] = []
+    for name in (inner_orders or [result.inner_order]):
+        rows = order_within(seg.reset_index(drop=True), name).index.to_numpy()
+        for k, limit in groups:
+            frame = pd.DataFrame({f"k{j}": s.to_numpy()[rows] for j, s in enumerate(k)})
+            frame["row"] = rows
+            chosen.append(frame.groupby([f"k{j}" for j in range(len(k))], sort=False)
+                          .head(int(limit))["row"].to_numpy())
+    return np.unique(np.concatenate(chosen)).astype(np.int64)
+
+
+def tile_page(result, atlas: str, ids, *, thumb_size: int = 48, source_size: int = 96,
+              image_format: str = "webp", quality: int = 80, encoding: str = "binary",
+              sheet_cols: int = 32, dim_outside: float = 0.6, images: list[int] | None = None,
+              buffers: list[bytes] | None = None) -> tuple[dict, list[bytes]]:
+    """An :data:`Atlas` of the pictures ``ids`` (``atlas="thumbs"``: rows of
+    ``result.segments``; ``"sources"``: rows of the payload's ``images`` table, ``images``
+    being :func:`image_order` of the segments), cell k holding ``ids[k]``. Sheets are appended
+    to ``buffers`` (returned) or inline ``data:`` URLs (``encoding="base64"``)."""
+    fmt = image_format.lower()
+    buffers = [] if buffers is None else buffers
+    ids = [int(i) for i in ids]
+    if atlas == "thumbs":
+        t, m = result.thumbnails, result.segment_masks
+        pictures = _thumbnails(t[ids], m[ids], thumb_size, dim_outside) if ids else []
+        meta, sheets = _pack(pictures, thumb_size, sheet_cols, fmt, quality, background=128)
+    elif atlas == "sources":
+        order = image_order(result.segments) if images is None else images
+        pictures = [_source(result.source_images[order[j]], source_size) for j in ids]
+        meta, sheets = _pack(pictures, source_size, max(1, sheet_cols // 2), fmt, quality)
+    else:
+        raise ValueError(f"atlas: expected 'thumbs' or 'sources', got {atlas!r}")
+    meta["ids"] = ids
+    return _attach(meta, sheets, encoding, buffers), buffers
 
 
 def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
                   image_format: str = "webp", quality: int = 80, encoding: str = "binary",
                   sheet_cols: int = 32, dim_outside: float = 0.6,
-                  max_clusters: int = 40, cache: list | None = None) -> tuple[dict, list[bytes]]:
+                  max_clusters: int = 40, cache: list | None = None, tiles: str = "first",
+                  per_row: int = 30) -> tuple[dict, list[bytes]]:
     """Build the front-end payload of a ComparisonResult (its active class of interest).
 
     Parameters
@@ -264,8 +361,9 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
     quality : int
         Lossy quality (1-100) for WebP / JPEG.
     encoding : {"binary", "base64"}
-        ``"binary"``: sheets are returned as ``buffers`` and referenced by index;
-        ``"base64"``: sheets are inline ``data:`` URLs and ``buffers`` is empty.
+        ``"binary"``: segment / image columns are little-endian typed arrays and sheets are
+        returned as ``buffers``, both referenced by index; ``"base64"``: columns are JSON lists,
+        sheets inline ``data:`` URLs and ``buffers`` is empty.
     sheet_cols : int
         Cells per sheet row (a sheet holds at most ``sheet_cols**2`` cells).
     dim_outside : float
@@ -274,8 +372,15 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
         Cap of the slider's ``n_clusters_range`` (see :func:`slider_range`).
     cache : list, optional
         A list the caller keeps between calls: encoded sprite sheets are reused while the
-        result's ``thumbnails`` / ``source_images`` objects are the same (re-clustering does not
-        re-encode pictures).
+        result's ``thumbnails`` / ``source_images`` objects and the tiles chosen are the same.
+    tiles : {"first", "report", "all"}
+        Which thumbnails the payload carries: ``"first"`` the first screen (``per_row`` per
+        cluster and model in the result's within-cluster order; no source previews: a live
+        widget fetches the rest with the ``_tiles`` command), ``"report"`` a bounded set for
+        the static report (``per_row`` per row in both orders, 5 per histogram bin, 24 per
+        confusion cell, and the source previews of their images), ``"all"`` every one.
+    per_row : int
+        Tiles per cluster row (see ``tiles``).
 
     Returns
     -------
@@ -289,73 +394,90 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
         raise ValueError(f"encoding: expected 'binary' or 'base64', got {encoding!r}")
     if thumb_size < 4 or source_size < 4:
         raise ValueError("thumb_size / source_size: expected at least 4 pixels")
+    if tiles not in ("first", "report", "all"):
+        raise ValueError(f"tiles: expected 'first', 'report' or 'all', got {tiles!r}")
 
     seg = result.segments
     n = len(seg)
     if len(result.thumbnails) != n:
         raise ValueError(f"result.thumbnails: {len(result.thumbnails)} thumbnails for {n} segments")
+    buffers: list[bytes] = []
 
     # ---- images table (distinct source images in order of first appearance)
-    image_index = _ints(seg["image_index"])
-    order: dict[int, int] = {}
-    first_row: dict[int, int] = {}
-    for r, idx in enumerate(image_index):
-        order.setdefault(idx, len(order))
-        first_row.setdefault(idx, r)
-    rows = [first_row[idx] for idx in order]
+    image_index = seg["image_index"].to_numpy(np.int64)
+    order = image_order(seg)
+    row_of = {idx: j for j, idx in enumerate(order)}
+    image_rows = np.fromiter((row_of[int(v)] for v in image_index), np.int64, n)
+    first = np.full(len(order), n, np.int64)
+    np.minimum.at(first, image_rows, np.arange(n))
 
-    def col(name, conv):
-        values = seg[name].tolist()
-        return [conv(values[r]) for r in rows]
+    def col(name, dtype=None):
+        values = seg[name].to_numpy()[first]
+        if dtype == "float64":
+            values = np.array([np.nan if _num(v) is None else _num(v) for v in values], np.float64)
+        return _column(values.astype(np.float64 if dtype == "float64" else np.int64),
+                       encoding, buffers, dtype)
 
     h, w = (int(v) for v in result.image_shape[:2])  # bboxes are in these pixels
     images = {
-        "index": list(order),
-        "label": col("label", int),
-        "pred_a": col("pred_a", int),
-        "pred_b": col("pred_b", int),
-        "score_a": col("score_a", _num),
-        "score_b": col("score_b", _num),
-        "width": [w] * len(order),
-        "height": [h] * len(order),
+        "index": _column(np.asarray(order, np.int64), encoding, buffers, "uint32"),
+        "label": col("label"),
+        "pred_a": col("pred_a"),
+        "pred_b": col("pred_b"),
+        "score_a": col("score_a", "float64"),
+        "score_b": col("score_b", "float64"),
+        "width": _column(np.full(len(order), w, np.int64), encoding, buffers),
+        "height": _column(np.full(len(order), h, np.int64), encoding, buffers),
     }
 
     # ---- segments table
-    box: list[int] = []
-    for bb in seg["bbox"].tolist():
-        x0, y0, x1, y1 = (float(v) for v in bb)
-        box += [round(1000 * x0 / w), round(1000 * y0 / h), round(1000 * x1 / w),
-                round(1000 * y1 / h)]
-    box = [min(1000, max(0, v)) for v in box]
+    bb = np.asarray(seg["bbox"].tolist(), np.float64).reshape(n, 4)
+    scale = np.array([w, h, w, h], np.float64)
+    box = np.clip(np.round(1000 * bb / scale), 0, 1000).astype(np.int64).reshape(-1)
     outcome_code = {o: i for i, o in enumerate(OUTCOMES)}
     model_code = {m: i for i, m in enumerate(MODELS)}
+    attribution = seg["attribution"].to_numpy(np.float64)
     segments = {
-        "model": [model_code[m] for m in seg["model"].tolist()],
-        "image": [order[idx] for idx in image_index],
-        "segment": _ints(seg["segment_index"]),
-        "rank": _ints(seg["rank"]),
-        "cluster": _ints(seg["cluster"]),
-        "outcome": [outcome_code[o] for o in seg["outcome"].tolist()],
-        "attribution": [_exact(v) for v in seg["attribution"].tolist()],
-        "by_attribution": _positions(seg, "attribution"),
-        "by_centroid": _positions(seg, "centroid"),
-        "box": box,
+        "model": _column(np.array([model_code[m] for m in seg["model"].tolist()], np.int64),
+                         encoding, buffers, "uint8"),
+        "image": _column(image_rows, encoding, buffers),
+        "segment": _column(seg["segment_index"].to_numpy(np.int64), encoding, buffers),
+        "rank": _column(seg["rank"].to_numpy(np.int64), encoding, buffers),
+        "cluster": _column(seg["cluster"].to_numpy(np.int64), encoding, buffers),
+        "outcome": _column(np.array([outcome_code[o] for o in seg["outcome"].tolist()], np.int64),
+                           encoding, buffers, "uint8"),
+        "attribution": _column(np.where(np.isfinite(attribution), attribution, np.nan),
+                               encoding, buffers, "float64"),
+        "by_attribution": _column(_positions(seg, "attribution"), encoding, buffers, "uint32"),
+        "by_centroid": _column(_positions(seg, "centroid"), encoding, buffers, "uint32"),
+        "box": _column(box, encoding, buffers, "uint16"),
     }
 
-    # ---- pictures
-    buffers: list[bytes] = []
-    settings = (fmt, quality, sheet_cols, thumb_size, source_size, dim_outside)
+    # ---- pictures: only the chosen tiles
+    if tiles == "all":
+        chosen = np.arange(n)
+    elif tiles == "report":
+        chosen = tile_selection(result, per_row=per_row, per_bin=5, per_cell=24,
+                                inner_orders=INNER_ORDERS)
+    else:
+        chosen = tile_selection(result, per_row=per_row)
+    chosen_images = sorted({int(image_rows[i]) for i in chosen}) if tiles != "first" else []
+    options = {"thumb_size": thumb_size, "source_size": source_size, "image_format": fmt,
+               "quality": quality, "sheet_cols": sheet_cols, "dim_outside": dim_outside}
     thumbs = _cached(
-        cache, ("thumbs", settings), (result.thumbnails, result.segment_masks),
-        lambda: _pack(_thumbnails(result.thumbnails, result.segment_masks, thumb_size,
-                                  dim_outside), thumb_size, sheet_cols, fmt, quality,
-                      background=128))
+        cache, ("thumbs", tuple(options.items()), chosen.tobytes()),
+        (result.thumbnails, result.segment_masks),
+        lambda: tile_page(result, "thumbs", chosen, encoding="base64", **options)[0]
+        if encoding == "base64" else _pictures(result, "thumbs", chosen, options))
     sources = _cached(
-        cache, ("sources", settings, tuple(order)), (result.source_images,),
-        lambda: _pack([_source(result.source_images[idx], source_size) for idx in order],
-                      source_size, max(1, sheet_cols // 2), fmt, quality))
-    thumbs = _attach(*thumbs, encoding, buffers)
-    sources = _attach(*sources, encoding, buffers)
+        cache, ("sources", tuple(options.items()), tuple(order), tuple(chosen_images)),
+        (result.source_images,),
+        lambda: tile_page(result, "sources", chosen_images, images=order, encoding="base64",
+                          **options)[0]
+        if encoding == "base64" else _pictures(result, "sources", chosen_images, options, order))
+    if encoding == "binary":  # cached as (meta, sheet bytes): attach to this payload's buffers
+        thumbs = _attach(*thumbs, encoding, buffers)
+        sources = _attach(*sources, encoding, buffers)
 
     payload = {
         "version": PAYLOAD_VERSION,
@@ -373,12 +495,20 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
         "clusters": [{"id": int(c["id"])} for c in result.clusters],
         "bin_edges": [float(e) for e in np.asarray(result.bin_edges, dtype=np.float64)],
         "n_segments": n,
+        "n_images": len(order),
         "segments": segments,
         "images": images,
         "thumbs": thumbs,
         "sources": sources,
     }
     return payload, buffers
+
+
+def _pictures(result, atlas, ids, options, images=None) -> tuple[dict, list[bytes]]:
+    """(meta without sheets, encoded sheets) of :func:`tile_page`, for the cache."""
+    page, sheets = tile_page(result, atlas, ids, images=images, **options)
+    meta = {k: v for k, v in page.items() if k != "sheets"}
+    return meta, sheets
 
 
 def payload_nbytes(payload: dict, buffers: list[bytes]) -> int:

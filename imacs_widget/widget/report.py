@@ -11,7 +11,8 @@ with the same host (:func:`page_html`, with a fake kernel).
 
 There is no kernel behind the page: controls that only change front-end state work; anything
 that needs Python (e.g. re-clustering with a new number of clusters) can only use what the
-payload already holds.
+payload already holds. The pictures are bounded (``tiles_per_row``): each row, histogram bin
+and confusion cell keeps a bounded number of tiles and says how many it left out.
 """
 
 from __future__ import annotations
@@ -97,7 +98,27 @@ def _script_json(data) -> str:
     return json.dumps(data, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
 
 
-def _embed_state(widget) -> dict:
+def _bounded_pictures(widget, model: dict, tiles: str, per_row: int) -> None:
+    """Swap the live payload (first screen only) of an ImacsWidget's embedded ``model`` for one
+    that keeps ``per_row`` tiles per row, 5 per histogram bin and 24 per confusion cell, and
+    the source previews of their images (``tiles="report"``): there is no kernel to ask."""
+    import base64
+
+    from .payload import build_payload
+    from .widget import ImacsWidget
+
+    if not isinstance(widget, ImacsWidget) or tiles == "first":
+        return
+    payload, buffers = build_payload(widget.result, tiles=tiles, per_row=per_row,
+                                     **widget._payload_options)
+    model["state"]["_payload"] = payload
+    model["state"]["_images"] = []
+    model["buffers"] = [b for b in model.get("buffers", []) if b["path"][0] != "_images"] + [
+        {"path": ["_images", k], "encoding": "base64",
+         "data": base64.b64encode(b).decode("ascii")} for k, b in enumerate(buffers)]
+
+
+def _embed_state(widget, tiles: str = "report", per_row: int = 30) -> dict:
     from ipywidgets.embed import dependency_state, embed_data
 
     state = dependency_state([widget], drop_defaults=False)
@@ -109,24 +130,30 @@ def _embed_state(widget) -> dict:
             f"write_html renders anywidget models only; the widget also uses {bad}"
         )
     model = manager_state["state"][widget.model_id]
+    _bounded_pictures(widget, model, tiles, per_row)
     if not model["state"].get("_esm"):
         raise RuntimeError("write_html: the widget state has no _esm (front end not built?)")
     return data
 
 
-def render_html(widget_or_result, title: str | None = None, description: str | None = None) -> str:
+def render_html(widget_or_result, title: str | None = None, description: str | None = None, *,
+                tiles_per_row: int = 30) -> str:
     """The report as an HTML string (see :func:`write_html`)."""
-    return page_html(widget_or_result, title=title, description=description)
+    return page_html(widget_or_result, title=title, description=description,
+                     tiles_per_row=tiles_per_row)
 
 
 def page_html(widget_or_result, title: str | None = None, description: str | None = None, *,
-              start: str = "start();", head: str = "") -> str:
+              start: str = "start();", head: str = "", tiles: str = "report",
+              tiles_per_row: int = 30) -> str:
     """The report page; ``start`` is the JavaScript that starts the host (module scope, after
     ``report_host.js``) and ``head`` extra ``<head>`` markup — the browser harness
-    (tests/widget_harness.py) passes a fake kernel and a theme this way."""
+    (tests/widget_harness.py) passes a fake kernel and a theme this way. ``tiles`` is the
+    payload's ``tiles`` (:func:`~imacs_widget.widget.payload.build_payload`): ``"report"``
+    (bounded, ``tiles_per_row`` per row), ``"all"``, or ``"first"`` (the live widget's)."""
     widget, created = _as_widget(widget_or_result)
     try:
-        data = _embed_state(widget)
+        data = _embed_state(widget, tiles, tiles_per_row)
         if title is None:
             title = _default_title(widget)
     finally:
@@ -166,7 +193,7 @@ def page_html(widget_or_result, title: str | None = None, description: str | Non
 
 
 def write_html(widget_or_result, path, title: str | None = None,
-               description: str | None = None) -> Path:
+               description: str | None = None, *, tiles_per_row: int = 30) -> Path:
     """Write ONE self-contained HTML file showing the widget, viewable with no kernel and no
     network.
 
@@ -174,9 +201,14 @@ def write_html(widget_or_result, path, title: str | None = None,
     written: selected cluster, number of clusters, ...) or a
     :class:`~imacs_widget.result.ComparisonResult` (``result.widget()`` is written). ``title``
     defaults to ``"IMACS: <model A> vs <model B>"``. Returns the path written.
+
+    Pictures are bounded: each cluster row keeps ``tiles_per_row`` tiles in each
+    within-cluster order (each histogram bin 5, each confusion cell 24) and says how many it
+    left out; a live widget fetches those from the kernel instead.
     """
     path = Path(path)
-    text = render_html(widget_or_result, title=title, description=description)
+    text = render_html(widget_or_result, title=title, description=description,
+                       tiles_per_row=tiles_per_row)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")

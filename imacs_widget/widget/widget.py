@@ -12,11 +12,12 @@ One pattern for everything the front end does:
   ``selected_cluster`` and ``view`` are set by the controls (synced both ways);
   ``n_clusters`` and ``target_class`` reflect the result and are set from Python only (the
   front end *asks* for a change with a command, below). Private, Python → JS only:
-  ``_payload`` (JSON), ``_images`` (binary sprite sheets), ``_busy`` (True while
+  ``_payload`` (JSON), ``_images`` (binary buffers: the typed-array columns and the first
+  screen's sprite sheets), ``_busy`` (True while
   re-clustering / switching class).
 * **Requests are commands** (``anywidget.experimental.command`` here,
-  ``experimental.invoke(name, msg)`` in ``js/src/app.js``; each answers one JSON dict and no
-  buffers), mirrored in ``js/src/types.js``::
+  ``experimental.invoke(name, msg)`` in ``js/src/app.js``; each answers one JSON dict, and
+  ``_tiles`` binary buffers too), mirrored in ``js/src/types.js``::
 
     "_ping"          {}                         -> {"ok": True, "version": int}
                                                    # payload version; a kernel is present
@@ -26,6 +27,12 @@ One pattern for everything the front end does:
                                                     "error": str (when not ok)}
     "_hover"         {"segment": int | None}    -> {"ok": bool}
                                                    # row of result.segments under the mouse
+    "_tiles"         {"atlas": "thumbs" | "sources", "ids": [int]}
+                                                -> {"ok": bool, "atlas": str, "page": Atlas,
+                                                    "error": str (when not ok)} + buffers
+                                                   # a page (<= PAGE_SIZE) of pictures the
+                                                   # payload left out; Atlas.sheets index the
+                                                   # answer's binary buffers
 
   The names are private like ``_payload`` (front-end-facing; from Python set ``n_clusters`` /
   ``target_class`` instead). ``_recluster`` / ``_select_class`` update the result, the payload
@@ -52,12 +59,22 @@ from anywidget.experimental import command
 
 from ..errors import ImacsInputError
 from ..result import ComparisonResult
-from .payload import INNER_ORDERS, MODELS, ORDERS, OUTCOMES, PAYLOAD_VERSION, build_payload
+from .payload import (
+    INNER_ORDERS,
+    MODELS,
+    ORDERS,
+    OUTCOMES,
+    PAYLOAD_VERSION,
+    build_payload,
+    image_order,
+    tile_page,
+)
 
 log = logging.getLogger(__name__)
 
 VIEWS = ("clusters", "histogram")
-COMMANDS = ("_ping", "_recluster", "_select_class", "_hover")
+COMMANDS = ("_ping", "_recluster", "_select_class", "_hover", "_tiles")
+PAGE_SIZE = 256  # most pictures one "_tiles" answer carries
 
 _STATIC = Path(__file__).parent.parent / "static"
 _MISSING_ESM = """
@@ -130,7 +147,8 @@ class ImacsWidget(anywidget.AnyWidget):
 
     # ---- private, owned by this class; the front end only reads them -------------------------
     _payload = t.Dict(help="Payload JSON (imacs_widget.widget.payload).").tag(sync=True)
-    _images = t.List(t.Bytes(), help="Sprite sheets referenced by _payload.").tag(sync=True)
+    _images = t.List(t.Bytes(), help="Binary buffers referenced by _payload (typed-array "
+                     "columns, sprite sheets).").tag(sync=True)
     _busy = t.Bool(False, help="True while the kernel re-clusters or switches class.").tag(sync=True)
     # Python-only: last hovered segment row (set by the "_hover" command).
     _hovered = t.Int(None, allow_none=True)
@@ -151,6 +169,7 @@ class ImacsWidget(anywidget.AnyWidget):
         self._result = result
         self._payload_options = {"thumb_size": thumb_size, "source_size": source_size,
                                  "image_format": image_format, "quality": quality}
+        self._image_order: list[int] | None = None
         self._image_cache: list = []
         self._reverting = False
         wanted_class = traits.pop("target_class", None)
@@ -182,6 +201,7 @@ class ImacsWidget(anywidget.AnyWidget):
 
     # ---- payload ---------------------------------------------------------------------------------
     def _build(self) -> tuple[dict, list[bytes]]:
+        self._image_order = None
         return build_payload(self._result, cache=self._image_cache, **self._payload_options)
 
     def _sync(self) -> None:
@@ -349,6 +369,37 @@ class ImacsWidget(anywidget.AnyWidget):
     def _select_class(self, msg, buffers):
         """Command ``_select_class``: ``{"target_class": str}`` -> switch class, new payload."""
         return self._request("switching class", "target_class", msg), []
+
+    @command
+    def _tiles(self, msg, buffers):
+        """Command ``_tiles``: ``{"atlas": "thumbs" | "sources", "ids": [int, ...]}`` (at most
+        ``PAGE_SIZE`` distinct rows of ``result.segments`` / of the payload's ``images``) ->
+        ``{"ok": True, "atlas": str, "page": Atlas}`` whose sheets index the answer's buffers."""
+        atlas = msg.get("atlas") if isinstance(msg, dict) else None
+        ids = msg.get("ids") if isinstance(msg, dict) else None
+        if self._image_order is None:
+            self._image_order = image_order(self._result.segments)
+        count = len(self._result.segments) if atlas == "thumbs" else len(self._image_order)
+        problem = None
+        if atlas not in ("thumbs", "sources"):
+            problem = f"atlas must be 'thumbs' or 'sources', got {atlas!r}"
+        elif not isinstance(ids, list) or not 1 <= len(ids) <= PAGE_SIZE:
+            problem = f"ids must be a list of 1..{PAGE_SIZE} rows, got {ids!r:.80}"
+        elif not all(_is_int(i) and 0 <= i < count for i in ids):
+            problem = f"ids must be rows in 0..{count - 1}, got {ids!r:.80}"
+        if problem is not None:
+            log.warning("imacs widget: ignored a tiles request: %s", problem)
+            return {"ok": False, "error": f"tiles request ignored: {problem}"}, []
+        ids = list(dict.fromkeys(ids))
+        o = self._payload_options
+        try:
+            page, out = tile_page(self._result, atlas, ids, thumb_size=o["thumb_size"],
+                                  source_size=o["source_size"], image_format=o["image_format"],
+                                  quality=o["quality"], images=self._image_order)
+        except Exception as exc:  # never raise into the kernel
+            log.warning("imacs widget: tiles request failed: %s", exc)
+            return {"ok": False, "error": f"tiles request failed: {exc}"}, []
+        return {"ok": True, "atlas": atlas, "page": page}, out
 
     @command
     def _hover(self, msg, buffers):

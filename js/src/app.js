@@ -12,12 +12,14 @@ import {
 import { PAYLOAD_VERSION } from "./types.js";
 import { modelChip, outcomeChip, OUTCOME_TEXT } from "./parts.js";
 import { conceptView, histogramView, confusionView, sourceContent } from "./views.js";
+import { PictureStore } from "./tiles.js";
+import { pagesToFetch } from "./virtual.js";
 
 const ORDER_TEXT = { imbalance: "imbalance |A − B|", importance: "importance", size: "size" };
 const INNER_TEXT = { attribution: "attribution", centroid: "distance to centroid" };
 const VIEW_TEXT = { clusters: "Concept clusters", histogram: "Cluster histogram" };
-const DATA_URL = /^data:image\/(webp|jpeg|png);base64,[A-Za-z0-9+/=]+$/;
 const PENDING_TIMEOUT_MS = 120000;
+const PAGE_SIZE = 256; // pictures per "_tiles" request (widget.py PAGE_SIZE)
 
 /** Sanitise model state (anything may arrive from the kernel or from embedded state). */
 export function readState(model) {
@@ -38,7 +40,7 @@ export function readState(model) {
 }
 
 /** Derived view data: filtered segments, per-cluster stats, cluster order, shared scales. */
-export function deriveContext(data, st, expanded) {
+export function deriveContext(data, st, expanded, extra = {}) {
   const shown = filterSegments(data.segments, st.outcomes, st.models);
   const stats = clusterStats(shown, data.clusterIds, data.edges);
   const order = orderClusters(stats, st.order).filter((id) => stats.get(id).size > 0);
@@ -54,17 +56,8 @@ export function deriveContext(data, st, expanded) {
   return {
     data, shown, stats, order, hidden: data.clusterIds.length - order.length, sizeMax,
     meanDomain: [lo, hi], refMean, models: st.models, outcomes: st.outcomes,
-    innerOrder: st.innerOrder, selected: st.selected, expanded,
+    innerOrder: st.innerOrder, selected: st.selected, expanded, ...extra,
   };
-}
-
-function toBlobUrl(ref, buffers, mime) {
-  if (typeof ref === "string") return DATA_URL.test(ref) ? ref : null;
-  const buf = Array.isArray(buffers) ? buffers[ref] : undefined;
-  if (!buf || typeof URL === "undefined" || typeof URL.createObjectURL !== "function") return null;
-  const bytes = buf instanceof ArrayBuffer ? buf : ArrayBuffer.isView(buf) ? buf : null;
-  if (!bytes) return null;
-  return URL.createObjectURL(new Blob([bytes], { type: mime }));
 }
 
 /**
@@ -76,7 +69,9 @@ function toBlobUrl(ref, buffers, mime) {
 export function createApp(el, model, { invoke = null } = {}) {
   const root = h("div", { class: "imacs-root", attrs: { "data-imacs-root": "" } });
   el.append(root);
-  const local = { live: false, pending: null, expanded: new Set(), notice: null, urls: [], data: null, error: null, hoverTimer: 0, lastHover: undefined, destroyed: false };
+  const local = { live: false, pending: null, expanded: new Set(), notice: null, data: null, error: null, hoverTimer: 0, lastHover: undefined, destroyed: false, generation: 0, asked: { thumbs: new Set(), sources: new Set() }, pages: [] };
+  const pictures = new PictureStore(root);
+  root.imacsPages = local.pages; // pages fetched: {kind, asked, added, ms} (bench, browser tests)
   const disposers = [];
   const requests = new Set(); // AbortControllers of commands in flight
 
@@ -122,16 +117,54 @@ export function createApp(el, model, { invoke = null } = {}) {
     try { model.save_changes(); } catch (e) { /* no kernel: state stays local */ }
   };
   /** Send command `name`; resolves with the kernel's answer, rejects without a kernel. */
-  const command = (name, msg, timeoutMs = PENDING_TIMEOUT_MS) => {
+  const command = (name, msg, timeoutMs = PENDING_TIMEOUT_MS) => send(name, msg, timeoutMs).then((res) => (Array.isArray(res) ? res[0] : res));
+  /** Send command `name`; resolves with the host's `[answer, buffers]`. */
+  const send = (name, msg, timeoutMs = PENDING_TIMEOUT_MS) => {
     if (typeof invoke !== "function") return Promise.reject(new Error("no kernel"));
     const ctl = new AbortController();
     const timer = setTimeout(() => ctl.abort(new Error(`no answer in ${timeoutMs / 1000} s`)), timeoutMs);
     requests.add(ctl);
     let sent;
     try { sent = Promise.resolve(invoke(name, msg, { signal: ctl.signal })); } catch (e) { sent = Promise.reject(e); }
-    return sent.then((res) => (Array.isArray(res) ? res[0] : res))
-      .finally(() => { clearTimeout(timer); requests.delete(ctl); });
+    return sent.finally(() => { clearTimeout(timer); requests.delete(ctl); });
   };
+
+  // ---- pictures the payload left out: fetched a page at a time ("_tiles") -------------------
+  /** Ask the kernel for the pictures `ids` of `kind` it has not been asked for yet. */
+  function fetchPictures(kind, ids) {
+    if (!local.live) return;
+    const generation = local.generation;
+    for (const page of pagesToFetch(ids, (id) => pictures.has(kind, id), local.asked[kind], PAGE_SIZE)) {
+      page.forEach((id) => local.asked[kind].add(id));
+      const t0 = typeof performance !== "undefined" ? performance.now() : Date.now();
+      send("_tiles", { atlas: kind, ids: page }).then((res) => {
+        if (local.destroyed || generation !== local.generation) return; // a new payload since
+        const [answer, buffers] = Array.isArray(res) ? res : [res, []];
+        const a = parseAnswer(answer);
+        if (!a.ok || !answer.page) { showNotice("warning", a.error || "the kernel sent no tiles"); return; }
+        const added = pictures.add(kind, answer.page, buffers);
+        local.pages.push({ kind, asked: page.length, added, ms: (typeof performance !== "undefined" ? performance.now() : Date.now()) - t0 });
+        if (kind === "thumbs") paintPending(); else refreshSource();
+      }, (err) => {
+        if (!local.destroyed) showNotice("error", `tiles: no answer from the kernel (${err && err.message ? err.message : err})`);
+      });
+    }
+  }
+  /** Tiles in the DOM still waiting for their picture, in the view shown. */
+  function pendingTiles() {
+    return [...body.querySelectorAll("[data-imacs-pending]")].filter((el) => !el.closest("[hidden]"));
+  }
+  function paintPending() {
+    for (const el of body.querySelectorAll("[data-imacs-pending]")) {
+      const id = Number(el.dataset.imacsTile);
+      const img = el.querySelector(".imacs-tile-img");
+      if (img && pictures.paint(img, "thumbs", id, Number(el.dataset.imacsPending))) {
+        delete el.dataset.imacsPending;
+        el.classList.remove("imacs-tile-pending");
+      }
+    }
+  }
+  const fetchVisible = () => fetchPictures("thumbs", pendingTiles().map((el) => Number(el.dataset.imacsTile)));
   /** A kernel-only action: busy until the command's answer; a refusal shows a notice. */
   const request = (name, msg, text) => {
     if (!local.live || local.pending !== null) return;
@@ -182,19 +215,15 @@ export function createApp(el, model, { invoke = null } = {}) {
 
   // ---- payload / sprite sheets ----------------------------------------------------------------
   function loadPayload() {
-    for (const u of local.urls) { try { URL.revokeObjectURL(u); } catch (e) { /* ignore */ } }
-    local.urls = [];
-    const res = decodePayload(model.get("_payload"));
+    pictures.clear();
+    local.generation += 1;
+    local.asked = { thumbs: new Set(), sources: new Set() };
+    const buffers = model.get("_images");
+    const res = decodePayload(model.get("_payload"), Array.isArray(buffers) ? buffers : []);
     if (!res.ok) { local.data = null; local.error = res.error; return; }
     local.data = res.data; local.error = null;
-    const buffers = model.get("_images");
-    for (const [prefix, atlas] of [["t", res.data.payload.thumbs], ["s", res.data.payload.sources]]) {
-      (atlas && Array.isArray(atlas.sheets) ? atlas.sheets : []).forEach((ref, k) => {
-        const url = toBlobUrl(ref, buffers, atlas.mime);
-        if (url && url.startsWith("blob:")) local.urls.push(url);
-        root.style.setProperty(`--imacs-${prefix}${k}`, url ? `url("${url}")` : "none");
-      });
-    }
+    pictures.add("thumbs", res.data.payload.thumbs, buffers);
+    pictures.add("sources", res.data.payload.sources, buffers);
   }
 
   // ---- rendering ------------------------------------------------------------------------------
@@ -276,7 +305,7 @@ export function createApp(el, model, { invoke = null } = {}) {
       replace(body, h("div", { class: "imacs-empty imacs-pad", text: local.error ? `Cannot show this result: ${local.error}` : "Loading…" }));
       return;
     }
-    const ctx = deriveContext(local.data, st, local.expanded);
+    const ctx = deriveContext(local.data, st, local.expanded, { pictures, live: local.live, onWindow: () => queueFetch() });
     const concept = conceptView(ctx);
     const hist = histogramView(ctx, body.clientWidth || root.clientWidth || 0);
     concept.hidden = st.view !== "clusters";
@@ -288,6 +317,14 @@ export function createApp(el, model, { invoke = null } = {}) {
     }
     local.ctx = ctx;
     replace(body, concept, hist);
+    for (const el of body.querySelectorAll("[data-imacs-vrow]")) if (!el.closest("[hidden]") && el.imacsRefresh) el.imacsRefresh();
+    queueFetch();
+  }
+  let fetchQueued = false;
+  function queueFetch() {
+    if (fetchQueued || !local.live) return;
+    fetchQueued = true;
+    queueMicrotask(() => { fetchQueued = false; if (!local.destroyed) fetchVisible(); });
   }
 
   function renderAll() {
@@ -300,8 +337,10 @@ export function createApp(el, model, { invoke = null } = {}) {
     const ctx = local.ctx;
     const i = Number(tileEl.dataset.imacsTile);
     if (!ctx || !Number.isInteger(i) || !ctx.data.segments[i]) return;
+    local.sourceSeg = i;
     replace(source, sourceContent(ctx.data.segments[i], ctx));
     source.hidden = false;
+    fetchPictures("sources", [ctx.data.segments[i].image]);
     const r = root.getBoundingClientRect(), t = tileEl.getBoundingClientRect();
     const sw = source.offsetWidth || 440, sh = source.offsetHeight || 220;
     let left = t.right - r.left + 8;
@@ -314,6 +353,11 @@ export function createApp(el, model, { invoke = null } = {}) {
     local.hoverTimer = setTimeout(() => {
       if (local.lastHover !== i && local.live) { local.lastHover = i; command("_hover", { segment: i }, 10000).catch(() => {}); }
     }, 250);
+  }
+  function refreshSource() {
+    const ctx = local.ctx, i = local.sourceSeg;
+    if (source.hidden || !ctx || !ctx.data.segments[i]) return;
+    replace(source, sourceContent(ctx.data.segments[i], ctx));
   }
   function hideSource() {
     source.hidden = true;
@@ -378,17 +422,20 @@ export function createApp(el, model, { invoke = null } = {}) {
       return;
     }
     local.live = true;
-    renderBusy();
+    renderAll(); // rows are no longer bounded by the pictures held: missing ones are fetched
   }, () => { /* no kernel (static report): client-side controls only */ });
 
   return {
     root,
+    pictures,
+    /** Pages fetched so far: {kind, asked, added, ms} (bench/bench_widget_scale.py, tests). */
+    pages: local.pages,
     destroy() {
       local.destroyed = true;
       disposers.forEach((f) => f());
       for (const ctl of requests) ctl.abort(new Error("view removed"));
       clearTimeout(local.hoverTimer);
-      for (const u of local.urls) { try { URL.revokeObjectURL(u); } catch (e) { /* ignore */ } }
+      pictures.clear();
       root.remove();
     },
   };

@@ -15,24 +15,47 @@ export const VIEWS = /** @type {const} */ (["clusters", "histogram"]);
 
 const isNum = (v) => typeof v === "number" && Number.isFinite(v);
 
+const DTYPES = { uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array, int32: Int32Array, float64: Float64Array };
+
+/**
+ * A column of the payload: a JSON list, or `{dtype, buffer, length}` naming a little-endian
+ * typed array in `buffers` (ArrayBuffer / DataView / typed array). Returns an array-like or null.
+ */
+export function column(ref, buffers) {
+  if (Array.isArray(ref)) return ref;
+  if (!ref || typeof ref !== "object" || !DTYPES[ref.dtype] || !Number.isInteger(ref.buffer)) return null;
+  const buf = Array.isArray(buffers) ? buffers[ref.buffer] : undefined;
+  if (!buf) return null;
+  const T = DTYPES[ref.dtype];
+  const bytes = buf instanceof ArrayBuffer ? new Uint8Array(buf) : ArrayBuffer.isView(buf) ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : null;
+  if (!bytes || bytes.byteLength % T.BYTES_PER_ELEMENT) return null;
+  const copy = new Uint8Array(bytes.byteLength); // aligned copy
+  copy.set(bytes);
+  const out = new T(copy.buffer);
+  return Number.isInteger(ref.length) && ref.length !== out.length ? null : out;
+}
+
 /**
  * Check the payload's shape and decode it into records.
  * @param {any} p
+ * @param {Array<ArrayBuffer | DataView>} [buffers]   the `_images` buffers the columns name
  * @returns {{ok: true, data: Decoded} | {ok: false, error: string}}
  */
-export function decodePayload(p) {
+export function decodePayload(p, buffers = []) {
   if (!p || typeof p !== "object" || !p.segments) return { ok: false, error: "" }; // not loaded yet
   if (p.version !== PAYLOAD_VERSION) {
     return { ok: false, error: `payload version ${p.version} is not ${PAYLOAD_VERSION}; rebuild the front end` };
   }
-  const s = p.segments;
   const n = p.n_segments;
-  const cols = ["model", "image", "segment", "rank", "cluster", "outcome", "attribution", "by_attribution", "by_centroid"];
+  const names = ["model", "image", "segment", "rank", "cluster", "outcome", "attribution", "by_attribution", "by_centroid"];
   if (!Number.isInteger(n) || n < 0) return { ok: false, error: "bad n_segments" };
-  for (const c of cols) {
-    if (!Array.isArray(s[c]) || s[c].length !== n) return { ok: false, error: `segments.${c} has the wrong length` };
+  const s = {};
+  for (const c of names) {
+    s[c] = column(p.segments[c], buffers);
+    if (!s[c] || s[c].length !== n) return { ok: false, error: `segments.${c} has the wrong length` };
   }
-  if (!Array.isArray(s.box) || s.box.length !== 4 * n) return { ok: false, error: "segments.box has the wrong length" };
+  s.box = column(p.segments.box, buffers);
+  if (!s.box || s.box.length !== 4 * n) return { ok: false, error: "segments.box has the wrong length" };
   const edges = p.bin_edges;
   if (!Array.isArray(edges) || edges.length < 2 || !edges.every(isNum) || edges.some((e, k) => k > 0 && !(e > edges[k - 1]))) {
     return { ok: false, error: "bin_edges must be at least two increasing numbers" };
@@ -42,10 +65,12 @@ export function decodePayload(p) {
     return { ok: false, error: "clusters must list distinct integer ids" };
   }
   const known = new Set(clusterIds);
-  const im = p.images || {};
-  const m = Array.isArray(im.index) ? im.index.length : -1;
+  const im = {};
+  let m = -1;
   for (const c of ["index", "label", "pred_a", "pred_b", "score_a", "score_b", "width", "height"]) {
-    if (!Array.isArray(im[c]) || im[c].length !== m) return { ok: false, error: `images.${c} has the wrong length` };
+    im[c] = column((p.images || {})[c], buffers);
+    if (m < 0 && im[c]) m = im[c].length;
+    if (!im[c] || im[c].length !== m) return { ok: false, error: `images.${c} has the wrong length` };
   }
   /** @type {Segment[]} */
   const segments = new Array(n);
@@ -53,6 +78,7 @@ export function decodePayload(p) {
     const img = s.image[i];
     if (!Number.isInteger(img) || img < 0 || img >= m) return { ok: false, error: `segment ${i} refers to a missing image` };
     if (!known.has(s.cluster[i])) return { ok: false, error: `segment ${i} is in an unlisted cluster` };
+    const a = s.attribution[i];
     segments[i] = {
       i,
       model: s.model[i] === 1 ? "B" : "A",
@@ -61,7 +87,7 @@ export function decodePayload(p) {
       rank: s.rank[i],
       cluster: s.cluster[i],
       outcome: OUTCOMES[s.outcome[i]] || "TP",
-      attribution: isNum(s.attribution[i]) ? s.attribution[i] : null,
+      attribution: isNum(a) ? a : null,
       byAttribution: s.by_attribution[i],
       byCentroid: s.by_centroid[i],
       box: [s.box[4 * i] / 1000, s.box[4 * i + 1] / 1000, s.box[4 * i + 2] / 1000, s.box[4 * i + 3] / 1000],

@@ -26,10 +26,11 @@ export function setSprite(el, atlas, k, w, prefix) {
  */
 export function tile(seg, ctx, size, { bar = true } = {}) {
   const img = h("div", { class: "imacs-tile-img", style: { width: `${size}px`, height: `${size}px` } });
-  setSprite(img, ctx.data.payload.thumbs, seg.i, size, "t");
+  const held = ctx.pictures ? ctx.pictures.paint(img, "thumbs", seg.i, size) : false;
+  if (!held && !ctx.pictures) setSprite(img, ctx.data.payload.thumbs, seg.i, size, "t");
   const el = h("div", {
-    class: `imacs-tile imacs-o-${seg.outcome} imacs-m-${seg.model}`,
-    data: { imacsTile: seg.i },
+    class: `imacs-tile imacs-o-${seg.outcome} imacs-m-${seg.model}${held || !ctx.pictures ? "" : " imacs-tile-pending"}`,
+    data: held || !ctx.pictures ? { imacsTile: seg.i } : { imacsTile: seg.i, imacsPending: size },
     attrs: { "aria-label": `${seg.outcome} segment, model ${seg.model}, attribution ${fmtSigned(seg.attribution)}` },
   }, [img]);
   if (bar && seg.attribution !== null) {

@@ -2,7 +2,7 @@
 // commands handled by imacs_widget/widget/widget.py. Keep both sides in step; bump
 // PAYLOAD_VERSION on any incompatible change.
 
-export const PAYLOAD_VERSION = 2;
+export const PAYLOAD_VERSION = 3;
 
 /**
  * @typedef {"A" | "B"} ModelKey

@@ -6,6 +6,7 @@ import {
   OUTCOMES, orderWithin, histogramStacks, locationHeatmap, confusionSplit, fmtSigned, fmtScore,
   ticks, atlasCell, sheetRows,
 } from "./data.js";
+import { visibleWindow } from "./virtual.js";
 import {
   tile, modelChip, outcomeChip, compositionPlot, histogramPlot, meanPlot, heatmapPlot,
 } from "./parts.js";
@@ -13,6 +14,44 @@ import {
 const ROW_LIMIT = 30;     // tiles per model row before "+N more"
 const CELL_LIMIT = 24;    // tiles per confusion-matrix cell before "+N"
 const TILE = 40, HTILE = 28, CTILE = 30;
+const PITCH = TILE + 4 + 3; // tile + border, gap
+const VLINES = 5;          // lines an expanded row shows before it scrolls
+
+/** Segments whose thumbnails can be shown: all with a kernel, the held ones without. */
+function showable(segs, ctx) {
+  return ctx.live || !ctx.pictures ? segs : segs.filter((sg) => ctx.pictures.has("thumbs", sg.i));
+}
+
+function leftOut(n) {
+  return n > 0 ? h("span", { class: "imacs-left-out imacs-muted", data: { imacsLeftOut: n }, text: `${n} more not in this report`, title: "the static report keeps a bounded number of tiles per row; open the result in Python to see them all" }) : null;
+}
+
+/**
+ * An expanded row, virtualised: only the tiles of the lines in view (plus one above and
+ * below) are in the DOM. `el.imacsRefresh()` re-renders the window (after attaching, on
+ * scroll); `ctx.onWindow()` is told after each window so missing tiles can be fetched.
+ */
+export function virtualRow(segs, ctx) {
+  const win = h("div", { class: "imacs-tiles imacs-vrow-window" });
+  const inner = h("div", { class: "imacs-vrow-inner" }, [win]);
+  const el = h("div", { class: "imacs-vrow", data: { imacsVrow: segs.length }, style: { "max-height": `${VLINES * PITCH}px` } }, [inner]);
+  let last = "";
+  el.imacsRefresh = () => {
+    const w = visibleWindow({
+      count: segs.length, width: (el.clientWidth || 600) - 14, pitch: PITCH, lineHeight: PITCH,
+      scrollTop: el.scrollTop, height: el.clientHeight || VLINES * PITCH,
+    });
+    const key = `${w.start}:${w.end}:${w.perLine}`;
+    if (key === last) return;
+    last = key;
+    inner.style.height = `${w.total}px`;
+    win.style.top = `${w.top}px`;
+    win.replaceChildren(...segs.slice(w.start, w.end).map((sg) => tile(sg, ctx, TILE)));
+    if (ctx.onWindow) ctx.onWindow();
+  };
+  el.addEventListener("scroll", () => el.imacsRefresh(), { passive: true });
+  return el;
+}
 
 function clusterTitle(st, pos, ctx) {
   return h("div", { class: "imacs-cluster-title" }, [
@@ -47,19 +86,23 @@ export function conceptView(ctx) {
     block.append(h("div", { class: "imacs-cluster-head" }, [clusterTitle(st, pos, ctx), plots]));
     const rows = h("div", { class: "imacs-rows" });
     for (const m of ctx.models) {
-      const segs = orderWithin(st.segments[m], ctx.innerOrder);
-      const expanded = ctx.expanded.has(id);
-      const shown = expanded ? segs : segs.slice(0, ROW_LIMIT);
-      const tiles = h("div", { class: "imacs-tiles" }, shown.map((sg) => tile(sg, ctx, TILE)));
-      if (!segs.length) tiles.append(h("span", { class: "imacs-empty", text: `no segments from ${ctx.data.modelNames[m]}'s sample` }));
+      const all = orderWithin(st.segments[m], ctx.innerOrder);
+      const segs = showable(all, ctx);
+      const expanded = ctx.expanded.has(id) && segs.length > ROW_LIMIT;
+      const tiles = expanded ? virtualRow(segs, ctx) : h("div", { class: "imacs-tiles" }, segs.slice(0, ROW_LIMIT).map((sg) => tile(sg, ctx, TILE)));
+      const after = expanded ? h("div", { class: "imacs-tiles imacs-vrow-after" }) : tiles;
+      if (!all.length) tiles.append(h("span", { class: "imacs-empty", text: `no segments from ${ctx.data.modelNames[m]}'s sample` }));
       if (segs.length > ROW_LIMIT) {
-        tiles.append(h("button", {
+        after.append(h("button", {
           class: "imacs-more", type: "button", data: { imacsMore: id },
           text: expanded ? "show fewer" : `+${segs.length - ROW_LIMIT} more`,
         }));
       }
+      const note = leftOut(all.length - segs.length);
+      if (note) after.append(note);
       rows.append(h("div", { class: `imacs-row imacs-row-${m}` }, [
         h("div", { class: "imacs-row-label", title: ctx.data.modelNames[m] }, [modelChip(m)]), tiles,
+        expanded ? after : null,
       ]));
     }
     block.append(rows);
@@ -102,7 +145,10 @@ export function histogramView(ctx, available = 0) {
     const plot = h("div", { class: "imacs-hplot", style: { width: `${width}px` } });
     ctx.models.forEach((m, mi) => {
       const up = mi === 0; // first model stacks up from the axis, the second one down
-      const stacks = histogramStacks(orderWithin(st.segments[m], ctx.innerOrder), edges, 5);
+      const ordered = orderWithin(st.segments[m], ctx.innerOrder);
+      const full = histogramStacks(ordered, edges, 5);
+      const stacks = ctx.live || !ctx.pictures ? full : histogramStacks(showable(ordered, ctx), edges, 5)
+        .map((bin, b) => ({ shown: bin.shown, extra: full[b].shown.length + full[b].extra - bin.shown.length }));
       const half = h("div", { class: `imacs-hhalf imacs-hhalf-${up ? "up" : "down"} imacs-hhalf-${m}` }, [
         h("div", { class: `imacs-hside imacs-m-${m}`, title: ctx.data.modelNames[m] }, [h("span", { text: m })]),
       ]);
@@ -163,8 +209,9 @@ export function confusionView(st, ctx) {
 
 function cell(segs, o, ctx) {
   const ordered = orderWithin(segs, ctx.innerOrder);
-  const tiles = h("div", { class: "imacs-tiles" }, ordered.slice(0, CELL_LIMIT).map((sg) => tile(sg, ctx, CTILE)));
-  if (ordered.length > CELL_LIMIT) tiles.append(h("span", { class: "imacs-hextra", text: `+${ordered.length - CELL_LIMIT}` }));
+  const shown = showable(ordered, ctx).slice(0, CELL_LIMIT);
+  const tiles = h("div", { class: "imacs-tiles" }, shown.map((sg) => tile(sg, ctx, CTILE)));
+  if (ordered.length > shown.length) tiles.append(h("span", { class: "imacs-hextra", text: `+${ordered.length - shown.length}` }));
   return h("div", { class: `imacs-mx-cell imacs-o-${o}`, data: { imacsOutcome: o } }, [
     h("div", { class: "imacs-mx-cellhead" }, [outcomeChip(o, segs.length)]), tiles,
   ]);
@@ -173,13 +220,17 @@ function cell(segs, o, ctx) {
 /** Contents of the source preview (§7.0.1) for one segment. */
 export function sourceContent(seg, ctx, maxSide = 200) {
   const d = ctx.data, img = d.images[seg.image], atlas = d.payload.sources;
-  const [w, hgt] = atlas.sizes[seg.image] || [atlas.cell, atlas.cell];
+  const held = ctx.pictures ? ctx.pictures.size("sources", seg.image) : null;
+  const [w, hgt] = held || (ctx.pictures ? null : atlas.sizes[seg.image]) || [img.width || atlas.cell, img.height || atlas.cell];
   const f = maxSide / Math.max(w, hgt);
-  const pic = h("div", { class: "imacs-source-img", style: { width: `${w * f}px`, height: `${hgt * f}px` } });
-  const { sheet, col, row } = atlasCell(atlas, seg.image);
-  pic.style.backgroundImage = `var(--imacs-s${sheet})`;
-  pic.style.backgroundSize = `${atlas.cols * atlas.cell * f}px ${sheetRows(atlas, sheet) * atlas.cell * f}px`;
-  pic.style.backgroundPosition = `${-col * atlas.cell * f}px ${-row * atlas.cell * f}px`;
+  const pic = h("div", { class: `imacs-source-img${held || !ctx.pictures ? "" : " imacs-source-pending"}`, style: { width: `${w * f}px`, height: `${hgt * f}px` } });
+  if (ctx.pictures) ctx.pictures.paint(pic, "sources", seg.image, w * f, f);
+  else {
+    const { sheet, col, row } = atlasCell(atlas, seg.image);
+    pic.style.backgroundImage = `var(--imacs-s${sheet})`;
+    pic.style.backgroundSize = `${atlas.cols * atlas.cell * f}px ${sheetRows(atlas, sheet) * atlas.cell * f}px`;
+    pic.style.backgroundPosition = `${-col * atlas.cell * f}px ${-row * atlas.cell * f}px`;
+  }
   const [x0, y0, x1, y1] = seg.box;
   pic.append(h("div", {
     class: `imacs-source-box imacs-m-${seg.model}`,

@@ -6,13 +6,15 @@
 // (tests/widget_harness.py), so it imports nothing.
 
 /**
- * @param {{version: number, delayMs?: number, handlers?: Object<string, Function>}} options
+ * @param {{version: number, delayMs?: number, handlers?: Object<string, Function>, pictures?: Object}} options
  *   `handlers[name](model, msg)` replaces the default answer of a command (return the answer
  *   or throw); the defaults: "_ping" answers the payload version, "_recluster" and
  *   "_select_class" set `_busy`, then the trait, like the kernel (there is no Python here to
- *   recompute the payload), "_hover" answers ok.
+ *   recompute the payload), "_hover" answers ok, "_tiles" answers from `pictures` ({thumbs, sources}: atlases
+ *   holding every picture, sheets as data: URLs, built by Python's payload.tile_page): the
+ *   page is that atlas with the ids not asked for blanked (-1), like a page of the kernel.
  */
-export function fakeKernel({ version, delayMs = 0, handlers = {} }) {
+export function fakeKernel({ version, delayMs = 0, handlers = {}, pictures = null }) {
   const defaults = {
     _ping: () => ({ ok: true, version }),
     _recluster: (model, msg) => {
@@ -24,6 +26,12 @@ export function fakeKernel({ version, delayMs = 0, handlers = {} }) {
       return { ok: true, target_class: msg.target_class };
     },
     _hover: () => ({ ok: true }),
+    _tiles: (model, msg) => {
+      const atlas = pictures && pictures[msg.atlas];
+      if (!atlas) return { ok: false, error: "tiles request ignored: no pictures" };
+      const wanted = new Set(msg.ids);
+      return { ok: true, atlas: msg.atlas, page: { ...atlas, ids: atlas.ids.map((id) => (wanted.has(id) ? id : -1)) } };
+    },
   };
   const kernel = {
     /** @type {Array<{name: string, msg: any}>} every command received, in order */

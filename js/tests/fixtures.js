@@ -36,7 +36,7 @@ export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflo
     images.index.push(100 + j); images.label.push(j % 3); images.pred_a.push((j + 1) % 3); images.pred_b.push(j % 3);
     images.score_a.push(0.25); images.score_b.push(0.75); images.width.push(224); images.height.push(224);
   }
-  const atlas = (count, cell) => ({ mime: "image/webp", cell, cols: 4, per_sheet: 16, count, sizes: Array.from({ length: count }, () => [cell, cell]), sheets: Array.from({ length: Math.ceil(count / 16) }, (_, k) => k) });
+  const atlas = (count, cell) => ({ mime: "image/webp", cell, cols: 4, per_sheet: 16, count, sizes: Array.from({ length: count }, () => [cell, cell]), sheets: Array.from({ length: Math.ceil(count / 16) }, (_, k) => k), ids: Array.from({ length: count }, (_, k) => k) });
   const thumbs = atlas(n, 48), sources = atlas(nImages, 96);
   sources.sheets = sources.sheets.map((k) => k + thumbs.sheets.length);
   return {
@@ -55,6 +55,7 @@ export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflo
     clusters: Array.from({ length: clusters }, (_, k) => ({ id: k })),
     bin_edges: Array.from({ length: 13 }, (_, k) => -0.3 + (0.65 * k) / 12),
     n_segments: n,
+    n_images: nImages,
     segments: seg,
     images,
     thumbs,

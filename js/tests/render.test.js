@@ -185,7 +185,11 @@ describe("client-side controls (work without a kernel)", () => {
     const { q, qa } = mount({ n: 160, clusters: 1 });
     expect(qa('[data-imacs-view="clusters"] .imacs-row-A [data-imacs-tile]')).toHaveLength(30);
     q('[data-imacs-view="clusters"] [data-imacs-more]').click();
-    expect(qa('[data-imacs-view="clusters"] .imacs-row-A [data-imacs-tile]')).toHaveLength(80);
+    // expanded: virtualised, only the lines in view (and one below) are in the DOM
+    const inDom = qa('[data-imacs-view="clusters"] .imacs-row-A [data-imacs-tile]');
+    expect(inDom.length).toBeGreaterThan(30);
+    expect(inDom.length).toBeLessThan(80);
+    expect(q('[data-imacs-view="clusters"] .imacs-row-A [data-imacs-vrow]')).not.toBeNull();
   });
 });
 
