@@ -200,14 +200,23 @@ def _cached(cache: list | None, key: tuple, objects: tuple, make):
             return entry[2]
     value = make()
     cache.append((key, objects, value))
-    del cache[:-4]
+    del cache[:-6]
     return value
 
 
-def _thumbnails(thumbs: np.ndarray, masks: np.ndarray, size: int, dim: float) -> list[np.ndarray]:
-    """``uint8 [T, T, 3]`` thumbnails resized to ``size``, pixels outside the mask dimmed."""
+def _thumbnails(thumbs: np.ndarray, masks: np.ndarray, size: int, dim: float,
+                ids: Iterable[int] | None = None, memo: dict | None = None) -> list[np.ndarray]:
+    """``uint8 [T, T, 3]`` thumbnails ``ids`` (default: all) resized to ``size``, pixels
+    outside the mask dimmed; ``memo`` keeps them by id between calls."""
+    ids = range(len(thumbs)) if ids is None else ids
+    if memo is not None:
+        missing = [i for i in ids if i not in memo]
+        if missing:
+            memo.update(zip(missing, _thumbnails(thumbs, masks, size, dim, missing), strict=True))
+        return [memo[i] for i in ids]
     out = []
-    for t, m in zip(thumbs, masks, strict=True):
+    for i in ids:
+        t, m = thumbs[i], masks[i]
         if t.shape[0] != size or t.shape[1] != size:
             t = np.asarray(Image.fromarray(t).resize((size, size), Image.LANCZOS))
             m = np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize(
@@ -240,10 +249,15 @@ def _ints(values: Iterable) -> list[int]:
     return [int(v) for v in values]
 
 
-def _positions(seg, inner_order: str) -> np.ndarray:
-    """Position of every row of ``seg`` in ``order_within(seg, inner_order)``."""
-    pos = np.empty(len(seg), np.int64)
-    pos[order_within(seg.reset_index(drop=True), inner_order).index.to_numpy()] = np.arange(len(seg))
+def _order_rows(seg, inner_order: str) -> np.ndarray:
+    """Rows of ``seg`` (0..n-1) in ``order_within(seg, inner_order)``."""
+    return order_within(seg.reset_index(drop=True), inner_order).index.to_numpy()
+
+
+def _positions(rows: np.ndarray) -> np.ndarray:
+    """Position of every row in the order ``rows``."""
+    pos = np.empty(len(rows), np.int64)
+    pos[rows] = np.arange(len(rows))
     return pos
 
 
@@ -283,11 +297,12 @@ def bin_index(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def tile_selection(result, *, per_row: int = 30, per_bin: int = 0, per_cell: int = 0,
-                   inner_orders: Iterable[str] | None = None) -> np.ndarray:
+                   inner_orders: Iterable[str] | None = None,
+                   orders: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
     """Rows of ``result.segments`` whose thumbnails a payload carries (sorted, distinct).
 
     Per cluster and model the first ``per_row`` segments in each of ``inner_orders`` (default:
-    the result's own), and with ``per_bin`` / ``per_cell`` the first so many per histogram bin
+    the result's own; ``orders`` may hold their rows already sorted), and with ``per_bin`` / ``per_cell`` the first so many per histogram bin
     (cluster, model, bin) and per confusion-matrix cell (cluster, model, outcome) as well. A
     live widget sends the first screen (rows in the current order) and fetches the rest a page
     at a time; the static report sends a bounded number of tiles per row, bin and cell.
@@ -307,7 +322,7 @@ def tile_selection(result, *, per_row: int = 30, per_bin: int = 0, per_cell: int
         groups.append((keys + [pd.Series(seg["outcome"].to_numpy())], per_cell))
     chosen: list[np.ndarray] = []
     for name in (inner_orders or [result.inner_order]):
-        rows = order_within(seg.reset_index(drop=True), name).index.to_numpy()
+        rows = orders[name] if orders and name in orders else _order_rows(seg, name)
         for k, limit in groups:
             frame = pd.DataFrame({f"k{j}": s.to_numpy()[rows] for j, s in enumerate(k)})
             frame["row"] = rows
@@ -319,17 +334,19 @@ def tile_selection(result, *, per_row: int = 30, per_bin: int = 0, per_cell: int
 def tile_page(result, atlas: str, ids, *, thumb_size: int = 48, source_size: int = 96,
               image_format: str = "webp", quality: int = 80, encoding: str = "binary",
               sheet_cols: int = 32, dim_outside: float = 0.6, images: list[int] | None = None,
-              buffers: list[bytes] | None = None) -> tuple[dict, list[bytes]]:
+              buffers: list[bytes] | None = None, memo: dict | None = None
+              ) -> tuple[dict, list[bytes]]:
     """An :data:`Atlas` of the pictures ``ids`` (``atlas="thumbs"``: rows of
     ``result.segments``; ``"sources"``: rows of the payload's ``images`` table, ``images``
     being :func:`image_order` of the segments), cell k holding ``ids[k]``. Sheets are appended
-    to ``buffers`` (returned) or inline ``data:`` URLs (``encoding="base64"``)."""
+    to ``buffers`` (returned) or inline ``data:`` URLs (``encoding="base64"``); ``memo`` keeps
+    resized thumbnails between calls (the caller drops it when the thumbnails change)."""
     fmt = image_format.lower()
     buffers = [] if buffers is None else buffers
     ids = [int(i) for i in ids]
     if atlas == "thumbs":
         t, m = result.thumbnails, result.segment_masks
-        pictures = _thumbnails(t[ids], m[ids], thumb_size, dim_outside) if ids else []
+        pictures = _thumbnails(t, m, thumb_size, dim_outside, ids, memo)
         meta, sheets = _pack(pictures, thumb_size, sheet_cols, fmt, quality, background=128)
     elif atlas == "sources":
         order = image_order(result.segments) if images is None else images
@@ -404,19 +421,18 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
     buffers: list[bytes] = []
 
     # ---- images table (distinct source images in order of first appearance)
-    image_index = seg["image_index"].to_numpy(np.int64)
-    order = image_order(seg)
-    row_of = {idx: j for j, idx in enumerate(order)}
-    image_rows = np.fromiter((row_of[int(v)] for v in image_index), np.int64, n)
+    codes, uniques = pd.factorize(seg["image_index"].to_numpy(np.int64), sort=False)
+    image_rows = codes.astype(np.int64)
+    order = [int(v) for v in uniques]  # image_order(seg)
     first = np.full(len(order), n, np.int64)
     np.minimum.at(first, image_rows, np.arange(n))
 
     def col(name, dtype=None):
         values = seg[name].to_numpy()[first]
-        if dtype == "float64":
-            values = np.array([np.nan if _num(v) is None else _num(v) for v in values], np.float64)
-        return _column(values.astype(np.float64 if dtype == "float64" else np.int64),
-                       encoding, buffers, dtype)
+        if dtype == "float64":  # exact; NaN / inf -> null
+            values = values.astype(np.float64)
+            return _column(np.where(np.isfinite(values), values, np.nan), encoding, buffers, dtype)
+        return _column(values.astype(np.int64), encoding, buffers, dtype)
 
     h, w = (int(v) for v in result.image_shape[:2])  # bboxes are in these pixels
     images = {
@@ -437,19 +453,20 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
     outcome_code = {o: i for i, o in enumerate(OUTCOMES)}
     model_code = {m: i for i, m in enumerate(MODELS)}
     attribution = seg["attribution"].to_numpy(np.float64)
+    orders = {name: _order_rows(seg, name) for name in INNER_ORDERS}
     segments = {
-        "model": _column(np.array([model_code[m] for m in seg["model"].tolist()], np.int64),
-                         encoding, buffers, "uint8"),
+        "model": _column(seg["model"].map(model_code).to_numpy(np.int64), encoding, buffers,
+                         "uint8"),
         "image": _column(image_rows, encoding, buffers),
         "segment": _column(seg["segment_index"].to_numpy(np.int64), encoding, buffers),
         "rank": _column(seg["rank"].to_numpy(np.int64), encoding, buffers),
         "cluster": _column(seg["cluster"].to_numpy(np.int64), encoding, buffers),
-        "outcome": _column(np.array([outcome_code[o] for o in seg["outcome"].tolist()], np.int64),
-                           encoding, buffers, "uint8"),
+        "outcome": _column(seg["outcome"].map(outcome_code).to_numpy(np.int64), encoding,
+                           buffers, "uint8"),
         "attribution": _column(np.where(np.isfinite(attribution), attribution, np.nan),
                                encoding, buffers, "float64"),
-        "by_attribution": _column(_positions(seg, "attribution"), encoding, buffers, "uint32"),
-        "by_centroid": _column(_positions(seg, "centroid"), encoding, buffers, "uint32"),
+        "by_attribution": _column(_positions(orders["attribution"]), encoding, buffers, "uint32"),
+        "by_centroid": _column(_positions(orders["centroid"]), encoding, buffers, "uint32"),
         "box": _column(box, encoding, buffers, "uint16"),
     }
 
@@ -458,17 +475,19 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
         chosen = np.arange(n)
     elif tiles == "report":
         chosen = tile_selection(result, per_row=per_row, per_bin=5, per_cell=24,
-                                inner_orders=INNER_ORDERS)
+                                inner_orders=INNER_ORDERS, orders=orders)
     else:
-        chosen = tile_selection(result, per_row=per_row)
+        chosen = tile_selection(result, per_row=per_row, orders=orders)
     chosen_images = sorted({int(image_rows[i]) for i in chosen}) if tiles != "first" else []
     options = {"thumb_size": thumb_size, "source_size": source_size, "image_format": fmt,
                "quality": quality, "sheet_cols": sheet_cols, "dim_outside": dim_outside}
+    memo = _cached(cache, ("memo", thumb_size, dim_outside),
+                   (result.thumbnails, result.segment_masks), dict)
     thumbs = _cached(
         cache, ("thumbs", tuple(options.items()), chosen.tobytes()),
         (result.thumbnails, result.segment_masks),
-        lambda: tile_page(result, "thumbs", chosen, encoding="base64", **options)[0]
-        if encoding == "base64" else _pictures(result, "thumbs", chosen, options))
+        lambda: tile_page(result, "thumbs", chosen, encoding="base64", memo=memo, **options)[0]
+        if encoding == "base64" else _pictures(result, "thumbs", chosen, options, memo=memo))
     sources = _cached(
         cache, ("sources", tuple(options.items()), tuple(order), tuple(chosen_images)),
         (result.source_images,),
@@ -504,9 +523,9 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
     return payload, buffers
 
 
-def _pictures(result, atlas, ids, options, images=None) -> tuple[dict, list[bytes]]:
+def _pictures(result, atlas, ids, options, images=None, memo=None) -> tuple[dict, list[bytes]]:
     """(meta without sheets, encoded sheets) of :func:`tile_page`, for the cache."""
-    page, sheets = tile_page(result, atlas, ids, images=images, **options)
+    page, sheets = tile_page(result, atlas, ids, images=images, memo=memo, **options)
     meta = {k: v for k, v in page.items() if k != "sheets"}
     return meta, sheets
 
