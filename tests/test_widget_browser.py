@@ -59,7 +59,7 @@ def test_1000_segments_render(browser, tmp_path):
     assert page.locator("[data-imacs-view='clusters'] [data-imacs-cluster]").count() == 10
     # thumbnails really decode: the sprite sheet is a loaded image of the expected size
     size = page.evaluate("""() => new Promise((ok) => {
-        const v = getComputedStyle(document.querySelector('.imacs-root')).getPropertyValue('--imacs-t0');
+        const v = getComputedStyle(document.querySelector('.imacs-root')).getPropertyValue('--imacs-p0');
         const url = v.trim().slice(5, -2); const im = new Image();
         im.onload = () => ok([im.naturalWidth, im.naturalHeight]); im.onerror = () => ok(null); im.src = url; })""")
     assert size and size[0] == 32 * 48
@@ -159,4 +159,66 @@ def test_dark_theme_screenshot(browser, tmp_path):
     fg = page.evaluate("getComputedStyle(document.querySelector('.imacs-root')).color")
     assert bg == "rgb(17, 17, 17)" and fg.startswith("rgba(255, 255, 255")
     page.screenshot(path=str(tmp_path / "dark.png"))
+    page.close()
+
+
+def test_more_and_drill_down_fetch_tiles_from_the_kernel(browser, tmp_path):
+    """A "+N more" click and a confusion drill-down ask the (fake) kernel for pages of tiles
+    ("_tiles"); the tiles appear, and the expanded row keeps only its visible tiles in the DOM."""
+    result = make_result(1200, 2)
+    page = _open(browser, tmp_path, result, live=True)
+    page.wait_for_function("!document.querySelector(\"[data-imacs-control='n-clusters']\").disabled")
+    first = page.locator("[data-imacs-view='clusters'] [data-imacs-cluster]").first
+    row = first.locator(".imacs-row-A")
+    length = int(first.locator(".imacs-cluster-mean").first.inner_text().split(" ")[0])
+    assert length > 100
+    assert page.evaluate("window.__imacsKernel.sent.filter(c => c.name === '_tiles').length") == 0
+    row.locator("[data-imacs-more]").click()
+    pending = "[data-imacs-view='clusters'] [data-imacs-pending]"
+    page.wait_for_function(f"document.querySelectorAll(\"{pending}\").length === 0")
+    asks = page.evaluate("window.__imacsKernel.sent.filter(c => c.name === '_tiles').map(c => c.msg)")
+    asks = [a for a in asks if a["atlas"] == "thumbs"]  # (a hover on the way asks for a source)
+    assert asks and all(1 <= len(a["ids"]) <= 256 for a in asks)
+    in_dom = row.locator("[data-imacs-tile]").count()
+    assert 30 < in_dom < length  # virtualised: only the lines in view
+    shown = set(row.locator("[data-imacs-tile]").evaluate_all("els => els.map(e => +e.dataset.imacsTile)"))
+    assert {i for a in asks for i in a["ids"]} <= shown
+    # the painted tile points at a fetched sheet that decodes
+    size = page.evaluate("""() => new Promise((ok) => {
+        const img = document.querySelector("[data-imacs-view='clusters'] .imacs-vrow .imacs-tile-img");
+        const v = img.style.backgroundImage.slice(4, -1);
+        const url = getComputedStyle(document.querySelector('.imacs-root')).getPropertyValue(v).trim().slice(5, -2);
+        const im = new Image(); im.onload = () => ok(im.naturalWidth); im.onerror = () => ok(null); im.src = url; })""")
+    assert size and size > 0
+    # scrolling the row renders the next lines (and fetches them)
+    before = page.evaluate("window.__imacsKernel.sent.length")
+    row.locator("[data-imacs-vrow]").evaluate("el => { el.scrollTop = el.scrollHeight; }")
+    page.wait_for_function(f"window.__imacsKernel.sent.length > {before}")
+    page.wait_for_function(f"document.querySelectorAll(\"{pending}\").length === 0")
+    last = set(row.locator("[data-imacs-tile]").evaluate_all("els => els.map(e => +e.dataset.imacsTile)"))
+    assert last != shown
+    # drill-down: the confusion cells' tiles come the same way
+    n_asked = page.evaluate("window.__imacsKernel.sent.length")
+    page.locator("[data-imacs-view='clusters'] [data-imacs-cluster]").nth(1).locator(".imacs-cluster-title").click()
+    conf = page.locator("[data-imacs-view='confusion']")
+    conf.wait_for(state="visible")
+    page.wait_for_function("document.querySelectorAll(\"[data-imacs-view='confusion'] [data-imacs-pending]\").length === 0")
+    assert conf.locator("[data-imacs-tile]").count() > 0
+    assert page.evaluate("window.__imacsKernel.sent.length") > n_asked
+    pages = page.evaluate("document.querySelector('[data-imacs-root]').imacsPages")
+    print(f"pages fetched: {len(pages)}, tiles per page {[p['added'] for p in pages]}, "
+          f"ms {[round(p['ms']) for p in pages]}")
+    assert not page.errors
+    page.close()
+
+
+def test_static_report_rows_say_how_many_tiles_they_left_out(browser, tmp_path):
+    result = make_result(1200, 2)
+    page = _open(browser, tmp_path, result, live=False)
+    notes = page.locator("[data-imacs-view='clusters'] [data-imacs-left-out]")
+    assert notes.count() > 0
+    left = int(notes.first.get_attribute("data-imacs-left-out"))
+    assert left > 0 and f"{left} more not in this report" in notes.first.inner_text()
+    assert page.locator("[data-imacs-pending]").count() == 0
+    assert not page.errors
     page.close()

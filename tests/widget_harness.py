@@ -29,8 +29,8 @@ from e2e.harness import CHROMIUM, chromium_missing_reason, launch_chromium  # no
 STATIC = ROOT / "imacs_widget" / "static"
 FAKE_KERNEL = ROOT / "js" / "tests" / "fake_kernel.js"
 
-__all__ = ["CHROMIUM", "STATIC", "chromium_missing_reason", "launch_chromium", "open_page",
-           "page_html"]
+__all__ = ["CHROMIUM", "STATIC", "chromium_missing_reason", "fake_pictures", "launch_chromium",
+           "open_page", "page_html"]
 
 # JupyterLab's dark-theme variables (subset); the report page defines the light ones.
 JP_DARK = """--jp-ui-font-color0:#fff;--jp-ui-font-color1:rgba(255,255,255,.87);
@@ -41,26 +41,55 @@ JP_DARK = """--jp-ui-font-color0:#fff;--jp-ui-font-color1:rgba(255,255,255,.87);
 --jp-brand-color1:#42a5f5;"""
 
 
+def fake_pictures(result, thumbs=None, **options) -> dict:
+    """What the fake kernel answers ``_tiles`` from: atlases of the thumbnails ``thumbs``
+    (default: all) and of every source preview, sheets as data: URLs (payload.tile_page)."""
+    from imacs_widget.widget.payload import image_order, tile_page
+
+    n = len(result.segments)
+    images = image_order(result.segments)
+    ids = range(n) if thumbs is None else thumbs
+    return {"thumbs": tile_page(result, "thumbs", ids, encoding="base64", **options)[0],
+            "sources": tile_page(result, "sources", range(len(images)), images=images,
+                                 encoding="base64", **options)[0]}
+
+
 def page_html(result, *, dark: bool = False, live: bool = True, width: int = 1100,
-              delay_ms: int = 400, **traits) -> str:
-    """The harness page of ``ImacsWidget(result, **traits)`` (see the module docstring)."""
+              delay_ms: int = 400, tiles: str | None = None, pictures: dict | None = None,
+              **traits) -> str:
+    """The harness page of ``ImacsWidget(result, **traits)`` (see the module docstring).
+
+    Live pages carry the widget's own payload (``tiles="first"``: the first screen) and the
+    fake kernel answers ``_tiles`` from ``pictures`` (default :func:`fake_pictures`); pages
+    without a kernel carry the static report's (``tiles="report"``)."""
+    import json
+
     from imacs_widget.widget.payload import PAYLOAD_VERSION
     from imacs_widget.widget.report import page_html as report_page
     from imacs_widget.widget.widget import ImacsWidget
 
+    tiles = tiles or ("first" if live else "report")
     head = f"<style>.imacs-report{{width:{int(width)}px}}</style>"
     if dark:
         head += f"<style>:root{{{JP_DARK}}} html{{background:#111111}}</style>"
+    w = ImacsWidget(result, **traits)
     if live:
+        if pictures is None:
+            pictures = fake_pictures(result, **{k: v for k, v in w._payload_options.items()
+                                                 if k in ("thumb_size", "source_size",
+                                                          "image_format", "quality")})
+        head += ('<script type="application/json" id="imacs-fake-pictures">'
+                 + json.dumps(pictures).replace("<", "\\u003c") + "</script>")
         start = (FAKE_KERNEL.read_text(encoding="utf-8")
-                 + f"\nconst kernel = fakeKernel({{ version: {PAYLOAD_VERSION}, "
-                 f"delayMs: {int(delay_ms)} }});\nwindow.__imacsKernel = kernel;\n"
+                 + "\nconst pictures = JSON.parse(document.getElementById("
+                 "'imacs-fake-pictures').textContent);\n"
+                 + f"const kernel = fakeKernel({{ version: {PAYLOAD_VERSION}, "
+                 f"delayMs: {int(delay_ms)}, pictures }});\nwindow.__imacsKernel = kernel;\n"
                  "start({ invoke: kernel.invoke });\n")
     else:
         start = "start();\n"
-    w = ImacsWidget(result, **traits)
     try:
-        return report_page(w, title="imacs widget harness", start=start, head=head)
+        return report_page(w, title="imacs widget harness", start=start, head=head, tiles=tiles)
     finally:
         w.close()
 
