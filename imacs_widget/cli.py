@@ -54,6 +54,10 @@ def _compare(args) -> int:
         from .data import folder_source
 
         images = folder_source(args.images, image_size=args.image_size, name="--images")
+        if images.labels is None:
+            raise ImacsInputError("--labels", "is required with a folder of image files without "
+                                  "class sub-folders: a CSV of filename,label rows (or arrange "
+                                  "the images as FOLDER/<class>/<image>)")
         labels, class_names = None, args.class_names
     else:
         images, raw_labels, npz_names = load_images(args.images, args.labels, args.image_size)
