@@ -41,17 +41,18 @@ JP_DARK = """--jp-ui-font-color0:#fff;--jp-ui-font-color1:rgba(255,255,255,.87);
 --jp-brand-color1:#42a5f5;"""
 
 
-def fake_pictures(result, thumbs=None, **options) -> dict:
-    """What the fake kernel answers ``_tiles`` from: atlases of the thumbnails ``thumbs``
-    (default: all) and of every source preview, sheets as data: URLs (payload.tile_page)."""
+def fake_pictures(result, thumbs=None, sources=None, **options) -> dict:
+    """What the fake kernel answers ``_tiles`` from: atlases of the thumbnails ``thumbs`` and
+    source previews ``sources`` (default: all), sheets as data: URLs (payload.tile_page)."""
     from imacs_widget.widget.payload import image_order, tile_page
 
     n = len(result.segments)
     images = image_order(result.segments)
     ids = range(n) if thumbs is None else thumbs
+    src = range(len(images)) if sources is None else sources
     return {"thumbs": tile_page(result, "thumbs", ids, encoding="base64", **options)[0],
-            "sources": tile_page(result, "sources", range(len(images)), images=images,
-                                 encoding="base64", **options)[0]}
+            "sources": tile_page(result, "sources", src, images=images, encoding="base64",
+                                 **options)[0]}
 
 
 def page_html(result, *, dark: bool = False, live: bool = True, width: int = 1100,
