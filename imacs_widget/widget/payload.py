@@ -1,27 +1,39 @@
-"""Compact JSON + image sprite sheets that the front end (``js/``) renders.
+"""Compact JSON + typed-array columns + image sprite sheets that the front end (``js/``) renders.
 
-No TensorFlow here: this module imports NumPy and Pillow only (pandas comes in through the
-result it is given). It reads a :class:`~imacs_widget.result.ComparisonResult` through its
-public API only.
+No TensorFlow here: this module imports NumPy, pandas and Pillow only. It reads a
+:class:`~imacs_widget.result.ComparisonResult` through its public API only.
 
-``build_payload(result)`` returns ``(payload, buffers)``. The payload is plain JSON; images are
-packed into a few sprite sheets (one cell per thumbnail / source image) that are either binary
-``buffers`` (referenced from the payload by index, sent as widget binary buffers) or inline
-``data:`` URLs (``encoding="base64"``, then ``buffers`` is empty). The JSDoc mirror of this shape
-is ``js/src/types.js``; bump ``PAYLOAD_VERSION`` on any incompatible change to either.
+``build_payload(result)`` returns ``(payload, buffers)``. The payload is plain JSON. With
+``encoding="binary"`` (the widget) every per-segment and per-image column is a little-endian
+typed array in ``buffers`` (a :data:`Column` reference: ``{"dtype", "buffer", "length"}``) and
+the sprite sheets are ``buffers`` too (referenced by index; the widget's ``_images`` trait);
+with ``encoding="base64"`` columns are JSON lists and sheets inline ``data:`` URLs (then
+``buffers`` is empty; the cross-language fixture uses it). The JSDoc mirror of this shape is
+``js/src/types.js``; bump ``PAYLOAD_VERSION`` on any incompatible change to either.
+
+**Pictures are not all sent.** ``tiles="first"`` (the live widget) carries the thumbnails of
+the first screen only: per cluster and model the first ``per_row`` segments in the result's
+within-cluster order (:func:`tile_selection`), and no source preview; the front end fetches
+any other picture (a "+N more" row, a confusion drill-down, the histogram's bins, scrolling, a
+hover preview) from the kernel a page at a time with the ``_tiles`` command
+(:mod:`imacs_widget.widget.widget`), whose answer is an :data:`Atlas` built by
+:func:`tile_page` plus its binary sheets. ``tiles="report"`` (the static report, no kernel)
+carries a bounded set — ``per_row`` per row in both orders, 5 per histogram bin, 24 per
+confusion cell, and their images' source previews; the front end says how many tiles each row
+left out. ``tiles="all"`` carries every picture. Each atlas lists the ids its cells hold.
 
 The payload carries what the front end cannot recompute and nothing it recomputes: cluster
 statistics and the order of clusters are recomputed in the browser under the outcome / model
 filters with the definitions of :mod:`imacs_widget.engine.summary` (ported to
-``js/src/data.js``), which is why attributions are exact (not rounded) and the bin edges are
-the result's. The order of segments inside a cluster needs no port: the payload carries each
+``js/src/data.js``), which is why attributions are exact float64 (not rounded) and the bin edges
+are the result's. The order of segments inside a cluster needs no port: the payload carries each
 segment's position in :func:`~imacs_widget.engine.summary.order_within` of all segments, and
 the order of any subset (a cluster, one model, a filter) is that order restricted to it.
 
-Typed shape (version 2)::
+Typed shape (version 3)::
 
     Payload = {
-        "version": 2,
+        "version": 3,
         "class_names": list[str],          # every class, index = class id (labels, predictions)
         "target_class": str,               # class of interest of this payload
         "classes": list[str],              # result.classes_of_interest (>= 1); the class
@@ -39,31 +51,40 @@ Typed shape (version 2)::
         "clusters": list[{"id": int}],     # every cluster id 0..n_clusters-1, in result.clusters order
         "bin_edges": list[float],          # result.bin_edges, shared by all clusters (§5.1)
         "n_segments": int,
-        "segments": {                      # columnar, every list has n_segments entries;
+        "n_images": int,                   # distinct source images (rows of "images")
+        "segments": {                      # columnar, every Column has n_segments entries;
                                            # entry i = row i of result.segments
-            "model": list[int],            #   0 = A, 1 = B (model whose sampling chose the image)
-            "image": list[int],            #   row into "images"
-            "segment": list[int],          #   segment id in that image's label map
-            "rank": list[int],             #   0 = most important by the ranking
-            "cluster": list[int],
-            "outcome": list[int],          #   index into OUTCOMES = ["TP", "TN", "FP", "FN"]
-            "attribution": list[float | None],   # exact Shapley value, class of interest
-                                                 # (None: not finite)
-            "by_attribution": list[int],   #   position in order_within(all, "attribution")
-            "by_centroid": list[int],      #   position in order_within(all, "centroid")
-            "box": list[int],              #   flat, 4 per segment: x0, y0, x1, y1 in thousandths
+            "model": Column[uint8],        #   0 = A, 1 = B (model whose sampling chose the image)
+            "image": Column[uint],         #   row into "images"
+            "segment": Column[uint],       #   segment id in that image's label map
+            "rank": Column[uint],          #   0 = most important by the ranking
+            "cluster": Column[uint],
+            "outcome": Column[uint8],      #   index into OUTCOMES = ["TP", "TN", "FP", "FN"]
+            "attribution": Column[float64],  # exact Shapley value, class of interest
+                                             # (NaN in a buffer / None in a list: not finite)
+            "by_attribution": Column[uint32],  # position in order_within(all, "attribution")
+            "by_centroid": Column[uint32],     # position in order_within(all, "centroid")
+            "box": Column[uint16],         #   flat, 4 per segment: x0, y0, x1, y1 in thousandths
                                            #   of the image width / height (x1, y1 exclusive)
         },
-        "images": {                        # columnar, one entry per distinct source image
-            "index": list[int],            #   image_index into the user's images
-            "label": list[int],            #   true class id
-            "pred_a": list[int], "pred_b": list[int],        # predicted class id of each model
-            "score_a": list[float | None], "score_b": list[float | None],  # score, class of interest
-            "width": list[int], "height": list[int],         # original size in pixels
+        "images": {                        # columnar, one entry per distinct source image, in
+                                           # order of first appearance (image_order)
+            "index": Column[uint32],       #   image_index into the user's images
+            "label": Column[uint],         #   true class id
+            "pred_a": Column[uint], "pred_b": Column[uint],        # predicted class id of each model
+            "score_a": Column[float64], "score_b": Column[float64],  # score, class of interest
+            "width": Column[uint], "height": Column[uint],         # original size in pixels
         },
-        "thumbs": Atlas,                   # cell i = segment i (pixels outside the segment dimmed)
-        "sources": Atlas,                  # cell j = image j, downscaled (hover preview)
+        "thumbs": Atlas,                   # thumbnails (pixels outside the segment dimmed) of
+                                           # the segment rows atlas["ids"]
+        "sources": Atlas,                  # downscaled source images (hover preview) of the
+                                           # image rows atlas["ids"]
     }
+
+    Column[T] = {"dtype": "uint8" | "uint16" | "uint32" | "int32" | "float64",
+                 "buffer": int,            # index into the buffers (little-endian T)
+                 "length": int}            # ... or, with encoding="base64", a JSON list
+                                           # ("uint" columns take the smallest unsigned dtype)
 
     Atlas = {
         "mime": "image/webp" | "image/jpeg" | "image/png",
@@ -71,13 +92,15 @@ Typed shape (version 2)::
         "cols": int,                       # cells per sheet row (row-major)
         "per_sheet": int,                  # cells per sheet (cols * cols)
         "count": int,                      # number of cells
+        "ids": list[int],                  # cell k holds picture ids[k] (segment / image row)
         "sizes": list[[int, int]],         # (w, h) of the picture in each cell, top-left aligned
         "sheets": list[int | str],         # binary: index into the buffers (the widget's
-                                           # ``_images`` trait); base64: a data: URL
+                                           # ``_images`` trait, or a _tiles answer's buffers);
+                                           # base64: a data: URL
     }
 
-A 1,000-segment result (200 images) takes about 0.65 MB with the defaults (WebP, 48 px
-thumbnails, 96 px sources; 76 kB of it JSON); see tests/test_payload.py and bench/bench_widget.py.
+A 100,000-segment result takes about 3.7 MB on display (typed columns ~3.3 MB + 480 first-screen
+tiles); see bench/bench_widget_scale.py, tests/test_payload.py and tests/test_widget_paging.py.
 """
 
 from __future__ import annotations

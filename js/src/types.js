@@ -1,4 +1,4 @@
-// JSDoc mirror of the payload built by imacs_widget/widget/payload.py (version 2) and of the
+// JSDoc mirror of the payload built by imacs_widget/widget/payload.py (version 3) and of the
 // commands handled by imacs_widget/widget/widget.py. Keep both sides in step; bump
 // PAYLOAD_VERSION on any incompatible change.
 
@@ -21,41 +21,50 @@ export const PAYLOAD_VERSION = 3;
  * @property {number} cols        cells per sheet row
  * @property {number} per_sheet   cells per sheet
  * @property {number} count       number of cells
+ * @property {number[]} ids      cell k holds picture ids[k] (segment row / image row)
  * @property {Array<[number, number]>} sizes  (w, h) of the picture in each cell
- * @property {Array<number | string>} sheets  index into the `_images` buffers, or a data: URL
+ * @property {Array<number | string>} sheets  index into the `_images` buffers (or a "_tiles"
+ *   answer's buffers), or a data: URL
  */
 
 /**
- * Columnar segment table; entry i = row i of result.segments.
+ * A column: a little-endian typed array in the `_images` buffers, or (encoding "base64") a
+ * JSON list. Decoded by data.js `column`.
+ * @typedef {{dtype: "uint8" | "uint16" | "uint32" | "int32" | "float64", buffer: number, length: number} | Array<number | null>} Column
+ */
+
+/**
+ * Columnar segment table (every Column has n_segments entries); entry i = row i of
+ * result.segments.
  * @typedef {Object} PayloadSegments
- * @property {number[]} model              0 = A, 1 = B
- * @property {number[]} image              row into Payload.images
- * @property {number[]} segment            segment id in the image's label map
- * @property {number[]} rank               0 = most important by the ranking
- * @property {number[]} cluster
- * @property {number[]} outcome            index into OUTCOMES
- * @property {Array<number | null>} attribution   exact (not rounded); null: not finite
- * @property {number[]} by_attribution     position in summary.order_within(all segments, "attribution")
- * @property {number[]} by_centroid        position in summary.order_within(all segments, "centroid")
- * @property {number[]} box                flat x0, y0, x1, y1 per segment, thousandths of w / h
+ * @property {Column} model              uint8: 0 = A, 1 = B
+ * @property {Column} image              row into Payload.images
+ * @property {Column} segment            segment id in the image's label map
+ * @property {Column} rank               0 = most important by the ranking
+ * @property {Column} cluster
+ * @property {Column} outcome            uint8: index into OUTCOMES
+ * @property {Column} attribution        float64, exact (not rounded); NaN / null: not finite
+ * @property {Column} by_attribution     position in summary.order_within(all segments, "attribution")
+ * @property {Column} by_centroid        position in summary.order_within(all segments, "centroid")
+ * @property {Column} box                uint16, flat x0, y0, x1, y1 per segment, thousandths of w / h
  */
 
 /**
- * Columnar image table, one entry per distinct source image.
+ * Columnar image table (Columns), one entry per distinct source image.
  * @typedef {Object} PayloadImages
- * @property {number[]} index   image_index into the user's images
- * @property {number[]} label   true class id
- * @property {number[]} pred_a
- * @property {number[]} pred_b
- * @property {Array<number | null>} score_a   score of the class of interest
- * @property {Array<number | null>} score_b
- * @property {number[]} width   original size, pixels
- * @property {number[]} height
+ * @property {Column} index   image_index into the user's images
+ * @property {Column} label   true class id
+ * @property {Column} pred_a
+ * @property {Column} pred_b
+ * @property {Column} score_a   float64, score of the class of interest
+ * @property {Column} score_b
+ * @property {Column} width   original size, pixels
+ * @property {Column} height
  */
 
 /**
  * @typedef {Object} Payload
- * @property {2} version
+ * @property {3} version
  * @property {string[]} class_names
  * @property {string} target_class
  * @property {string[]} classes                 classes of interest the result holds
@@ -70,10 +79,12 @@ export const PAYLOAD_VERSION = 3;
  * @property {Array<{id: number}>} clusters     every cluster id, in the result's order
  * @property {number[]} bin_edges               result.bin_edges, shared attribution bins
  * @property {number} n_segments
+ * @property {number} n_images
  * @property {PayloadSegments} segments
  * @property {PayloadImages} images
- * @property {Atlas} thumbs                     cell i = segment i
- * @property {Atlas} sources                    cell j = image j
+ * @property {Atlas} thumbs     the first screen's thumbnails (live widget) or a bounded set
+ *                              (static report); the rest come with "_tiles"
+ * @property {Atlas} sources    source previews (none in a live widget's payload)
  */
 
 /**
@@ -94,7 +105,7 @@ export const PAYLOAD_VERSION = 3;
 
 /**
  * Commands, JS -> Python: `experimental.invoke(name, msg, {signal})` resolves with
- * `[answer, buffers]` (no buffers are used). There are no other custom messages; state is
+ * `[answer, buffers]` (only "_tiles" answers buffers). There are no other custom messages; state is
  * traits (order, inner_order, outcomes, models, selected_cluster, view set here; n_clusters,
  * target_class, _payload, _images, _busy set by Python only).
  *
@@ -106,7 +117,11 @@ export const PAYLOAD_VERSION = 3;
  * @typedef {{ok: boolean, target_class: string, error?: string}} SelectClassAnswer
  * @typedef {{segment: number | null}} HoverMsg        "_hover" (row of result.segments)
  * @typedef {{ok: boolean, error?: string}} HoverAnswer
- * @typedef {"_ping" | "_recluster" | "_select_class" | "_hover"} CommandName
+ * @typedef {{atlas: "thumbs" | "sources", ids: number[]}} TilesMsg   "_tiles": at most 256
+ *   segment rows (thumbs) or image rows (sources) the front end does not hold
+ * @typedef {{ok: boolean, atlas?: string, page?: Atlas, error?: string}} TilesAnswer
+ *   page.sheets index the answer's buffers
+ * @typedef {"_ping" | "_recluster" | "_select_class" | "_hover" | "_tiles"} CommandName
  */
 
 export {};
