@@ -220,6 +220,7 @@ export function createApp(el, model, { invoke = null } = {}) {
     local.asked = { thumbs: new Set(), sources: new Set() };
     const buffers = model.get("_images");
     const res = decodePayload(model.get("_payload"), Array.isArray(buffers) ? buffers : []);
+    local.ctx = null;
     if (!res.ok) { local.data = null; local.error = res.error; return; }
     local.data = res.data; local.error = null;
     pictures.add("thumbs", res.data.payload.thumbs, buffers);
@@ -305,11 +306,17 @@ export function createApp(el, model, { invoke = null } = {}) {
       replace(body, h("div", { class: "imacs-empty imacs-pad", text: local.error ? `Cannot show this result: ${local.error}` : "Loading…" }));
       return;
     }
-    const ctx = deriveContext(local.data, st, local.expanded, { pictures, live: local.live, onWindow: () => queueFetch() });
-    const concept = conceptView(ctx);
-    const hist = histogramView(ctx, body.clientWidth || root.clientWidth || 0);
-    concept.hidden = st.view !== "clusters";
-    hist.hidden = st.view !== "histogram";
+    // the statistics depend on the filters and orders only: a click on a cluster or on
+    // "+N more" reuses them (at 100,000 segments they are most of a render)
+    const key = JSON.stringify([st.order, st.innerOrder, st.outcomes, st.models, local.live]);
+    const ctx = local.ctx && local.ctx.data === local.data && local.ctxKey === key
+      ? { ...local.ctx, selected: st.selected, expanded: local.expanded }
+      : deriveContext(local.data, st, local.expanded, { pictures, live: local.live, onWindow: () => queueFetch() });
+    local.ctxKey = key;
+    // only the view shown is built; the other one is an empty, hidden placeholder
+    const placeholder = (name, cls) => h("div", { class: `imacs-view ${cls}`, data: { imacsView: name }, hidden: true });
+    const concept = st.view === "clusters" ? conceptView(ctx) : placeholder("clusters", "imacs-concept");
+    const hist = st.view === "histogram" ? histogramView(ctx, body.clientWidth || root.clientWidth || 0) : placeholder("histogram", "imacs-histview");
     if (ctx.selected !== null && ctx.stats.has(ctx.selected) && ctx.stats.get(ctx.selected).size > 0) {
       const active = st.view === "histogram" ? hist : concept;
       const block = active.querySelector(`[data-imacs-cluster="${ctx.selected}"]`);

@@ -30,9 +30,14 @@ describe("rendering", () => {
     for (const v of ["histogram", "clusters", "source"]) expect(q(`[data-imacs-view="${v}"]`)).not.toBeNull();
     for (const c of ["n-clusters", "class", "order", "inner-order", "outcomes", "models"]) expect(q(`[data-imacs-control="${c}"]`)).not.toBeNull();
     expect(qa('[data-imacs-view="clusters"] [data-imacs-cluster]')).toHaveLength(3);
-    expect(qa('[data-imacs-view="histogram"] [data-imacs-cluster]')).toHaveLength(3);
     expect(qa('[data-imacs-view="clusters"] [data-imacs-tile]')).toHaveLength(24);
+    // only the view shown is built; the other is an empty, hidden placeholder
     expect(q('[data-imacs-view="histogram"]').hidden).toBe(true);
+    expect(qa('[data-imacs-view="histogram"] [data-imacs-cluster]')).toHaveLength(0);
+    q('[data-imacs-tab="histogram"]').click();
+    expect(qa('[data-imacs-view="histogram"] [data-imacs-cluster]')).toHaveLength(3);
+    expect(q('[data-imacs-view="clusters"]').hidden).toBe(true);
+    q('[data-imacs-tab="clusters"]').click();
     expect(q('[data-imacs-view="confusion"]')).toBeNull();
   });
 
