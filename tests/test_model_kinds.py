@@ -223,7 +223,7 @@ sys.path[:0] = [{root!r}, {tests!r}]
 import numpy as np, keras
 assert keras.backend.backend() == {backend!r}
 import imacs_widget as imacs
-from conftest import quick_compare, tiny_cnn
+from conftest import tiny_cnn, tiny_embedder
 rng = np.random.default_rng(0)
 x = (rng.random((24, 32, 32, 3)) * 255).astype(np.uint8)
 y = rng.integers(0, 3, 24)
