@@ -143,15 +143,14 @@ class TFDataSource(ImageSource):
 
     def read(self, indices):
         want = {int(i): j for j, i in enumerate(indices)}
-        h, w = self.image_shape
-        out = np.zeros((len(want), h, w, 3), np.float32)
-        ok = np.zeros(len(want), bool)
+        found: dict[int, np.ndarray] = {}
         for i, (img, _) in enumerate(self._items()):
             if i in want:
-                out[want[i]], ok[want[i]] = to_rgb(img, self.image_shape), True
-        if ok.all() and out.size and out.max() > 1 and np.all(out == np.round(out)) and out.max() <= 255:
-            out = out.astype(np.uint8)
-        return out, ok
+                found[want[i]] = to_rgb(img, self.image_shape)
+        ok = np.array([j in found for j in range(len(want))], bool)
+        h, w = self.image_shape
+        blank = np.zeros((h, w, 3), next(iter(found.values())).dtype if found else np.uint8)
+        return _stack([found.get(j, blank) for j in range(len(want))]), ok
 
     def chunks(self, size: int = CHUNK):
         buf, start = [], 0
