@@ -173,7 +173,7 @@ def _json_safe(obj: Any) -> Any:
 def _encode(img: Image.Image, fmt: str, quality: int) -> bytes:
     buf = io.BytesIO()
     if fmt == "webp":
-        img.save(buf, "WEBP", quality=quality, method=4)
+        img.save(buf, "WEBP", quality=quality, method=2)  # 2.5x faster than 4, ~7% larger
     elif fmt in ("jpeg", "jpg"):
         img.save(buf, "JPEG", quality=quality, optimize=True, progressive=False)
     elif fmt == "png":
@@ -288,6 +288,14 @@ def image_order(seg) -> list[int]:
     """Distinct ``image_index`` values of ``seg`` in order of first appearance: row j of the
     payload's ``images`` table (and cell id j of the ``sources`` atlas)."""
     return [int(v) for v in pd.unique(seg["image_index"].to_numpy())]
+
+
+def _codes(values, names) -> np.ndarray:
+    """Index of every value in ``names`` (values outside: ValueError)."""
+    codes = pd.Categorical(values, categories=list(names)).codes.astype(np.int64)
+    if (codes < 0).any():
+        raise ValueError(f"values outside {list(names)}")
+    return codes
 
 
 def _uint_dtype(values: np.ndarray) -> str:
@@ -473,19 +481,15 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
     bb = np.asarray(seg["bbox"].tolist(), np.float64).reshape(n, 4)
     scale = np.array([w, h, w, h], np.float64)
     box = np.clip(np.round(1000 * bb / scale), 0, 1000).astype(np.int64).reshape(-1)
-    outcome_code = {o: i for i, o in enumerate(OUTCOMES)}
-    model_code = {m: i for i, m in enumerate(MODELS)}
     attribution = seg["attribution"].to_numpy(np.float64)
     orders = {name: _order_rows(seg, name) for name in INNER_ORDERS}
     segments = {
-        "model": _column(seg["model"].map(model_code).to_numpy(np.int64), encoding, buffers,
-                         "uint8"),
+        "model": _column(_codes(seg["model"], MODELS), encoding, buffers, "uint8"),
         "image": _column(image_rows, encoding, buffers),
         "segment": _column(seg["segment_index"].to_numpy(np.int64), encoding, buffers),
         "rank": _column(seg["rank"].to_numpy(np.int64), encoding, buffers),
         "cluster": _column(seg["cluster"].to_numpy(np.int64), encoding, buffers),
-        "outcome": _column(seg["outcome"].map(outcome_code).to_numpy(np.int64), encoding,
-                           buffers, "uint8"),
+        "outcome": _column(_codes(seg["outcome"], OUTCOMES), encoding, buffers, "uint8"),
         "attribution": _column(np.where(np.isfinite(attribution), attribution, np.nan),
                                encoding, buffers, "float64"),
         "by_attribution": _column(_positions(orders["attribution"]), encoding, buffers, "uint32"),
