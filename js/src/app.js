@@ -311,7 +311,7 @@ export function createApp(el, model, { invoke = null } = {}) {
     const key = JSON.stringify([st.order, st.innerOrder, st.outcomes, st.models, local.live]);
     const ctx = local.ctx && local.ctx.data === local.data && local.ctxKey === key
       ? { ...local.ctx, selected: st.selected, expanded: local.expanded }
-      : deriveContext(local.data, st, local.expanded, { pictures, live: local.live, onWindow: () => queueFetch() });
+      : deriveContext(local.data, st, local.expanded, { pictures, live: local.live, onWindow: () => queueFetch(), memo: new Map() });
     local.ctxKey = key;
     // only the view shown is built; the other one is an empty, hidden placeholder
     const placeholder = (name, cls) => h("div", { class: `imacs-view ${cls}`, data: { imacsView: name }, hidden: true });

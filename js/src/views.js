@@ -17,6 +17,15 @@ const TILE = 40, HTILE = 28, CTILE = 30;
 const PITCH = TILE + 4 + 3; // tile + border, gap
 const VLINES = 5;          // lines an expanded row shows before it scrolls
 
+/** `make()` once per derived context (statistics, filters and orders unchanged): sorted rows
+ * and heatmaps are reused by a cluster click, a "+N more" or a tab switch. */
+function memo(ctx, key, make) {
+  if (!ctx.memo) return make();
+  if (!ctx.memo.has(key)) ctx.memo.set(key, make());
+  return ctx.memo.get(key);
+}
+const sortedRow = (ctx, id, m) => memo(ctx, `row:${id}:${m}`, () => orderWithin(ctx.stats.get(id).segments[m], ctx.innerOrder));
+
 /** Segments whose thumbnails can be shown: all with a kernel, the held ones without. */
 function showable(segs, ctx) {
   return ctx.live || !ctx.pictures ? segs : segs.filter((sg) => ctx.pictures.has("thumbs", sg.i));
@@ -81,12 +90,12 @@ export function conceptView(ctx) {
     });
     const plots = h("div", { class: "imacs-plots" }, [
       compositionPlot(st, ctx), histogramPlot(st, ctx), meanPlot(st, ctx),
-      ...ctx.models.map((m) => heatmapPlot(locationHeatmap(st.segments[m]), m, ctx)),
+      ...ctx.models.map((m) => heatmapPlot(memo(ctx, `heat:${id}:${m}`, () => locationHeatmap(st.segments[m])), m, ctx)),
     ]);
     block.append(h("div", { class: "imacs-cluster-head" }, [clusterTitle(st, pos, ctx), plots]));
     const rows = h("div", { class: "imacs-rows" });
     for (const m of ctx.models) {
-      const all = orderWithin(st.segments[m], ctx.innerOrder);
+      const all = sortedRow(ctx, id, m);
       const segs = showable(all, ctx);
       const expanded = ctx.expanded.has(id) && segs.length > ROW_LIMIT;
       const tiles = expanded ? virtualRow(segs, ctx) : h("div", { class: "imacs-tiles" }, segs.slice(0, ROW_LIMIT).map((sg) => tile(sg, ctx, TILE)));
@@ -145,7 +154,7 @@ export function histogramView(ctx, available = 0) {
     const plot = h("div", { class: "imacs-hplot", style: { width: `${width}px` } });
     ctx.models.forEach((m, mi) => {
       const up = mi === 0; // first model stacks up from the axis, the second one down
-      const ordered = orderWithin(st.segments[m], ctx.innerOrder);
+      const ordered = sortedRow(ctx, id, m);
       const full = histogramStacks(ordered, edges, 5);
       const stacks = ctx.live || !ctx.pictures ? full : histogramStacks(showable(ordered, ctx), edges, 5)
         .map((bin, b) => ({ shown: bin.shown, extra: full[b].shown.length + full[b].extra - bin.shown.length }));
