@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
+from common import tile_watch_script  # noqa: E402
 from e2e.harness import (  # noqa: E402
     JupyterLab,
     LabPage,
@@ -51,22 +52,7 @@ FIRST_RENDER_TARGET_S = 1.0
 RECLUSTER_TARGET_S = 0.5
 
 # Records when the first tile enters the DOM (installed before any page script runs).
-_TILE_WATCH = """
-(() => {
-  window.__benchTile = null;
-  const seen = () => {
-    if (window.__benchTile === null && document.querySelector('__TILE__')) {
-      window.__benchTile = performance.now();
-      return true;
-    }
-    return false;
-  };
-  const obs = new MutationObserver(() => { if (seen()) obs.disconnect(); });
-  document.addEventListener('DOMContentLoaded', () => {
-    if (!seen()) obs.observe(document.body, {childList: true, subtree: true});
-  });
-})();
-""".replace("__TILE__", TILE)
+_TILE_WATCH = tile_watch_script(TILE)
 
 # Change the slider and time until the cluster blocks count the new number.
 _RECLUSTER = """

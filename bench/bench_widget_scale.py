@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
+from common import tile_watch_script  # noqa: E402
 from e2e.harness import chromium_missing_reason, launch_chromium  # noqa: E402
 
 TILE = "[data-imacs-tile]"
@@ -44,22 +45,8 @@ PAYLOAD_TARGET = 5e6
 FIRST_RENDER_TARGET_S = 1.0
 RECLUSTER_TARGET_S = 0.5
 
-_TILE_WATCH = """
-(() => {
-  window.__benchTile = null;
-  const seen = () => {
-    if (window.__benchTile === null && document.querySelector('[data-imacs-view="clusters"] [data-imacs-tile]:not([data-imacs-pending])')) {
-      window.__benchTile = performance.now();
-      return true;
-    }
-    return false;
-  };
-  const obs = new MutationObserver(() => { if (seen()) obs.disconnect(); });
-  document.addEventListener('DOMContentLoaded', () => {
-    if (!seen()) obs.observe(document.body, {childList: true, subtree: true, attributes: true});
-  });
-})();
-"""
+_TILE_WATCH = tile_watch_script(
+    '[data-imacs-view="clusters"] [data-imacs-tile]:not([data-imacs-pending])', attributes=True)
 
 # The fake kernel's "_recluster" answers with the payload Python computed for that count.
 _START = """

@@ -139,3 +139,27 @@ def best_throughput(model, side: int, batch_sizes=(16, 32, 64, 128), seconds: fl
             per[bs] = max(per.get(bs, 0.0), n / el)
     best = max(per.values())
     return best, per
+
+
+def tile_watch_script(selector: str, attributes: bool = False) -> str:
+    """Browser init script: ``window.__benchTile`` = ``performance.now()`` when an element
+    matching ``selector`` first exists (``attributes``: also watch attribute changes, for tiles
+    that turn from placeholders into pictures)."""
+    observe = "{childList: true, subtree: true" + (", attributes: true}" if attributes else "}")
+    return """
+(() => {
+  window.__benchTile = null;
+  const seen = () => {
+    if (window.__benchTile === null && document.querySelector(__SELECTOR__)) {
+      window.__benchTile = performance.now();
+      return true;
+    }
+    return false;
+  };
+  const obs = new MutationObserver(() => { if (seen()) obs.disconnect(); });
+  document.addEventListener('DOMContentLoaded', () => {
+    if (!seen()) obs.observe(document.body, __OBSERVE__);
+  });
+})();
+""".replace("__SELECTOR__", repr(selector)).replace("__OBSERVE__", observe)
+
