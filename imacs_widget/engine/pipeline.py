@@ -7,6 +7,7 @@ views show, cut by :mod:`imacs_widget.widget.thumbnails`).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -34,7 +35,7 @@ CHUNK_IMAGES = 8
 """Images per attribution step: a progress tick and a cache write (model batches stay full,
 since masked images of several images share a batch)."""
 PIXEL_PROBE = 256
-"""Images looked at to detect the pixel range."""
+"""Images read per chunk of the prediction stage; the first chunk also gives the pixel range."""
 
 
 def compare(model_a, model_b, images, labels=None, *, class_names: Sequence[str] | None = None,
@@ -129,7 +130,9 @@ def compare(model_a, model_b, images, labels=None, *, class_names: Sequence[str]
                            score=score, n_clusters=n_clusters, seed=seed, batch_size=batch_size)
     source = as_image_source(images, image_size=image_size)
     n = len(source)
-    _, first, first_ok = next(source.chunks(PIXEL_PROBE))
+    chunks = source.chunks(PIXEL_PROBE)  # read once: the first chunk also sets the pixel range
+    first_chunk = next(chunks)
+    _, first, first_ok = first_chunk
     if not first_ok.any():
         raise ImacsInputError("images", f"none of the first {len(first_ok)} images could be read")
     pixel_range = detect_pixel_range(first[first_ok])
@@ -139,7 +142,7 @@ def compare(model_a, model_b, images, labels=None, *, class_names: Sequence[str]
                                 batch_size=batch_size)}
     for ad in adapters.values():
         ad.pixel_range = pixel_range  # what preprocess="unit_range" maps to 0..1
-    preds_all, valid = _predict(source, adapters, progress)
+    preds_all, valid = _predict(source, adapters, progress, itertools.chain([first_chunk], chunks))
     preds = {m: p.subset(valid) for m, p in preds_all.items()}  # the images that could be read
     if class_names is None:  # the data's (folder names, ClassLabel) or the model's (id2label)
         class_names = (source.class_names or adapters["A"].class_names
@@ -190,8 +193,9 @@ def compare(model_a, model_b, images, labels=None, *, class_names: Sequence[str]
                             params=params, seed=settings.seed)
 
 
-def _predict(source, adapters, progress) -> tuple[dict, np.ndarray]:
-    """Both models over the whole source, read a chunk at a time (each image read once).
+def _predict(source, adapters, progress, chunks) -> tuple[dict, np.ndarray]:
+    """Both models over the whole source, read a chunk at a time (``chunks``: the source's
+    ``(indices, images, ok)`` chunks; each image is read once).
 
     Returns ``{model: Predictions}`` over every index (rows of unreadable images are NaN) and
     the indices that could be read.
@@ -200,7 +204,7 @@ def _predict(source, adapters, progress) -> tuple[dict, np.ndarray]:
     raws = {m: None for m in adapters}
     ok_all = np.zeros(n, bool)
     with stage("predict A+B", 2 * n, progress) as tick:
-        for idx, images, ok in source.chunks():
+        for idx, images, ok in chunks:
             ok_all[idx] = ok
             for m, ad in adapters.items():
                 out = ad.raw(images[ok]) if ok.any() else None
