@@ -1,8 +1,9 @@
 """The result of :func:`imacs_widget.compare`: segments, clusters, thumbnails; save/load.
 
 Re-clustering and re-ordering reuse the stored attributions and embeddings (no model call).
-Saving and loading live in :mod:`imacs_widget.io.result_file` (zip of JSON and ``.npy``, no
-pickle).
+Saving and loading live in :mod:`imacs_widget.io.result_file` (a folder of Parquet and Zarr,
+no pickle). The per-segment arrays of a computed or loaded result are
+:class:`~imacs_widget.io.store.StoredArray` s read on demand (NumPy arrays work too).
 """
 
 from __future__ import annotations
@@ -37,13 +38,14 @@ class ClassComparison:
         Class of interest.
     segments : pandas.DataFrame
         One row per segment (columns in ``docs/ARCHITECTURE.md``).
-    embeddings : numpy.ndarray
-        ``float32 [n_segments, D]`` third-model features (row order = ``segments``).
-    shapley_all : numpy.ndarray
+    embeddings : numpy.ndarray or StoredArray
+        ``[n_segments, D]`` third-model features (row order = ``segments``; float16 when
+        stored).
+    shapley_all : numpy.ndarray or StoredArray
         ``float64 [n_segments, C]`` Shapley value of each segment for every class.
-    thumbnails : numpy.ndarray
+    thumbnails : numpy.ndarray or StoredArray
         ``uint8 [n_segments, T, T, 3]`` letterboxed crops.
-    segment_masks : numpy.ndarray
+    segment_masks : numpy.ndarray or StoredArray
         ``bool [n_segments, T, T]`` thumbnail pixels that belong to the segment.
     sampling : dict
         Requested / available / taken images per model and outcome.
@@ -70,6 +72,9 @@ class ClassComparison:
         """(Re)cluster the pooled segments; updates ``cluster``/``centroid_distance`` and stats."""
         if self.reduced_embeddings is None and len(self.embeddings) > EXACT_UP_TO:
             self.reduced_embeddings = reduce_embeddings(self.embeddings, seed)
+        elif self.reduced_embeddings is not None and not isinstance(self.reduced_embeddings,
+                                                                     np.ndarray):
+            self.reduced_embeddings = np.asarray(self.reduced_embeddings)  # read once
         labels, dist = kmeans(self.embeddings, n_clusters, seed, reduced=self.reduced_embeddings)
         self.segments["cluster"] = labels
         self.segments["centroid_distance"] = dist
@@ -111,6 +116,8 @@ class ComparisonResult:
         self.order = order
         self.inner_order = inner_order
         self.target_class = next(iter(per_class))
+        self.store_path: Path | None = None
+        """The folder this result's arrays are read from (``None``: held in memory)."""
 
     # -- active class ----------------------------------------------------------------------------
     @property
@@ -282,7 +289,7 @@ class ComparisonResult:
 
     # -- persistence -------------------------------------------------------------------------------
     def save(self, path) -> Path:
-        """Write the result to ``path`` (a zip of JSON and ``.npy``; conventionally ``.imacs``).
+        """Write the result to the folder ``path`` (Parquet + Zarr; conventionally ``.imacs``).
 
         See :mod:`imacs_widget.io.result_file` for the format; :func:`imacs_widget.load` reads it.
         """

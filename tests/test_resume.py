@@ -33,15 +33,16 @@ sys.path[:0] = [{root!r}, {tests!r}]
 import numpy as np
 import keras
 import imacs_widget.engine.pipeline as pl
+import imacs_widget.engine.work as work
 from conftest import tiny_embedder
 
 pl.CHUNK_IMAGES = {chunk}
-_shapley = pl.segment_shapley
+_shapley = work.segment_shapley
 def slow_shapley(*a, **k):  # test instrumentation: give the parent time to kill mid-run
     out = _shapley(*a, **k)
     time.sleep(0.25)
     return out
-pl.segment_shapley = slow_shapley
+work.segment_shapley = slow_shapley
 z = np.load(sys.argv[1])
 ma = keras.saving.load_model(sys.argv[2], safe_mode=True)
 mb = keras.saving.load_model(sys.argv[3], safe_mode=True)

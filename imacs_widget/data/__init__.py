@@ -10,10 +10,8 @@ from .sources import (
     FileSource,
     ImageSource,
     ListSource,
-    SampledImages,
     as_image_source,
     folder_source,
 )
 
-__all__ = ["ArraySource", "FileSource", "ImageSource", "ListSource", "SampledImages",
-           "as_image_source", "folder_source"]
+__all__ = ["ArraySource", "FileSource", "ImageSource", "ListSource", "as_image_source", "folder_source"]

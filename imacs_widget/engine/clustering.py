@@ -20,6 +20,8 @@ REDUCED_DIM = 32
 """Dimensions the embeddings are reduced to above :data:`EXACT_UP_TO` segments."""
 PCA_FIT_ROWS = 20_000
 """Rows (a seeded sample) the PCA is fitted on; every row is then projected."""
+TRANSFORM_ROWS = 16_384
+"""Rows projected at a time."""
 
 
 def _normalised(embeddings: np.ndarray, dtype=np.float32) -> np.ndarray:
@@ -33,12 +35,15 @@ def reduce_embeddings(embeddings: np.ndarray, seed: int = 0, dim: int = REDUCED_
     :data:`PCA_FIT_ROWS` seeded rows, randomized solver), for clustering large results."""
     from sklearn.decomposition import PCA
 
-    x = _normalised(embeddings)
-    dim = int(min(dim, x.shape[1], len(x)))
+    n, d = embeddings.shape
+    dim = int(min(dim, d, n))
     rng = np.random.default_rng(seed)
-    fit = x if len(x) <= PCA_FIT_ROWS else x[np.sort(rng.choice(len(x), PCA_FIT_ROWS, replace=False))]
-    pca = PCA(dim, svd_solver="randomized", random_state=seed).fit(fit)
-    return np.asarray(pca.transform(x), dtype=np.float32)
+    rows = np.arange(n) if n <= PCA_FIT_ROWS else np.sort(rng.choice(n, PCA_FIT_ROWS, replace=False))
+    pca = PCA(dim, svd_solver="randomized", random_state=seed).fit(_normalised(embeddings[rows]))
+    out = np.empty((n, dim), np.float32)
+    for s in range(0, n, TRANSFORM_ROWS):  # a block at a time: a stored array is never read whole
+        out[s:s + TRANSFORM_ROWS] = pca.transform(_normalised(embeddings[s:s + TRANSFORM_ROWS]))
+    return out
 
 
 def _renumber(raw: np.ndarray, n_clusters: int) -> np.ndarray:
@@ -60,8 +65,9 @@ def kmeans(embeddings: np.ndarray, n_clusters: int, seed: int = 0, n_init: int =
 
     Parameters
     ----------
-    embeddings : numpy.ndarray
-        ``[n_segments, D]`` features of the pooled segments.
+    embeddings : numpy.ndarray or StoredArray
+        ``[n_segments, D]`` features of the pooled segments (read whole only up to
+        :data:`EXACT_UP_TO` segments).
     n_clusters : int
         Number of clusters, ``1 <= n_clusters <= n_segments``.
     seed : int

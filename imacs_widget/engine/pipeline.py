@@ -8,32 +8,32 @@ views show, cut by :mod:`imacs_widget.widget.thumbnails`).
 from __future__ import annotations
 
 import itertools
+import shutil
+import tempfile
+import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..data.sources import SampledImages, as_image_source
+from ..data.sources import as_image_source
 from ..errors import ImacsInputError
-from ..io.cache import AttributionCache
+from ..io.store import ResultStore
 from ..models.adapter import as_adapter
 from ..result import ClassComparison, ComparisonResult
-from ..widget.thumbnails import segment_thumbnails, source_previews
 from .crops import detect_pixel_range
-from .embedding.segments import embed_segments
-from .masking import blur_images
+from .executors import as_executor
 from .predictions import Predictions
 from .progress import stage
 from .sampling import Sample, sample
-from .segmentation import segment_bboxes, segment_images
 from .settings import RunSettings
-from .shapley import known_coalitions, segment_shapley
 from .validation import as_labels, resolve_class, resolve_class_names
+from .work import MODELS, ChunkTask, Worker
 
-CHUNK_IMAGES = 8
-"""Images per attribution step: a progress tick and a cache write (model batches stay full,
-since masked images of several images share a batch)."""
+CHUNK_IMAGES = 32
+"""Images per unit of attribution work (a progress tick, a Ray task); the masked images of a
+chunk's images share model batches."""
 PIXEL_PROBE = 256
 """Images read per chunk of the prediction stage; the first chunk also gives the pixel range."""
 
@@ -46,7 +46,7 @@ def compare(model_a, model_b, images, labels=None, *, class_names: Sequence[str]
             embedder="efficientnet_lite0", score: str = "probability",
             preprocess_a=None, preprocess_b=None, name_a: str = "A", name_b: str = "B",
             batch_size: int = 64, cache_dir=None, progress: bool = True,
-            image_size=None) -> ComparisonResult:
+            image_size=None, store=None, executor=None) -> ComparisonResult:
     """Compare what two image classifiers rely on for a class of interest (IMACS).
 
     Parameters
@@ -119,6 +119,16 @@ def compare(model_a, model_b, images, labels=None, *, class_names: Sequence[str]
     image_size : (int, int), optional
         ``(height, width)`` every image is read at; default: the most common size in the data
         (images of other sizes are resized).
+    store : str or path, optional
+        A new folder the result is written to as it is produced (embeddings, Shapley values,
+        thumbnails: nothing per segment is held in memory); the result reads it on demand and
+        ``imacs_widget.load(store)`` opens it later. Default: a temporary folder, removed with
+        the result (``result.save(path)`` keeps it).
+    executor : {"local", "ray"} or executor, optional
+        Where the per-image work runs: here (default), or sharded over a Ray cluster
+        (``"ray"``: the cluster ``ray.init`` connected to, else a new local one; or a
+        :class:`~imacs_widget.engine.ray_executor.RayExecutor` with its options). The same
+        seed gives the same result either way.
 
     Returns
     -------
@@ -129,6 +139,25 @@ def compare(model_a, model_b, images, labels=None, *, class_names: Sequence[str]
                            n_segments=n_segments, k=k, ranking=ranking, blur_sigma=blur_sigma,
                            score=score, n_clusters=n_clusters, seed=seed, batch_size=batch_size)
     source = as_image_source(images, image_size=image_size)
+    ex = as_executor(executor)
+    temporary = store is None  # checked before any work: a store folder must be new
+    out_dir = Path(tempfile.mkdtemp(prefix="imacs-result-")) if temporary else Path(store)
+    rs = ResultStore.create(out_dir)
+    try:
+        return _compare(source, ex, rs, temporary, settings, model_a, model_b, labels,
+                        class_names, target_class, embedder, preprocess_a, preprocess_b,
+                        name_a, name_b, cache_dir, progress)
+    except BaseException:
+        if temporary:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+
+
+def _compare(source, ex, rs, temporary, settings, model_a, model_b, labels, class_names,
+             target_class, embedder, preprocess_a, preprocess_b, name_a, name_b, cache_dir,
+             progress) -> ComparisonResult:
+    """The stages of :func:`compare` (its arguments checked, its store ``rs`` created)."""
+    score, batch_size = settings.score, settings.batch_size
     n = len(source)
     chunks = source.chunks(PIXEL_PROBE)  # read once: the first chunk also sets the pixel range
     first_chunk = next(chunks)
@@ -142,81 +171,163 @@ def compare(model_a, model_b, images, labels=None, *, class_names: Sequence[str]
                                 batch_size=batch_size)}
     for ad in adapters.values():
         ad.pixel_range = pixel_range  # what preprocess="unit_range" maps to 0..1
-    preds_all, valid = _predict(source, adapters, progress, itertools.chain([first_chunk], chunks))
-    preds = {m: p.subset(valid) for m, p in preds_all.items()}  # the images that could be read
-    if class_names is None:  # the data's (folder names, ClassLabel) or the model's (id2label)
-        class_names = (source.class_names or adapters["A"].class_names
-                       or adapters["B"].class_names)
-    labels = _take(_labels_of(source, labels), valid)
-    names, y, target_ids = _resolve_classes(preds, labels, len(valid), class_names, target_class)
-    y_all = np.full(n, -1, np.int64)
-    y_all[valid] = y
-
-    imgs = SampledImages(source)
-    run = _Run(settings=settings, images=imgs, adapters=adapters, preds=preds_all,
-               pixel_range=pixel_range, sigma=settings.sigma(*source.image_shape),
-               progress=progress,
-               cache=AttributionCache(cache_dir) if cache_dir is not None else None)
-    per_class, previews, emb = {}, {}, None
-    for t in target_ids:
-        smp = sample(preds["A"], preds["B"], y, t, settings.sampling, settings.n_per_model,
-                     settings.seed, settings.outcome, settings.min_confidence, target_name=names[t])
-        for m in ("A", "B"):  # back to indices of the user's data
-            smp.indices[m] = valid[smp.indices[m]]
-        _check_cluster_count(settings, smp, names[t])
-        imgs.load(np.concatenate([smp.indices["A"], smp.indices["B"]]))
-        seg, shap_all = run.attribute(smp, t)
-        if seg.empty:
-            raise ImacsInputError("images", f"no segment could be attributed for class {names[t]!r}")
-        seg["source"] = [source.ref(i) for i in seg["image_index"]]
-        seg["label"] = y_all[seg["image_index"].to_numpy()]
-        for m, col in (("A", "a"), ("B", "b")):
+    sigma = settings.sigma(*source.image_shape)
+    worker = Worker(adapters=adapters, embedder=embedder, settings=settings, sigma=sigma,
+                    pixel_range=tuple(pixel_range),
+                    cache_dir=None if cache_dir is None else str(cache_dir))
+    ex.start(worker)
+    try:
+        preds_all, valid = _predict(source, ex, adapters, progress,
+                                    itertools.chain([first_chunk], chunks))
+        preds = {m: p.subset(valid) for m, p in preds_all.items()}  # the images that could be read
+        if class_names is None:  # the data's (folder names, ClassLabel) or the model's (id2label)
+            class_names = (source.class_names or adapters["A"].class_names
+                           or adapters["B"].class_names)
+        labels = _take(_labels_of(source, labels), valid)
+        names, y, target_ids = _resolve_classes(preds, labels, len(valid), class_names,
+                                                target_class)
+        y_all = np.full(n, -1, np.int64)
+        y_all[valid] = y
+        samples = {}
+        for t in target_ids:  # every class's sample and check before any attribution work
+            smp = sample(preds["A"], preds["B"], y, t, settings.sampling, settings.n_per_model,
+                         settings.seed, settings.outcome, settings.min_confidence,
+                         target_name=names[t])
+            for m in MODELS:  # back to indices of the user's data
+                smp.indices[m] = valid[smp.indices[m]]
+            _check_cluster_count(settings, smp, names[t])
+            samples[t] = smp
+        previews = rs.preview_writer()
+        per_class, hits, misses = {}, 0, 0
+        for ci, t in enumerate(target_ids):
+            smp = samples[t]
+            seg, arrays, h, mi = _attribute_class(source, ex, rs, ci, smp, t, preds_all, previews,
+                                                  progress, names[t],
+                                                  {m: ad.returns for m, ad in adapters.items()})
+            hits, misses = hits + h, misses + mi
+            seg["source"] = [source.ref(i) for i in seg["image_index"]]
+            seg["label"] = y_all[seg["image_index"].to_numpy()]
             ii = seg["image_index"].to_numpy()
-            seg[f"pred_{col}"] = preds_all[m].predicted[ii]
-            seg[f"score_{col}"] = preds_all[m].scores[ii, t]
-        if emb is None:
-            from .embedding.embedders import get_embedder
+            for m, col in (("A", "a"), ("B", "b")):
+                seg[f"pred_{col}"] = preds_all[m].predicted[ii]
+                seg[f"score_{col}"] = preds_all[m].scores[ii, t]
+            per_class[names[t]] = _class_comparison(rs, ci, names[t], seg, arrays, smp, settings)
+    finally:
+        ex.close()
+    params = settings.params(blur_sigma=float(sigma), pixel_range=list(pixel_range))
+    if cache_dir is not None:  # how much a resumed run reused (images: hits skipped recomputation)
+        params["cache_hits"], params["cache_misses"] = int(hits), int(misses)
+    if getattr(ex, "name", None) not in (None, "local"):
+        params["executor"] = ex.name
+    result = ComparisonResult(per_class=per_class, class_names=names,
+                              model_names={m: ad.name for m, ad in adapters.items()},
+                              accuracy={m: preds[m].accuracy(y) for m in MODELS},
+                              source_images=previews.close(), image_shape=tuple(source.image_shape),
+                              params=params, seed=settings.seed)
+    from ..io.result_file import write_tables
 
-            emb = get_embedder(embedder)
-        cc = run.class_comparison(names[t], seg, shap_all, smp, emb)
-        previews.update(source_previews(
-            imgs, [i for i in seg["image_index"] if int(i) not in previews], run.pixel_range))
-        per_class[names[t]] = cc
-
-    params = settings.params(blur_sigma=float(run.sigma), pixel_range=list(run.pixel_range))
-    if run.cache is not None:  # how much a resumed run reused (images: hits skipped recomputation)
-        params["cache_hits"], params["cache_misses"] = int(run.cache.hits), int(run.cache.misses)
-    return ComparisonResult(per_class=per_class, class_names=names,
-                            model_names={m: ad.name for m, ad in adapters.items()},
-                            accuracy={m: preds[m].accuracy(y) for m in ("A", "B")},
-                            source_images=previews, image_shape=tuple(source.image_shape),
-                            params=params, seed=settings.seed)
+    write_tables(result, rs)  # the folder is a complete result file (imacs_widget.load(store))
+    result.store_path = rs.path
+    if temporary:
+        weakref.finalize(result, shutil.rmtree, str(rs.path), True)
+    return result
 
 
-def _predict(source, adapters, progress, chunks) -> tuple[dict, np.ndarray]:
+def _predict(source, ex, adapters, progress, chunks) -> tuple[dict, np.ndarray]:
     """Both models over the whole source, read a chunk at a time (``chunks``: the source's
-    ``(indices, images, ok)`` chunks; each image is read once).
+    ``(indices, images, ok)`` chunks; each image is read once), run by executor ``ex``.
 
     Returns ``{model: Predictions}`` over every index (rows of unreadable images are NaN) and
     the indices that could be read.
     """
     n = len(source)
-    raws = {m: None for m in adapters}
+    raws = {m: None for m in MODELS}
     ok_all = np.zeros(n, bool)
     with stage("predict A+B", 2 * n, progress) as tick:
-        for idx, images, ok in chunks:
+        for idx, ok, outs in ex.predict(chunks):
             ok_all[idx] = ok
-            for m, ad in adapters.items():
-                out = ad.raw(images[ok]) if ok.any() else None
-                if out is not None:
-                    if raws[m] is None:
+            for m in MODELS:
+                if outs is not None:
+                    out = np.asarray(outs[m])
+                    if raws[m] is None:  # the first outputs: probabilities or logits, fixed
+                        adapters[m].settle_returns(out)
                         raws[m] = np.full((n, out.shape[1]), np.nan)
                     raws[m][idx[ok]] = out
                 tick(len(idx))
     valid = np.flatnonzero(ok_all)
     if not len(valid):
         raise ImacsInputError("images", "no image could be read")
-    return {m: Predictions.from_raw(adapters[m], raws[m]) for m in adapters}, valid
+    return {m: Predictions.from_raw(adapters[m], raws[m]) for m in MODELS}, valid
+
+
+def chunk_tasks(smp: Sample, target: int, preds: dict, returns: dict,
+                size: int | None = None) -> list[ChunkTask]:
+    """The sample's images (both models', each image once) as tasks of ``size`` images,
+    ascending by image index (``returns``: each model's settled output kind)."""
+    size = CHUNK_IMAGES if size is None else int(size)
+    pos = {m: {int(i): j for j, i in enumerate(smp.indices[m])} for m in MODELS}
+    union = np.unique(np.concatenate([np.asarray(smp.indices[m], np.int64) for m in MODELS]))
+    tasks = []
+    for s in range(0, len(union), size):
+        idx = union[s:s + size]
+        members = {m: np.array([int(i) in pos[m] for i in idx], bool) for m in MODELS}
+        mine = {m: idx[members[m]] for m in MODELS}
+        tasks.append(ChunkTask(
+            indices=idx, target=int(target), members=members, returns=dict(returns),
+            outcomes={m: np.asarray([smp.outcomes[m][pos[m][int(i)]] for i in mine[m]], object)
+                      for m in MODELS},
+            scores={m: preds[m].scores[mine[m]] for m in MODELS},
+            log_odds={m: preds[m].log_odds[mine[m]] for m in MODELS}))
+    return tasks
+
+
+def _attribute_class(source, ex, rs: ResultStore, ci: int, smp: Sample, target: int, preds: dict,
+                     previews, progress: bool, target_name: str, returns: dict):
+    """Attribute one class's sample through executor ``ex``, appending to store ``rs``.
+
+    Returns the segments table (worker columns), the class's stored arrays, cache hits/misses.
+    """
+    tasks = chunk_tasks(smp, target, preds, returns)
+    writer = rs.class_writer(ci)
+    parts, hits, misses = [], 0, 0
+    total = sum(len(smp.indices[m]) for m in MODELS)
+
+    def read(task: ChunkTask) -> np.ndarray:
+        images, ok = source.read(task.indices)
+        if not ok.all():
+            bad = [source.ref(int(i)) for i, g in zip(task.indices, ok, strict=True) if not g]
+            raise ImacsInputError("images", f"could not re-read {bad[:3]} (read fine before); "
+                                  "did the files change during the run?")
+        return images
+
+    with stage("attribute + embed", total, progress) as tick:
+        for task, out in ex.attribute(tasks, read):
+            writer.append(out)
+            previews.append(out.preview_index, out.previews)
+            parts.append(out.columns)
+            hits, misses = hits + out.hits, misses + out.misses
+            tick(int(sum(task.members[m].sum() for m in MODELS)))
+    if not parts or not sum(len(p["image_index"]) for p in parts):
+        raise ImacsInputError("images", f"no segment could be attributed for class {target_name!r}")
+    cols = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
+    bbox = cols.pop("bbox")
+    seg = pd.DataFrame(cols)
+    seg.insert(4, "bbox", list(zip(*bbox.T.tolist(), strict=True)))
+    return seg, writer.close(), hits, misses
+
+
+def _class_comparison(rs: ResultStore, ci: int, target_name: str, seg: pd.DataFrame,
+                      arrays: dict, smp: Sample, settings: RunSettings) -> ClassComparison:
+    """Cluster one class's stored segments."""
+    n_cl = settings.n_clusters
+    if n_cl > len(seg):  # only possible with SLIC; keep the finished work, say so
+        n_cl = len(seg)
+        smp.warnings.append(f"n_clusters={settings.n_clusters} exceeds the {len(seg)} "
+                            f"segments of class {target_name!r}; clustered into {n_cl}")
+    cc = ClassComparison(target=target_name, segments=seg, sampling={"counts": smp.counts},
+                         warnings=list(smp.warnings), **arrays)
+    cc.cluster(n_cl, settings.seed)
+    return cc
 
 
 def _labels_of(source, labels):
@@ -271,93 +382,3 @@ def _check_cluster_count(settings: RunSettings, smp: Sample, target_name: str) -
         raise ImacsInputError("n_clusters", f"is {settings.n_clusters} but class {target_name!r} "
                               f"will have only {n_imgs * per_image} segments ({n_imgs} sampled "
                               f"images x k={settings.k}); choose fewer clusters")
-
-
-@dataclass
-class _Run:
-    """State shared by the stages of one ``compare()`` call."""
-
-    settings: RunSettings
-    images: np.ndarray
-    adapters: dict
-    preds: dict
-    pixel_range: tuple[float, float]
-    sigma: float
-    progress: bool
-    cache: AttributionCache | None
-    label_maps: dict = field(default_factory=dict)
-    """image index → label map, for every image attributed so far."""
-
-    def attribute(self, smp: Sample, target: int) -> tuple[pd.DataFrame, np.ndarray]:
-        """Rank and attribute the sampled images of both models, :data:`CHUNK_IMAGES` at a time.
-
-        Returns the segments table (one row per ranked segment) and ``float64 [rows, C]``
-        Shapley values of every class.
-        """
-        rows, shap_all = [], []
-        total = sum(len(smp.indices[m]) for m in ("A", "B"))
-        with stage("attribute (rank + Shapley)", total, self.progress) as tick:
-            for m in ("A", "B"):
-                idx_all, out_all = smp.indices[m], smp.outcomes[m]
-                for s in range(0, len(idx_all), CHUNK_IMAGES):
-                    idx = idx_all[s:s + CHUNK_IMAGES]
-                    for j, (i, h) in enumerate(zip(idx, self._attribute_chunk(m, idx, target),
-                                                   strict=True)):
-                        boxes = segment_bboxes(self.label_maps[int(i)])
-                        for rank, (sid, v) in enumerate(zip(h["segments"], h["values"], strict=True)):
-                            rows.append({"model": m, "image_index": int(i), "segment_index": int(sid),
-                                         "rank": rank, "bbox": tuple(int(b) for b in boxes[sid]),
-                                         "outcome": str(out_all[s + j]),
-                                         "attribution": float(v[target])})
-                            shap_all.append(np.asarray(v, np.float64))
-                    tick(len(idx))
-        shap = np.stack(shap_all) if shap_all else np.zeros((0, 0))
-        return pd.DataFrame(rows), shap
-
-    def _attribute_chunk(self, m: str, idx: np.ndarray, target: int) -> list[dict]:
-        """Ranked segment ids and Shapley values of images ``idx`` for model ``m`` (cached)."""
-        st, ad, cache = self.settings, self.adapters[m], self.cache
-        x = np.asarray(self.images[idx], dtype=np.float32)
-        lmaps = segment_images(x, **st.segmentation_options)
-        self.label_maps.update(zip((int(i) for i in idx), lmaps, strict=True))
-        keys = [None] * len(idx)
-        if cache is not None:
-            fp = ad.fingerprint(tuple(x.shape[1:3]), self.pixel_range)
-            part = st.attribution_key(target, self.sigma)
-            keys = [cache.key(fp, self.images[i], lm, part) for i, lm in zip(idx, lmaps, strict=True)]
-        hits = [cache.get(key) if cache is not None else None for key in keys]
-        todo = [j for j, h in enumerate(hits) if h is None]
-        if todo:
-            xt = x[todo]
-            blurred = blur_images(xt, self.sigma)
-            lt = [lmaps[j] for j in todo]
-            ranked = st.ranker(ad, xt, lt, blurred, target, st.k,
-                               full_scores=self.preds[m].log_odds[idx[todo]],
-                               batch_size=st.batch_size, seed=st.seed)
-            known = known_coalitions(ranked, self.preds[m].scores[idx[todo]],
-                                     getattr(ranked, "masked_scores", None))
-            vals = segment_shapley(ad.scores, xt, lt, blurred, ranked, st.batch_size, known=known)
-            for j, r, v in zip(todo, ranked, vals, strict=True):
-                hits[j] = {"segments": np.asarray(r, np.int64), "values": v}
-                if cache is not None:
-                    cache.put(keys[j], segments=hits[j]["segments"], values=v)
-        return hits
-
-    def class_comparison(self, target_name: str, seg: pd.DataFrame, shap_all: np.ndarray,
-                         smp: Sample, embedder) -> ClassComparison:
-        """Embed, cut thumbnails and cluster one class's segments."""
-        keys = list(zip(seg["image_index"], seg["segment_index"], strict=True))
-        embeddings = embed_segments(self.images, keys, self.label_maps, self.pixel_range,
-                                    embedder, self.progress)
-        thumbs, masks = segment_thumbnails(self.images, keys, self.label_maps, self.pixel_range)
-        n_cl = self.settings.n_clusters
-        if n_cl > len(seg):  # only possible with SLIC; keep the finished work, say so
-            n_cl = len(seg)
-            smp.warnings.append(f"n_clusters={self.settings.n_clusters} exceeds the {len(seg)} "
-                                f"segments of class {target_name!r}; clustered into {n_cl}")
-        cc = ClassComparison(target=target_name, segments=seg, embeddings=embeddings,
-                             shapley_all=shap_all, thumbnails=thumbs, segment_masks=masks,
-                             sampling={"counts": smp.counts}, warnings=list(smp.warnings))
-        cc.cluster(n_cl, self.settings.seed)
-        return cc
-

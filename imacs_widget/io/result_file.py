@@ -1,129 +1,182 @@
 """Result files: :func:`save` / :func:`load` of a :class:`~imacs_widget.result.ComparisonResult`.
 
-A result file (conventionally ``.imacs``) is a zip archive: ``meta.json`` (class names, model
-names, accuracy, parameters, sampling, warnings, the number of clusters) and one exact ``.npy``
-per segments column and per array (embeddings, Shapley values, thumbnails, masks, bin edges,
-source previews). No pickle anywhere, so opening a file never runs code. Writing goes to a
-temporary file that replaces ``path`` at the end, so an interrupted save leaves no half file.
+A result file (conventionally ``.imacs``) is a folder (format 2, :mod:`imacs_widget.io.store`):
+``meta.json``, one Parquet segments table per class of interest, and chunked Zarr arrays
+(float16 embeddings, Shapley values, thumbnails, masks, previews) read on demand. Nothing in it
+is pickled, so opening one never runs code. ``compare()`` writes its result's folder as it goes
+(``store=``); :func:`save` writes another one through a temporary folder that replaces ``path``
+at the end, so an interrupted save leaves no half result. Format 1 files (a zip of JSON and
+``.npy``, written before version 0.4) still load (:mod:`imacs_widget.io.result_zip`).
 """
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ImacsInputError
+from .store import (
+    BLOCK_ROWS,
+    FORMAT_VERSION,
+    ROW_ARRAYS,
+    ResultStore,
+    StoredPreviews,
+    disk_error,
+    open_store,
+    write_json,
+)
 
-FORMAT_VERSION = 1
+STRING_COLUMNS = ("model", "outcome", "source")
+"""Segments columns stored dictionary-encoded (few distinct values)."""
 
 
 def save(result, path) -> Path:
-    """Write ``result`` to ``path``; returns the path."""
+    """Write ``result`` to the folder ``path`` (replacing what is there); returns the path.
 
+    Saving to the folder the result lives in (``compare(store=path)`` or a loaded result)
+    rewrites only its tables (clusters, order, active class).
+    """
     path = Path(path)
+    own = getattr(result, "store_path", None)
+    if own is not None and path.exists() and Path(own).resolve() == path.resolve():
+        write_tables(result, open_store(path))
+        return path
+    tmp = path.with_name(path.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
+    rs = ResultStore.create(tmp)
+    for ci, cc in enumerate(result._per_class.values()):
+        w = rs.class_writer(ci)
+        for s in range(0, len(cc.segments), BLOCK_ROWS):
+            w.add(**{name: getattr(cc, name)[s:s + BLOCK_ROWS] for name in ROW_ARRAYS})
+        w.close()
+    pw = rs.preview_writer()
+    for i, img in result.source_images.items():
+        pw.append(np.asarray([int(i)]), np.asarray(img)[None])
+    pw.close()
+    write_tables(result, rs)
+    try:
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        tmp.replace(path)
+    except OSError as exc:
+        raise disk_error(exc, path) from exc
+    return path
+
+
+def write_tables(result, rs: ResultStore) -> None:
+    """Write what changes after a run: each class's segments table, bin edges and reduced
+    embeddings, and ``meta.json`` (last, so a folder with one is complete)."""
     meta = {"format": "imacs-result", "version": FORMAT_VERSION,
             "class_names": result.class_names, "model_names": result.model_names,
             "accuracy": result.accuracy, "image_shape": list(result.image_shape),
             "params": result.params, "seed": result.seed, "order": result._order,
-            "inner_order": result._inner_order, "active": result._target,
-            "classes": [], "source_images": sorted(int(i) for i in result.source_images)}
-    tmp = path.with_name(path.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+            "inner_order": result._inner_order, "active": result._target, "classes": []}
+    try:
         for ci, (name, cc) in enumerate(result._per_class.items()):
-            seg = cc.segments
-            for col in seg.columns:  # one exact .npy per column (no float rounding)
-                arr = (np.asarray([tuple(b) for b in seg[col]], dtype=np.int64)
-                       if col == "bbox" else seg[col].to_numpy())
-                if arr.dtype == object:
-                    arr = arr.astype(str)
-                _write_npy(z, f"class{ci}/segments/{col}.npy", arr)
-            for arr_name in ("embeddings", "shapley_all", "thumbnails", "segment_masks", "bin_edges"):
-                _write_npy(z, f"class{ci}/{arr_name}.npy", getattr(cc, arr_name))
-            if cc.reduced_embeddings is not None:  # large results: what re-clustering runs on
-                _write_npy(z, f"class{ci}/reduced_embeddings.npy", cc.reduced_embeddings)
+            (rs.path / f"class{ci}").mkdir(exist_ok=True)
+            write_segments(rs.path / f"class{ci}" / "segments.parquet", cc.segments)
+            rs.write_array(f"class{ci}", "bin_edges", np.asarray(cc.bin_edges, np.float64))
+            if cc.reduced_embeddings is not None and rs.array(
+                    f"class{ci}", "reduced_embeddings") is None:
+                rs.write_array(f"class{ci}", "reduced_embeddings", cc.reduced_embeddings)
             meta["classes"].append({"target": name, "sampling": cc.sampling,
-                                    "warnings": cc.warnings, "columns": list(seg.columns),
+                                    "warnings": cc.warnings, "columns": list(cc.segments.columns),
                                     "n_clusters": int(cc.n_clusters)})
-        for i, img in result.source_images.items():
-            _write_npy(z, f"sources/{int(i)}.npy", img)
-        z.writestr("meta.json", json.dumps(meta, default=_json_default))
+        write_json(rs.path / "meta.json", meta)
+    except OSError as exc:
+        raise disk_error(exc, rs.path) from exc
+
+
+def write_segments(path: Path, seg: pd.DataFrame) -> None:
+    """One class's segments table as Parquet (``bbox`` as four int columns, strings
+    dictionary-encoded); written through a temporary file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cols = {}
+    for col in seg.columns:
+        if col == "bbox":
+            b = np.asarray(seg["bbox"].tolist(), np.int64).reshape(-1, 4)
+            for j in range(4):
+                cols[f"bbox.{j}"] = pa.array(b[:, j])
+        elif seg[col].dtype == object:
+            cols[col] = pa.array(seg[col].astype(str).to_numpy()).dictionary_encode()
+        else:
+            cols[col] = pa.array(seg[col].to_numpy())
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(pa.table(cols), tmp)
     tmp.replace(path)
-    return path
 
 
-def _json_default(o):
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(type(o).__name__)
+def read_segments(path: Path, columns: list[str]) -> pd.DataFrame:
+    """A segments table written by :func:`write_segments` (columns in ``columns`` order)."""
+    import pyarrow.parquet as pq
 
-
-def _write_npy(z: zipfile.ZipFile, name: str, arr: np.ndarray) -> None:
-    buf = io.BytesIO()
-    np.save(buf, np.asarray(arr), allow_pickle=False)
-    z.writestr(name, buf.getvalue())
-
-
-def _read_npy(z: zipfile.ZipFile, name: str) -> np.ndarray:
-    return np.load(io.BytesIO(z.read(name)), allow_pickle=False)
+    table = pq.read_table(path, memory_map=True)
+    out = {}
+    for col in columns:
+        if col == "bbox":
+            b = [table.column(f"bbox.{j}").to_numpy() for j in range(4)]
+            out[col] = list(zip(*(v.tolist() for v in b), strict=True))
+            continue
+        arr = table.column(col).combine_chunks()
+        if hasattr(arr, "dictionary"):  # strings: one Python object per distinct value
+            words = np.asarray(arr.dictionary.to_pylist(), dtype=object)
+            out[col] = words[arr.indices.to_numpy(zero_copy_only=False)]
+        else:
+            out[col] = arr.to_numpy(zero_copy_only=False)
+    return pd.DataFrame(out)
 
 
 def load(path):
-    """Load a result written by :meth:`ComparisonResult.save` (no pickle; safe to open)."""
+    """Load a result written by :meth:`ComparisonResult.save` or ``compare(store=...)``.
+
+    Pictures and embeddings stay on disk until used; format 1 files (zip) still load. Nothing
+    is unpickled, so a result file is safe to open.
+    """
     from ..result import ClassComparison, ComparisonResult
 
     path = Path(path)
     if not path.exists():
         raise ImacsInputError("path", f"{path} does not exist")
+    if path.is_file():
+        from .result_zip import load_zip
+
+        return load_zip(path)
     try:
-        z = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
-        raise ImacsInputError("path", f"{path} is not an imacs result file") from exc
-    with z:
-        try:
-            meta = json.loads(z.read("meta.json"))
-        except KeyError as exc:
-            raise ImacsInputError("path", f"{path} is not an imacs result file") from exc
-        if meta.get("format") != "imacs-result" or meta.get("version", 0) > FORMAT_VERSION:
-            raise ImacsInputError("path", f"{path}: unsupported format {meta.get('format')} "
-                                  f"v{meta.get('version')}")
-        per_class = {}
-        for ci, info in enumerate(meta["classes"]):
-            cols = {c: _read_npy(z, f"class{ci}/segments/{c}.npy") for c in info["columns"]}
-            cols["bbox"] = [tuple(int(v) for v in b) for b in cols["bbox"]]
-            seg = pd.DataFrame({c: cols[c] for c in info["columns"]})
-            arrays = {n: _read_npy(z, f"class{ci}/{n}.npy") for n in
-                      ("embeddings", "shapley_all", "thumbnails", "segment_masks", "bin_edges")}
-            reduced = f"class{ci}/reduced_embeddings.npy"
-            if reduced in z.namelist():
-                arrays["reduced_embeddings"] = _read_npy(z, reduced)
-            cc = ClassComparison(target=info["target"], segments=seg, sampling=info["sampling"],
-                                 warnings=info["warnings"], n_clusters=_n_clusters(info, meta, seg),
-                                 **arrays)
-            cc.summarize()
-            per_class[info["target"]] = cc
-        sources = {int(i): _read_npy(z, f"sources/{int(i)}.npy") for i in meta["source_images"]}
+        meta = json.loads((path / "meta.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise ImacsInputError("path", f"{path} is not an imacs result (no readable "
+                              "meta.json)") from exc
+    if meta.get("format") != "imacs-result" or meta.get("version", 0) > FORMAT_VERSION:
+        raise ImacsInputError("path", f"{path}: unsupported format {meta.get('format')} "
+                              f"v{meta.get('version')}")
+    rs = open_store(path)
+    per_class = {}
+    for ci, info in enumerate(meta["classes"]):
+        seg = read_segments(path / f"class{ci}" / "segments.parquet", info["columns"])
+        arrays = {name: rs.array(f"class{ci}", name) for name in ROW_ARRAYS}
+        reduced = rs.array(f"class{ci}", "reduced_embeddings")
+        cc = ClassComparison(target=info["target"], segments=seg, sampling=info["sampling"],
+                             warnings=info["warnings"], n_clusters=int(info["n_clusters"]),
+                             bin_edges=np.asarray(rs.array(f"class{ci}", "bin_edges")),
+                             reduced_embeddings=reduced, **arrays)
+        cc.summarize()
+        per_class[info["target"]] = cc
+    sources = StoredPreviews(np.asarray(rs.array("sources", "index")),
+                             rs.array("sources", "previews"))
     res = ComparisonResult(per_class=per_class, class_names=meta["class_names"],
                            model_names=meta["model_names"], accuracy=meta["accuracy"],
                            source_images=sources, image_shape=tuple(meta["image_shape"]),
                            params=meta["params"], seed=meta["seed"], order=meta["order"],
                            inner_order=meta["inner_order"])
     res.target_class = meta["active"]
+    res.store_path = path
     return res
-
-
-def _n_clusters(info: dict, meta: dict, seg: pd.DataFrame) -> int:
-    """The k the result was clustered with: stored per class since format 1.1; older files
-    only have ``params["n_clusters"]`` (an empty cluster would make ``max id + 1`` too small)."""
-    n = info.get("n_clusters", meta.get("params", {}).get("n_clusters"))
-    if n is None:
-        n = int(seg["cluster"].max()) + 1 if len(seg) else 0
-    return int(n)

@@ -301,9 +301,15 @@ class ModelAdapter:
             self.n_evals += len(chunk)
             self.n_calls += 1
         raw = np.concatenate(outs, axis=0) if outs else np.zeros((0, 0))
-        if raw.size:
-            self.returns = self._detect_returns(raw)  # fixed: every batch is converted alike
+        self.settle_returns(raw)
         return raw
+
+    def settle_returns(self, raw: np.ndarray) -> str:
+        """Fix :attr:`returns` from raw outputs when it is still ``"auto"`` (so every batch is
+        converted alike; a driver whose model ran elsewhere settles it from what came back)."""
+        if raw.size:
+            self.returns = self._detect_returns(raw)
+        return self.returns
 
     def convert(self, raw: np.ndarray, kind: str | None = None) -> np.ndarray:
         """Raw outputs (from :meth:`raw`) → ``kind``: ``"probability"``, ``"logit"`` or

@@ -39,6 +39,11 @@ class KerasBackend:
         self.input_size = (int(shape[1]), int(shape[2])) if len(shape) == 4 and shape[1] and shape[2] else None
         self._compiled: dict = {}
 
+    def __getstate__(self):  # compiled functions stay in the process that traced them
+        state = dict(self.__dict__)
+        state["_compiled"] = {}
+        return state
+
     def _tf_forward(self, x: np.ndarray):
         shape = tuple(x.shape[1:])
         fn = self._compiled.get(shape, False)

@@ -51,6 +51,20 @@ class OnnxBackend:
         self.dtype = np.float16 if "float16" in inp.type else np.float32
         self.default_preprocess = "unit_range" if self.channels_first else "none"
 
+    def __getstate__(self):  # for Ray workers: a session is rebuilt from its file
+        if self._path is None:
+            raise ImacsInputError("executor", "an onnxruntime.InferenceSession can't be sent to "
+                                  "other processes; pass the .onnx file's path instead")
+        state = dict(self.__dict__)
+        state["model"] = None
+        return state
+
+    def __setstate__(self, state):
+        import onnxruntime as ort
+
+        self.__dict__.update(state)
+        self.model = ort.InferenceSession(str(self._path), providers=ort.get_available_providers())
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, np.float32)
         if self.channels_first:
