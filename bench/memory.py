@@ -1,7 +1,8 @@
-"""Peak memory of compare() on many images (issue 4 §4): is it bounded by streaming?
+"""Peak memory of compare() on many images, and how fast a large result opens.
 
     python bench/memory.py [--sizes 1000,10000] [--sampling all]
     python bench/memory.py --folder-sizes 2000,20000     # images read from a folder of files
+    python bench/memory.py --load-segments 1000000       # load() of a 1,000,000-segment result
 
 Each size runs in a fresh subprocess: N generated 64x64 uint8 images, two small real Keras CNNs
 (random weights, 64x64 input), ``compare(sampling="all")`` (every image explained by both
@@ -17,10 +18,18 @@ balanced sampling (100 images per model). The folder is read a chunk at a time f
 predictions and only the sampled images are held afterwards, so peak memory should not grow
 with N beyond the predictions (N x classes floats).
 
-What streaming bounds: masked images exist ``batch_size`` at a time, attribution works on
-``CHUNK_IMAGES`` images at a time, embedder crops ``EMBED_CHUNK`` at a time. What grows with N by
-design: the input images, the predictions, and the result itself (one thumbnail 64x64x3 + mask +
-embedding + Shapley row per segment row, a downscaled source image per image).
+What streaming bounds: masked images exist ``batch_size`` at a time, attribution, embedding
+and thumbnails work on ``CHUNK_IMAGES`` images at a time, and each chunk's embeddings, Shapley
+values, thumbnails, masks and previews are appended to the result's store on disk as they are
+produced (``compare(store=...)``; a temporary folder here). What still grows with N: the
+predictions (N x classes floats), the segments table (one row per segment) and, above 20,000
+segments, the 32-d reduced embeddings k-means runs on. "growth" = peak RSS - RSS before
+``compare`` (the engine's own costs; the input array is the caller's).
+
+``--load-segments N``: writes a result of N segments through the store's own writer (two
+models, 64x64 images, 5 segments per image, 1280-d embeddings, 64x64 thumbnails; synthetic
+content, clustered by the real code), then times ``imacs_widget.load`` in a fresh process,
+then the first thumbnail read and a re-cluster.
 """
 
 from __future__ import annotations
@@ -116,9 +125,95 @@ def _cheap_embedder():
 
 
 def _result_mb(res) -> float:
-    arrays = sum(getattr(res, a).nbytes for a in ("thumbnails", "segment_masks", "embeddings",
-                                                   "shapley_all"))
-    return (arrays + sum(v.nbytes for v in res.source_images.values())) / 2**20
+    """What the result's arrays take on disk (its store folder), in MB."""
+    folder = getattr(res, "store_path", None)
+    if folder is None:
+        return float("nan")
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) / 2**20
+
+
+def write_large_store(n: int, path: Path, seed: int = 0) -> float:
+    """A real result of ``n`` segments written through the store (see module docstring)."""
+    import pandas as pd
+
+    from imacs_widget.engine.summary import shared_bin_edges
+    from imacs_widget.io.result_file import write_tables
+    from imacs_widget.io.store import BLOCK_ROWS, ResultStore
+    from imacs_widget.result import ClassComparison, ComparisonResult
+
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    per_image, d, t = 5, 1280, 64
+    n_img = n // per_image
+    centers = rng.normal(0, 1, (12, d)).astype(np.float32)
+    concept = rng.integers(0, 12, n)
+    rs = ResultStore.create(path)
+    w = rs.class_writer(0)
+    colours = rng.integers(0, 256, (12, 3))
+    yy = np.linspace(0, 1, t, dtype=np.float32)[None, :, None, None]
+    for s in range(0, n, BLOCK_ROWS):
+        c = concept[s:s + BLOCK_ROWS]
+        m = len(c)
+        emb = centers[c] + rng.normal(0, 0.3, (m, d)).astype(np.float32)
+        thumbs = np.clip(colours[c][:, None, None, :] * (0.6 + 0.4 * yy), 0, 255).astype(np.uint8)
+        thumbs = np.broadcast_to(thumbs, (m, t, t, 3))
+        masks = np.ones((m, t, t), bool)
+        masks[:, : t // 4] = False
+        w.add(embeddings=emb, shapley_all=rng.normal(0, 0.05, (m, 4)), thumbnails=thumbs,
+              segment_masks=masks)
+    arrays = w.close()
+    pw = rs.preview_writer()
+    for s in range(0, n_img, 1024):
+        idx = np.arange(s, min(n_img, s + 1024))
+        pw.append(idx, np.full((len(idx), 64, 64, 3), 128, np.uint8))
+    previews = pw.close()
+    img = np.arange(n) // per_image
+    model = np.where(img % 2 == 0, "A", "B").astype(object)
+    attribution = np.asarray(arrays["shapley_all"][:, 0])
+    attribution[(concept == 3) & (model == "B")] += 0.3
+    seg = pd.DataFrame({
+        "model": model, "image_index": img, "segment_index": np.arange(n) % 16,
+        "rank": np.arange(n) % per_image,
+        "bbox": list(zip(*(np.full(n, v).tolist() for v in (0, 0, 16, 16)), strict=True)),
+        "outcome": np.array(["TP", "TN", "FP", "FN"], object)[img % 4],
+        "attribution": attribution,
+        "source": np.array([f"images/{i:07d}.png" for i in range(n_img)], object)[img],
+        "label": img % 4, "pred_a": img % 4, "score_a": rng.random(n),
+        "pred_b": (img + 1) % 4, "score_b": rng.random(n)})
+    cc = ClassComparison(target="c0", segments=seg, sampling={}, warnings=[],
+                         bin_edges=shared_bin_edges(attribution), **arrays)
+    cc.cluster(8, seed)
+    res = ComparisonResult(per_class={"c0": cc}, class_names=["c0", "c1", "c2", "c3"],
+                           model_names={"A": "A", "B": "B"}, accuracy={"A": 0.9, "B": 0.8},
+                           source_images=previews, image_shape=(64, 64),
+                           params={"n_clusters": 8, "sampling": "all"}, seed=seed)
+    write_tables(res, rs)
+    return time.perf_counter() - t0
+
+
+def child_load(path: str) -> dict:
+    """Open a stored result, read one thumbnail, re-cluster (in a fresh process)."""
+    t0 = time.perf_counter()
+    import imacs_widget
+
+    t_import = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    res = imacs_widget.load(path)
+    t_load = time.perf_counter() - t0
+    rss_open = _rss_mb()
+    t0 = time.perf_counter()
+    _ = res.thumbnails[len(res.segments) // 2]
+    t_thumb = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    res.recluster(12)
+    t_first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    res.recluster(8)
+    t_again = time.perf_counter() - t0
+    return dict(segments=int(len(res.segments)), import_s=t_import, load_s=t_load,
+                rss_after_load_mb=rss_open, thumbnail_ms=t_thumb * 1000,
+                first_recluster_s=t_first, recluster_s=t_again,
+                peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def child(n: int, sampling: str) -> dict:
@@ -153,9 +248,41 @@ def main(argv=None):
     ap.add_argument("--sampling", default="all")
     ap.add_argument("--folder-sizes", default=None,
                     help="instead: compare() on folders of this many PNG files (balanced sampling)")
+    ap.add_argument("--load-segments", type=int, default=None,
+                    help="instead: time load() of a stored result of this many segments")
+    ap.add_argument("--keep", default=None, help="with --load-segments: write the store here")
+    ap.add_argument("--child-load", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--child-folder", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.child_load is not None:
+        print("RESULT " + json.dumps(child_load(args.child_load)), flush=True)
+        return
+    if args.load_segments is not None:
+        import tempfile
+
+        tmp = tempfile.TemporaryDirectory() if args.keep is None else None
+        path = Path(args.keep or tmp.name) / "large.imacs"
+        if not (path / "meta.json").exists():
+            print(f"writing a {args.load_segments:,}-segment result ...", file=sys.stderr,
+                  flush=True)
+            dt = write_large_store(args.load_segments, path)
+            print(f"written in {dt:.0f} s", file=sys.stderr)
+        size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**30
+        r = subprocess.run([sys.executable, __file__, "--child-load", str(path)],
+                           capture_output=True, text=True)
+        line = [ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")]
+        if r.returncode != 0 or not line:
+            print(r.stderr[-3000:], file=sys.stderr)
+            raise SystemExit("load child failed")
+        out = json.loads(line[0][7:]) | {"store_gb": size}
+        print(f"\n{out['segments']:,} segments, store {size:.2f} GB on disk")
+        print(f"load() {out['load_s']:.2f} s (import {out['import_s']:.2f} s), RSS after load "
+              f"{out['rss_after_load_mb']:.0f} MB; one thumbnail {out['thumbnail_ms']:.1f} ms; "
+              f"first re-cluster {out['first_recluster_s']:.2f} s, next "
+              f"{out['recluster_s']:.2f} s; peak RSS {out['peak_rss_mb']:.0f} MB")
+        print(json.dumps({"load": out}))
+        return
     if args.child is not None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         run = child_folder if args.child_folder else child

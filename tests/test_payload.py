@@ -188,8 +188,13 @@ def test_base64_and_formats(synth):
 def test_several_sheets(synth):
     p, buffers = build_payload(synth, sheet_cols=8, tiles="all")  # 64 cells a sheet -> 4 sheets
     assert len(p["thumbs"]["sheets"]) == 4
-    k = p["segments"]["box"]["buffer"] + 1  # the sheets follow the columns
+    k = p["segments"]["by_centroid"]["buffer"] + 1  # the sheets follow the columns
     assert p["thumbs"]["sheets"] == [k, k + 1, k + 2, k + 3]
+    # columns re-clustering keeps come first, then those it changes, then the sheets
+    static = p["static_buffers"]
+    assert p["segments"]["box"]["buffer"] == static - 1
+    assert {p["segments"][c]["buffer"] for c in ("cluster", "by_attribution", "by_centroid")} == {
+        static, static + 1, static + 2}
     check_shape(p, buffers, synth, "all")
 
 

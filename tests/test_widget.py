@@ -89,8 +89,11 @@ def test_initial_state(widget, result):
     assert widget.selected_cluster is None and widget.view == "clusters"
     assert widget._busy is False
     assert widget._payload["n_segments"] == len(result.segments)
-    assert all(isinstance(b, bytes) for b in widget._images)
-    assert max(widget._payload["thumbs"]["sheets"]) < len(widget._images)
+    assert all(isinstance(b, bytes) for b in widget._images + widget._cluster_images)
+    k = widget._payload["static_buffers"]
+    assert len(widget._images) == k  # the sheets come after the columns re-clustering keeps
+    assert k <= min(widget._payload["thumbs"]["sheets"])
+    assert max(widget._payload["thumbs"]["sheets"]) < k + len(widget._cluster_images)
 
 
 def test_traits_documented_and_split():
@@ -98,7 +101,7 @@ def test_traits_documented_and_split():
     for name in PUBLIC:
         assert traits[name].metadata.get("sync") is True
         assert traits[name].help, name
-    for name in ("_payload", "_images", "_busy"):
+    for name in ("_payload", "_images", "_cluster_images", "_busy"):
         assert traits[name].metadata.get("sync") is True
         assert name.startswith("_")
 
@@ -171,7 +174,7 @@ def test_ping(widget):
 
 def test_recluster_command(widget, result):
     before = widget._payload
-    images_before = widget._images
+    images_before, changing_before = widget._images, widget._cluster_images
     answer = invoke(widget, "_recluster", {"n_clusters": 3})
     assert answer == {"ok": True, "n_clusters": 3}
     assert widget.n_clusters == 3
@@ -180,7 +183,9 @@ def test_recluster_command(widget, result):
     assert len(widget._payload["clusters"]) == 3
     # the payload carries the new first screen's tiles only (the rest come with "_tiles")
     assert widget._payload["thumbs"]["ids"] == tile_selection(result).tolist()
-    assert widget._images is not images_before
+    # only the buffers re-clustering changes are sent again
+    assert widget._images is images_before
+    assert widget._cluster_images != changing_before
     assert widget.rec.busy == [True, False]
     assert widget._busy is False
     # the same count again: nothing to do, still an answer
@@ -360,8 +365,9 @@ def test_state_is_json_with_binary_buffers(widget):
 
     state, paths, buffers = _remove_buffers(widget.get_state())
     json.dumps(state, allow_nan=False)
-    assert ["_images", 0] in paths and len(buffers) == len(widget._images)
-    assert payload_nbytes(widget._payload, widget._images) < 2.5e6
+    assert ["_images", 0] in paths and ["_cluster_images", 0] in paths
+    assert len(buffers) == len(widget._images) + len(widget._cluster_images)
+    assert payload_nbytes(widget._payload, widget._images + widget._cluster_images) < 2.5e6
 
 
 def test_embed_state_keeps_esm(widget):

@@ -41,6 +41,10 @@ class _Actor:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         _limit_threads(threads)
         self.worker = ray.get(packed[0])  # unpickled here, after the thread settings
+        if ray.get_gpu_ids():  # this actor was given a GPU: PyTorch copies move there
+            for ad in self.worker.adapters.values():
+                if hasattr(ad.backend, "move_to"):
+                    ad.backend.move_to("cuda")
 
     def ready(self) -> int:
         """Build the embedder (so a worker that can't fails now, not mid-run); the pid."""

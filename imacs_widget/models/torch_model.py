@@ -57,6 +57,13 @@ class TorchBackend:
         floating = first is not None and first.is_floating_point()
         self.dtype = first.dtype if floating else torch.float32
 
+    def move_to(self, device) -> None:
+        """Run on ``device`` from now on (a Ray worker given a GPU moves its copy there)."""
+        import torch
+
+        self.device = torch.device(device)
+        self.model.to(self.device)
+
     # -- running ---------------------------------------------------------------------------------
     def _tensor(self, x: np.ndarray):
         import torch

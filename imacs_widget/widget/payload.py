@@ -52,6 +52,8 @@ Typed shape (version 3)::
         "bin_edges": list[float],          # result.bin_edges, shared by all clusters (§5.1)
         "n_segments": int,
         "n_images": int,                   # distinct source images (rows of "images")
+        "static_buffers": int,             # buffers 0..k-1 (images table, segment columns but
+                                           # cluster / by_*): what re-clustering leaves as is
         "segments": {                      # columnar, every Column has n_segments entries;
                                            # entry i = row i of result.segments
             "model": Column[uint8],        #   0 = A, 1 = B (model whose sampling chose the image)
@@ -483,19 +485,22 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
     box = np.clip(np.round(1000 * bb / scale), 0, 1000).astype(np.int64).reshape(-1)
     attribution = seg["attribution"].to_numpy(np.float64)
     orders = {name: _order_rows(seg, name) for name in INNER_ORDERS}
-    segments = {
+    segments = {  # what re-clustering leaves as it is: these buffers come first
         "model": _column(_codes(seg["model"], MODELS), encoding, buffers, "uint8"),
         "image": _column(image_rows, encoding, buffers),
         "segment": _column(seg["segment_index"].to_numpy(np.int64), encoding, buffers),
         "rank": _column(seg["rank"].to_numpy(np.int64), encoding, buffers),
-        "cluster": _column(seg["cluster"].to_numpy(np.int64), encoding, buffers),
         "outcome": _column(_codes(seg["outcome"], OUTCOMES), encoding, buffers, "uint8"),
         "attribution": _column(np.where(np.isfinite(attribution), attribution, np.nan),
                                encoding, buffers, "float64"),
-        "by_attribution": _column(_positions(orders["attribution"]), encoding, buffers, "uint32"),
-        "by_centroid": _column(_positions(orders["centroid"]), encoding, buffers, "uint32"),
         "box": _column(box, encoding, buffers, "uint16"),
     }
+    static_buffers = len(buffers)
+    segments.update({  # what re-clustering changes (and the first screen's tiles, below)
+        "cluster": _column(seg["cluster"].to_numpy(np.int64), encoding, buffers),
+        "by_attribution": _column(_positions(orders["attribution"]), encoding, buffers, "uint32"),
+        "by_centroid": _column(_positions(orders["centroid"]), encoding, buffers, "uint32"),
+    })
 
     # ---- pictures: only the chosen tiles
     if tiles == "all":
@@ -542,6 +547,7 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
         "bin_edges": [float(e) for e in np.asarray(result.bin_edges, dtype=np.float64)],
         "n_segments": n,
         "n_images": len(order),
+        "static_buffers": static_buffers,
         "segments": segments,
         "images": images,
         "thumbs": thumbs,

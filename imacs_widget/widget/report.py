@@ -112,8 +112,10 @@ def _bounded_pictures(widget, model: dict, tiles: str, per_row: int) -> None:
     payload, buffers = build_payload(widget.result, tiles=tiles, per_row=per_row,
                                      **widget._payload_options)
     model["state"]["_payload"] = payload
-    model["state"]["_images"] = []
-    model["buffers"] = [b for b in model.get("buffers", []) if b["path"][0] != "_images"] + [
+    model["state"]["_images"] = []  # every buffer in _images (nothing is re-clustered here)
+    model["state"]["_cluster_images"] = []
+    model["buffers"] = [b for b in model.get("buffers", [])
+                        if b["path"][0] not in ("_images", "_cluster_images")] + [
         {"path": ["_images", k], "encoding": "base64",
          "data": base64.b64encode(b).decode("ascii")} for k, b in enumerate(buffers)]
 

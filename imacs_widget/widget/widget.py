@@ -12,8 +12,10 @@ One pattern for everything the front end does:
   ``selected_cluster`` and ``view`` are set by the controls (synced both ways);
   ``n_clusters`` and ``target_class`` reflect the result and are set from Python only (the
   front end *asks* for a change with a command, below). Private, Python → JS only:
-  ``_payload`` (JSON), ``_images`` (binary buffers: the typed-array columns and the first
-  screen's sprite sheets), ``_busy`` (True while
+  ``_payload`` (JSON), ``_images`` + ``_cluster_images`` (its binary buffers, numbered in
+  that order: the typed-array columns re-clustering leaves as they are, then the columns it
+  changes and the first screen's sprite sheets, so a re-cluster sends only the latter),
+  ``_busy`` (True while
   re-clustering / switching class).
 * **Requests are commands** (``anywidget.experimental.command`` here,
   ``experimental.invoke(name, msg)`` in ``js/src/app.js``; each answers one JSON dict, and
@@ -147,8 +149,11 @@ class ImacsWidget(anywidget.AnyWidget):
 
     # ---- private, owned by this class; the front end only reads them -------------------------
     _payload = t.Dict(help="Payload JSON (imacs_widget.widget.payload).").tag(sync=True)
-    _images = t.List(t.Bytes(), help="Binary buffers referenced by _payload (typed-array "
-                     "columns, sprite sheets).").tag(sync=True)
+    _images = t.List(t.Bytes(), help="Binary buffers referenced by _payload that re-clustering "
+                     "leaves as they are (typed-array columns).").tag(sync=True)
+    _cluster_images = t.List(t.Bytes(), help="The rest of _payload's buffers, numbered after "
+                             "_images: the columns re-clustering changes and the first "
+                             "screen's sprite sheets.").tag(sync=True)
     _busy = t.Bool(False, help="True while the kernel re-clusters or switches class.").tag(sync=True)
     # Python-only: last hovered segment row (set by the "_hover" command).
     _hovered = t.Int(None, allow_none=True)
@@ -157,7 +162,7 @@ class ImacsWidget(anywidget.AnyWidget):
                "selected_cluster", "view")
     # public traits the front end changes through a command, never by a state update
     _BY_COMMAND = {"n_clusters": "_recluster", "target_class": "_select_class"}
-    _READ_ONLY = ("_payload", "_images", "_busy", "_esm", "_css", "_anywidget_id",
+    _READ_ONLY = ("_payload", "_images", "_cluster_images", "_busy", "_esm", "_css", "_anywidget_id",
                   "_model_name", "_model_module", "_model_module_version", "_view_name",
                   "_view_module", "_view_module_version")
 
@@ -174,10 +179,12 @@ class ImacsWidget(anywidget.AnyWidget):
         self._reverting = False
         wanted_class = traits.pop("target_class", None)
         wanted_n = traits.pop("n_clusters", None)
-        payload, images = self._build()
+        payload, buffers = self._build()
+        k = payload["static_buffers"]
         init = {"n_clusters": result.n_clusters, "target_class": result.target_class,
                 "order": result.order, "inner_order": result.inner_order}
-        super().__init__(_payload=payload, _images=images, **{**init, **traits})
+        super().__init__(_payload=payload, _images=buffers[:k], _cluster_images=buffers[k:],
+                         **{**init, **traits})
         if wanted_class is not None:
             self.target_class = wanted_class
         if wanted_n is not None:
@@ -207,11 +214,14 @@ class ImacsWidget(anywidget.AnyWidget):
     def _sync(self) -> None:
         """Payload, ``n_clusters`` and ``target_class`` from the result (after any change)."""
         payload, buffers = self._build()
+        k = payload["static_buffers"]
+        static, changing = buffers[:k], buffers[k:]
         r = self._result
-        with self.hold_sync():
-            if len(buffers) != len(self._images) or any(
-                    a is not b and a != b for a, b in zip(buffers, self._images, strict=True)):
-                self._images = buffers
+        with self.hold_sync():  # a re-cluster sends only the buffers it changed
+            if len(static) != len(self._images) or any(
+                    a is not b and a != b for a, b in zip(static, self._images, strict=True)):
+                self._images = static
+            self._cluster_images = changing
             self._payload = payload
             if self.selected_cluster is not None and not 0 <= self.selected_cluster < r.n_clusters:
                 self.selected_cluster = None

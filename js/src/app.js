@@ -218,8 +218,10 @@ export function createApp(el, model, { invoke = null } = {}) {
     pictures.clear();
     local.generation += 1;
     local.asked = { thumbs: new Set(), sources: new Set() };
-    const buffers = model.get("_images");
-    const res = decodePayload(model.get("_payload"), Array.isArray(buffers) ? buffers : []);
+    // _payload's buffers: _images (unchanged by a re-cluster), then _cluster_images
+    const list = (name) => { const v = model.get(name); return Array.isArray(v) ? v : []; };
+    const buffers = [...list("_images"), ...list("_cluster_images")];
+    const res = decodePayload(model.get("_payload"), buffers);
     local.ctx = null;
     if (!res.ok) { local.data = null; local.error = res.error; return; }
     local.data = res.data; local.error = null;
@@ -407,7 +409,7 @@ export function createApp(el, model, { invoke = null } = {}) {
 
   // ---- model events ---------------------------------------------------------------------------
   const on = (name, fn) => { model.on(name, fn); disposers.push(() => model.off(name, fn)); };
-  // _payload and _images may change together (class switch): reload once per task.
+  // _payload and its buffers change together (class switch): reload once per task.
   let reloadQueued = false;
   const queueReload = () => {
     if (reloadQueued) return;
@@ -416,6 +418,7 @@ export function createApp(el, model, { invoke = null } = {}) {
   };
   on("change:_payload", queueReload);
   on("change:_images", queueReload);
+  on("change:_cluster_images", queueReload);
   for (const name of ["order", "inner_order", "outcomes", "models", "selected_cluster", "view"]) on(`change:${name}`, renderAll);
   for (const name of ["target_class", "n_clusters", "_busy"]) on(`change:${name}`, renderBusy);
 

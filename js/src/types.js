@@ -23,12 +23,12 @@ export const PAYLOAD_VERSION = 3;
  * @property {number} count       number of cells
  * @property {number[]} ids      cell k holds picture ids[k] (segment row / image row)
  * @property {Array<[number, number]>} sizes  (w, h) of the picture in each cell
- * @property {Array<number | string>} sheets  index into the `_images` buffers (or a "_tiles"
+ * @property {Array<number | string>} sheets  index into the payload's buffers (`_images` then `_cluster_images`; or a "_tiles"
  *   answer's buffers), or a data: URL
  */
 
 /**
- * A column: a little-endian typed array in the `_images` buffers, or (encoding "base64") a
+ * A column: a little-endian typed array in the payload's buffers, or (encoding "base64") a
  * JSON list. Decoded by data.js `column`.
  * @typedef {{dtype: "uint8" | "uint16" | "uint32" | "int32" | "float64", buffer: number, length: number} | Array<number | null>} Column
  */
@@ -80,6 +80,7 @@ export const PAYLOAD_VERSION = 3;
  * @property {number[]} bin_edges               result.bin_edges, shared attribution bins
  * @property {number} n_segments
  * @property {number} n_images
+ * @property {number} static_buffers  buffers re-clustering leaves as they are (the `_images` trait)
  * @property {PayloadSegments} segments
  * @property {PayloadImages} images
  * @property {Atlas} thumbs     the first screen's thumbnails (live widget) or a bounded set
@@ -107,7 +108,7 @@ export const PAYLOAD_VERSION = 3;
  * Commands, JS -> Python: `experimental.invoke(name, msg, {signal})` resolves with
  * `[answer, buffers]` (only "_tiles" answers buffers). There are no other custom messages; state is
  * traits (order, inner_order, outcomes, models, selected_cluster, view set here; n_clusters,
- * target_class, _payload, _images, _busy set by Python only).
+ * target_class, _payload, _images, _cluster_images, _busy set by Python only).
  *
  * @typedef {{}} PingMsg                               "_ping"
  * @typedef {{ok: true, version: number}} PingAnswer   payload version the kernel speaks

@@ -56,6 +56,7 @@ export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflo
     bin_edges: Array.from({ length: 13 }, (_, k) => -0.3 + (0.65 * k) / 12),
     n_segments: n,
     n_images: nImages,
+    static_buffers: 0,
     segments: seg,
     images,
     thumbs,
