@@ -220,8 +220,9 @@ def _cached(cache: list | None, key: tuple, objects: tuple, make):
     """Look ``key`` up in ``cache`` (entries hold the source objects, so ids are not reused)."""
     if cache is None:
         return make()
-    for entry in cache:
+    for j, entry in enumerate(cache):
         if entry[0] == key and all(a is b for a, b in zip(entry[1], objects, strict=True)):
+            cache.append(cache.pop(j))  # most recently used last: evicted last
             return entry[2]
     value = make()
     cache.append((key, objects, value))
@@ -451,50 +452,12 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
     n = len(seg)
     if len(result.thumbnails) != n:
         raise ValueError(f"result.thumbnails: {len(result.thumbnails)} thumbnails for {n} segments")
-    buffers: list[bytes] = []
-
-    # ---- images table (distinct source images in order of first appearance)
-    codes, uniques = pd.factorize(seg["image_index"].to_numpy(np.int64), sort=False)
-    image_rows = codes.astype(np.int64)
-    order = [int(v) for v in uniques]  # image_order(seg)
-    first = np.full(len(order), n, np.int64)
-    np.minimum.at(first, image_rows, np.arange(n))
-
-    def col(name, dtype=None):
-        values = seg[name].to_numpy()[first]
-        if dtype == "float64":  # exact; NaN / inf -> null
-            values = values.astype(np.float64)
-            return _column(np.where(np.isfinite(values), values, np.nan), encoding, buffers, dtype)
-        return _column(values.astype(np.int64), encoding, buffers, dtype)
-
-    h, w = (int(v) for v in result.image_shape[:2])  # bboxes are in these pixels
-    images = {
-        "index": _column(np.asarray(order, np.int64), encoding, buffers, "uint32"),
-        "label": col("label"),
-        "pred_a": col("pred_a"),
-        "pred_b": col("pred_b"),
-        "score_a": col("score_a", "float64"),
-        "score_b": col("score_b", "float64"),
-        "width": _column(np.full(len(order), w, np.int64), encoding, buffers),
-        "height": _column(np.full(len(order), h, np.int64), encoding, buffers),
-    }
-
-    # ---- segments table
-    bb = np.asarray(seg["bbox"].tolist(), np.float64).reshape(n, 4)
-    scale = np.array([w, h, w, h], np.float64)
-    box = np.clip(np.round(1000 * bb / scale), 0, 1000).astype(np.int64).reshape(-1)
-    attribution = seg["attribution"].to_numpy(np.float64)
+    static = _cached(cache, ("static", encoding), (seg, result.image_shape),
+                     lambda: _static_columns(seg, result.image_shape, encoding))
+    images, segments_static, buffers, image_rows, order = static
+    buffers = list(buffers)  # the cached prefix; this payload's own buffers follow
+    segments = dict(segments_static)
     orders = {name: _order_rows(seg, name) for name in INNER_ORDERS}
-    segments = {  # what re-clustering leaves as it is: these buffers come first
-        "model": _column(_codes(seg["model"], MODELS), encoding, buffers, "uint8"),
-        "image": _column(image_rows, encoding, buffers),
-        "segment": _column(seg["segment_index"].to_numpy(np.int64), encoding, buffers),
-        "rank": _column(seg["rank"].to_numpy(np.int64), encoding, buffers),
-        "outcome": _column(_codes(seg["outcome"], OUTCOMES), encoding, buffers, "uint8"),
-        "attribution": _column(np.where(np.isfinite(attribution), attribution, np.nan),
-                               encoding, buffers, "float64"),
-        "box": _column(box, encoding, buffers, "uint16"),
-    }
     static_buffers = len(buffers)
     segments.update({  # what re-clustering changes (and the first screen's tiles, below)
         "cluster": _column(seg["cluster"].to_numpy(np.int64), encoding, buffers),
@@ -554,6 +517,56 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
         "sources": sources,
     }
     return payload, buffers
+
+
+def _static_columns(seg, image_shape, encoding: str):
+    """What re-clustering leaves as it is: the images table and the segment columns but the
+    clusters, with their buffers (cached by the widget between re-clusters)."""
+    n = len(seg)
+    buffers: list[bytes] = []
+
+    # ---- images table (distinct source images in order of first appearance)
+    codes, uniques = pd.factorize(seg["image_index"].to_numpy(np.int64), sort=False)
+    image_rows = codes.astype(np.int64)
+    order = [int(v) for v in uniques]  # image_order(seg)
+    first = np.full(len(order), n, np.int64)
+    np.minimum.at(first, image_rows, np.arange(n))
+
+    def col(name, dtype=None):
+        values = seg[name].to_numpy()[first]
+        if dtype == "float64":  # exact; NaN / inf -> null
+            values = values.astype(np.float64)
+            return _column(np.where(np.isfinite(values), values, np.nan), encoding, buffers, dtype)
+        return _column(values.astype(np.int64), encoding, buffers, dtype)
+
+    h, w = (int(v) for v in image_shape[:2])  # bboxes are in these pixels
+    images = {
+        "index": _column(np.asarray(order, np.int64), encoding, buffers, "uint32"),
+        "label": col("label"),
+        "pred_a": col("pred_a"),
+        "pred_b": col("pred_b"),
+        "score_a": col("score_a", "float64"),
+        "score_b": col("score_b", "float64"),
+        "width": _column(np.full(len(order), w, np.int64), encoding, buffers),
+        "height": _column(np.full(len(order), h, np.int64), encoding, buffers),
+    }
+
+    # ---- segments table
+    bb = np.asarray(seg["bbox"].tolist(), np.float64).reshape(n, 4)
+    scale = np.array([w, h, w, h], np.float64)
+    box = np.clip(np.round(1000 * bb / scale), 0, 1000).astype(np.int64).reshape(-1)
+    attribution = seg["attribution"].to_numpy(np.float64)
+    segments = {  # what re-clustering leaves as it is: these buffers come first
+        "model": _column(_codes(seg["model"], MODELS), encoding, buffers, "uint8"),
+        "image": _column(image_rows, encoding, buffers),
+        "segment": _column(seg["segment_index"].to_numpy(np.int64), encoding, buffers),
+        "rank": _column(seg["rank"].to_numpy(np.int64), encoding, buffers),
+        "outcome": _column(_codes(seg["outcome"], OUTCOMES), encoding, buffers, "uint8"),
+        "attribution": _column(np.where(np.isfinite(attribution), attribution, np.nan),
+                               encoding, buffers, "float64"),
+        "box": _column(box, encoding, buffers, "uint16"),
+    }
+    return images, segments, buffers, image_rows, order
 
 
 def _pictures(result, atlas, ids, options, images=None, memo=None) -> tuple[dict, list[bytes]]:

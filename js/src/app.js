@@ -69,7 +69,7 @@ export function deriveContext(data, st, expanded, extra = {}) {
 export function createApp(el, model, { invoke = null } = {}) {
   const root = h("div", { class: "imacs-root", attrs: { "data-imacs-root": "" } });
   el.append(root);
-  const local = { live: false, pending: null, expanded: new Set(), notice: null, data: null, error: null, hoverTimer: 0, lastHover: undefined, destroyed: false, generation: 0, asked: { thumbs: new Set(), sources: new Set() }, pages: [] };
+  const local = { live: false, kept: null, pending: null, expanded: new Set(), notice: null, data: null, error: null, hoverTimer: 0, lastHover: undefined, destroyed: false, generation: 0, asked: { thumbs: new Set(), sources: new Set() }, pages: [] };
   const pictures = new PictureStore(root);
   root.imacsPages = local.pages; // pages fetched: {kind, asked, added, ms} (bench, browser tests)
   const disposers = [];
@@ -220,8 +220,12 @@ export function createApp(el, model, { invoke = null } = {}) {
     local.asked = { thumbs: new Set(), sources: new Set() };
     // _payload's buffers: _images (unchanged by a re-cluster), then _cluster_images
     const list = (name) => { const v = model.get(name); return Array.isArray(v) ? v : []; };
+    const kept = model.get("_images");
     const buffers = [...list("_images"), ...list("_cluster_images")];
-    const res = decodePayload(model.get("_payload"), buffers);
+    // a re-cluster leaves _images as it is: update the previous records instead of rebuilding
+    const reuse = local.data && kept && kept === local.kept ? local.data : null;
+    const res = decodePayload(model.get("_payload"), buffers, reuse);
+    local.kept = res.ok ? kept : null;
     local.ctx = null;
     if (!res.ok) { local.data = null; local.error = res.error; return; }
     local.data = res.data; local.error = null;

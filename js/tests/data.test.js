@@ -9,6 +9,26 @@ import { makePayload } from "./fixtures.js";
 const seg = (o) => ({ i: 0, model: "A", image: 0, segment: 0, rank: 0, cluster: 0, outcome: "TP", attribution: 0, byAttribution: 0, byCentroid: 0, box: [0, 0, 0.25, 0.25], ...o });
 
 describe("decodePayload", () => {
+  it("a re-cluster's payload updates the previous records in place (same static columns)", () => {
+    const p = makePayload();
+    const first = decodePayload(p);
+    const records = first.data.segments;
+    const p2 = { ...p, segments: { ...p.segments, cluster: p.segments.cluster.map((c) => (c + 1) % 3),
+      by_centroid: p.segments.by_centroid.slice().reverse() } };
+    const again = decodePayload(p2, [], first.data);
+    expect(again.ok).toBe(true);
+    expect(again.data.segments).toBe(records); // no new records
+    expect(again.data.segments.map((d) => d.cluster)).toEqual(p2.segments.cluster);
+    expect(again.data.segments.map((d) => d.byCentroid)).toEqual(p2.segments.by_centroid);
+    expect(again.data.payload).toBe(p2);
+    // and the same as decoding it from scratch
+    const fresh = decodePayload(p2);
+    expect(again.data.segments.map((d) => ({ ...d }))).toEqual(fresh.data.segments);
+    // a cluster the payload does not list is still refused
+    const bad = { ...p2, segments: { ...p2.segments, cluster: p2.segments.cluster.map(() => 7) } };
+    expect(decodePayload(bad, [], first.data).ok).toBe(false);
+  });
+
   it("decodes columns into records", () => {
     const res = decodePayload(makePayload({ n: 8 }));
     expect(res.ok).toBe(true);
