@@ -122,8 +122,7 @@ def summarize_clusters(segments: pd.DataFrame, n_clusters: int, edges: np.ndarra
     cl = segments["cluster"].to_numpy().astype(np.int64)
     is_b = (segments["model"].to_numpy() == "B").astype(np.int64)
     att = segments["attribution"].to_numpy().astype(np.float64)
-    codes = {o: i for i, o in enumerate(OUTCOMES)}
-    outc = np.array([codes.get(o, -1) for o in segments["outcome"].tolist()], dtype=np.int64)
+    outc = pd.Categorical(segments["outcome"], categories=OUTCOMES).codes.astype(np.int64)
     key = cl * 2 + is_b  # rows grouped by (cluster, model) with one stable sort
     order = np.argsort(key, kind="stable")
     bounds = np.searchsorted(key[order], np.arange(2 * n_clusters + 1))

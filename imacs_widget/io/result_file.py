@@ -106,8 +106,8 @@ def write_segments(path: Path, seg: pd.DataFrame) -> None:
             b = np.asarray(seg["bbox"].tolist(), np.int64).reshape(-1, 4)
             for j in range(4):
                 cols[f"bbox.{j}"] = pa.array(b[:, j])
-        elif seg[col].dtype == object:
-            cols[col] = pa.array(seg[col].astype(str).to_numpy()).dictionary_encode()
+        elif seg[col].dtype == object or pd.api.types.is_string_dtype(seg[col].dtype):
+            cols[col] = pa.array(seg[col].astype(str).to_numpy(dtype=object)).dictionary_encode()
         else:
             cols[col] = pa.array(seg[col].to_numpy())
     tmp = path.with_name(path.name + ".tmp")
@@ -117,6 +117,8 @@ def write_segments(path: Path, seg: pd.DataFrame) -> None:
 
 def read_segments(path: Path, columns: list[str]) -> pd.DataFrame:
     """A segments table written by :func:`write_segments` (columns in ``columns`` order)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     table = pq.read_table(path, memory_map=True)
@@ -127,9 +129,8 @@ def read_segments(path: Path, columns: list[str]) -> pd.DataFrame:
             out[col] = list(zip(*(v.tolist() for v in b), strict=True))
             continue
         arr = table.column(col).combine_chunks()
-        if hasattr(arr, "dictionary"):  # strings: one Python object per distinct value
-            words = np.asarray(arr.dictionary.to_pylist(), dtype=object)
-            out[col] = words[arr.indices.to_numpy(zero_copy_only=False)]
+        if pa.types.is_dictionary(arr.type) or pa.types.is_string(arr.type):
+            out[col] = pc.cast(arr, pa.string()).to_pandas()  # pandas' own string column
         else:
             out[col] = arr.to_numpy(zero_copy_only=False)
     return pd.DataFrame(out)
