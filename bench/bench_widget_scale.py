@@ -85,6 +85,19 @@ _RECLUSTER = """
 """
 
 
+def _print_profile(profile: dict, title: str, top: int = 12) -> None:
+    """Self time per function of a CDP CPU profile (``--profile``)."""
+    nodes = {nd["id"]: nd for nd in profile["nodes"]}
+    self_us: dict = {}
+    for sid, dt in zip(profile.get("samples", []), profile.get("timeDeltas", []), strict=False):
+        f = nodes[sid]["callFrame"]
+        key = (f["functionName"] or "(anonymous)", f["url"].rsplit("/", 1)[-1], f["lineNumber"])
+        self_us[key] = self_us.get(key, 0) + dt
+    print(f"  profile of {title}: top self time")
+    for (fn, url, line), us in sorted(self_us.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"    {us / 1e3:7.1f} ms  {fn}  {url}:{line + 1}")
+
+
 def _mb(n: int) -> str:
     return f"{n / 1e6:.2f} MB"
 
@@ -101,6 +114,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--segments", type=int, default=100_000)
     ap.add_argument("--clusters", type=int, default=8)
+    ap.add_argument("--profile", action="store_true",
+                    help="print the browser's CPU profile of each re-cluster")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)
     reason = chromium_missing_reason()
@@ -228,11 +243,19 @@ def main(argv=None) -> int:
                       f"{', '.join(str(round(g['ms'])) for g in got)} ms a page in the page; click → "
                       f"all visible tiles painted {t1 - t0:.0f} ms")
                 rs = []
+                cdp = page.context.new_cdp_session(page) if args.profile else None
+                if cdp is not None:
+                    cdp.send("Profiler.enable")
+                    cdp.send("Profiler.setSamplingInterval", {"interval": 200})
                 for k in (n0 + 1, n0 + 2):
+                    if cdp is not None:
+                        cdp.send("Profiler.start")
                     page.evaluate(_RECLUSTER, [k])
                     page.wait_for_function("() => window.__benchRecluster.t1 !== null", timeout=120_000)
                     b = page.evaluate("() => window.__benchRecluster")
                     rs.append((b["t1"] - b["t0"]) / 1e3)
+                    if cdp is not None:
+                        _print_profile(cdp.send("Profiler.stop")["profile"], f"re-cluster to {k}")
                     page.wait_for_timeout(200)
                 est = statistics.median(ks) + statistics.median(rs)
                 ok = "OK" if est <= RECLUSTER_TARGET_S else "OVER TARGET"
