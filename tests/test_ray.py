@@ -69,7 +69,7 @@ class KillOneWorker(RayExecutor):
 
 @pytest.mark.slow
 def test_ray_run_with_a_killed_worker_equals_the_local_run(ray_cluster, tiny_models, tiny_images,
-                                                           monkeypatch):
+                                                           monkeypatch, tmp_path):
     import imacs_widget.engine.pipeline as pl
 
     monkeypatch.setattr(pl, "CHUNK_IMAGES", 8)  # 12 chunks per class
@@ -78,9 +78,18 @@ def test_ray_run_with_a_killed_worker_equals_the_local_run(ray_cluster, tiny_mod
               n_clusters=4, embedder=slow_embedder(), progress=False, seed=3)
     local = imacs_widget.compare(*tiny_models, x, y, **kw)
     ex = KillOneWorker(num_workers=2)
-    remote = imacs_widget.compare(*tiny_models, x, y, executor=ex, **kw)
+    cache = tmp_path / "cache"  # written by the workers (shared storage on a real cluster)
+    remote = imacs_widget.compare(*tiny_models, x, y, executor=ex, cache_dir=cache, **kw)
     assert ex.killed and ex.retried >= 1  # chunks of the killed worker ran again
     assert remote.params["executor"] == "ray"
+    total = 2 * 2 * len(x)  # two classes, every image for both models
+    assert remote.params["cache_hits"] + remote.params["cache_misses"] == total
+    # a restarted driver resumes from the workers' cache: nothing is attributed again
+    again = imacs_widget.compare(*tiny_models, x, y, executor=RayExecutor(num_workers=2),
+                                 cache_dir=cache, **kw)
+    assert again.params["cache_hits"] == total and again.params["cache_misses"] == 0
+    np.testing.assert_allclose(np.asarray(again.shapley_all), np.asarray(remote.shapley_all),
+                               atol=1e-6, rtol=0)
     for name in ("a", "c"):
         a, b = local.select_class(name), remote.select_class(name)
         cols = [c for c in a.segments.columns if c not in ("attribution", "centroid_distance")]
