@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_demo)
 
     c = sub.add_parser(
-        "compare", help="compare two saved models on a set of images; writes a .imacs file",
+        "compare", help="compare two saved models on a set of images; writes a .imacs result folder",
         description="Compare two saved models (.keras, TorchScript .pt, torch.export .pt2, "
         ".onnx or a Hugging Face checkpoint folder) on labelled images and write a result file "
         "that opens in a notebook with imacs.load(PATH).widget(). No code from a model file "
@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "optional); labels are class indices or names. With an .npz: index,label")
     io.add_argument("--target-class", required=True, metavar="NAME",
                     help="class of interest (name or index; several comma-separated)")
-    io.add_argument("--out", required=True, metavar="run.imacs", help="result file to write")
+    io.add_argument("--out", required=True, metavar="run.imacs", help="result folder to write (imacs_widget.load reads it)")
     io.add_argument("--class-names", type=_class_names_arg, metavar="A,B,C|FILE",
                     help="class names in the models' output order (comma-separated, or a file "
                     "with one per line); default: from the .npz, else the sorted label names")
