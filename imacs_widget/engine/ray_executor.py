@@ -219,7 +219,7 @@ class RayExecutor:
                 done[s] = (key, ray.get(ready[0]))
                 free.append(slot)
             except Exception as exc:  # noqa: BLE001
-                if type(exc).__name__ not in RETRYABLE and not _is_retryable(exc):
+                if not _is_retryable(exc):
                     raise _unwrap(exc) from None
                 if tries >= self.max_retries:
                     raise ImacsInputError("executor", f"a chunk failed {tries + 1} times because "
@@ -267,9 +267,8 @@ def check_reachable(address: str | None, timeout: float = 5.0) -> None:
 
 
 def _is_retryable(exc) -> bool:
-    import ray.exceptions as rex
-
-    return isinstance(exc, (rex.RayActorError, rex.WorkerCrashedError, rex.ObjectLostError))
+    """Whether ``exc`` (or a Ray error class it derives from) is one of :data:`RETRYABLE`."""
+    return any(c.__name__ in RETRYABLE for c in type(exc).__mro__)
 
 
 def _unwrap(exc):

@@ -142,7 +142,7 @@ def load(path):
     Pictures and embeddings stay on disk until used; format 1 files (zip) still load. Nothing
     is unpickled, so a result file is safe to open.
     """
-    from ..result import ClassComparison, ComparisonResult
+    from ..result import ClassComparison
 
     path = Path(path)
     if not path.exists():
@@ -173,11 +173,20 @@ def load(path):
         per_class[info["target"]] = cc
     sources = StoredPreviews(np.asarray(rs.array("sources", "index")),
                              rs.array("sources", "previews"))
+    res = result_from_meta(meta, per_class, sources)
+    res.store_path = path
+    return res
+
+
+def result_from_meta(meta: dict, per_class: dict, sources):
+    """The :class:`~imacs_widget.result.ComparisonResult` a file's ``meta.json`` describes,
+    with its classes and source previews read (every format)."""
+    from ..result import ComparisonResult
+
     res = ComparisonResult(per_class=per_class, class_names=meta["class_names"],
                            model_names=meta["model_names"], accuracy=meta["accuracy"],
                            source_images=sources, image_shape=tuple(meta["image_shape"]),
                            params=meta["params"], seed=meta["seed"], order=meta["order"],
                            inner_order=meta["inner_order"])
     res.target_class = meta["active"]
-    res.store_path = path
     return res

@@ -25,7 +25,8 @@ def _read_npy(z: zipfile.ZipFile, name: str) -> np.ndarray:
 
 def load_zip(path: Path):
     """Load a format 1 (zip) result file."""
-    from ..result import ClassComparison, ComparisonResult
+    from ..result import ClassComparison
+    from .result_file import result_from_meta
 
     try:
         z = zipfile.ZipFile(path)
@@ -55,13 +56,7 @@ def load_zip(path: Path):
             cc.summarize()
             per_class[info["target"]] = cc
         sources = {int(i): _read_npy(z, f"sources/{int(i)}.npy") for i in meta["source_images"]}
-    res = ComparisonResult(per_class=per_class, class_names=meta["class_names"],
-                           model_names=meta["model_names"], accuracy=meta["accuracy"],
-                           source_images=sources, image_shape=tuple(meta["image_shape"]),
-                           params=meta["params"], seed=meta["seed"], order=meta["order"],
-                           inner_order=meta["inner_order"])
-    res.target_class = meta["active"]
-    return res
+    return result_from_meta(meta, per_class, sources)
 
 
 def _n_clusters(info: dict, meta: dict, seg: pd.DataFrame) -> int:
