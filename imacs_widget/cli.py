@@ -89,20 +89,74 @@ def _compare(args) -> int:
     return 0
 
 
+def _named(items, flag: str) -> dict:
+    """``{name: value}`` of repeated ``NAME=VALUE`` options, checked (a clear error naming
+    ``flag``)."""
+    from .errors import ImacsInputError
+
+    out = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ImacsInputError(flag, f"expects NAME=VALUE, got {item!r}")
+        if name.strip() in out:
+            raise ImacsInputError(flag, f"names {name.strip()!r} twice")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _models_args(args):
+    """The models to compare: ``(model_a, model_b, extra options)`` for --model-a/--model-b,
+    or ``({name: model}, None, extra options)`` for repeated --model NAME=PATH."""
+    from .errors import ImacsInputError
+
+    named = _named(args.model, "--model")
+    pair = args.model_a is not None or args.model_b is not None
+    if named and pair:
+        raise ImacsInputError("--model", "goes without --model-a / --model-b: give either two "
+                              "models as --model-a A --model-b B or 2 to 8 as --model NAME=PATH")
+    if named:
+        if len(named) < 2:
+            raise ImacsInputError("--model", f"is given {len(named)} time(s); compare 2 to 8 "
+                                  "models (--model v1=a.keras --model v2=b.keras ...)")
+        for flag in ("preprocess_a", "preprocess_b", "name_a", "name_b"):
+            if getattr(args, flag) is not None:
+                raise ImacsInputError("--" + flag.replace("_", "-"), "goes with --model-a / "
+                                      "--model-b; with --model NAME=PATH use --preprocess "
+                                      "NAME=KIND")
+        prep = _named(args.preprocess, "--preprocess")
+        bad = [k for k, v in prep.items() if v not in PREPROCESS_CHOICES]
+        if bad:
+            raise ImacsInputError("--preprocess", f"kind of {bad[0]!r} must be one of "
+                                  f"{PREPROCESS_CHOICES}, got {prep[bad[0]]!r}")
+        models = {name: load_model(path, f"--model {name}=", args.unsafe)
+                  for name, path in named.items()}
+        return models, None, {"preprocess": prep or None}
+    if args.model_a is None or args.model_b is None:
+        raise ImacsInputError("--model-a" if args.model_a is None else "--model-b",
+                              "is required (or give 2 to 8 models as --model NAME=PATH)")
+    if args.preprocess:
+        raise ImacsInputError("--preprocess", "goes with --model NAME=PATH; for two models use "
+                              "--preprocess-a / --preprocess-b")
+    return (load_model(args.model_a, "--model-a", args.unsafe),
+            load_model(args.model_b, "--model-b", args.unsafe),
+            {"preprocess_a": args.preprocess_a, "preprocess_b": args.preprocess_b,
+             "name_a": args.name_a or _stem(args.model_a),
+             "name_b": args.name_b or _stem(args.model_b)})
+
+
 def _run_compare(compare, args, images, labels, class_names, target):
-    model_a = load_model(args.model_a, "--model-a", args.unsafe)
-    model_b = load_model(args.model_b, "--model-b", args.unsafe)
-    return compare(model_a, model_b, images, labels, class_names=class_names,
+    first, second, extra = _models_args(args)
+    models = (first,) if second is None else (first, second)
+    return compare(*models, images, labels, class_names=class_names,
                    target_class=target[0] if len(target) == 1 else target,
                    n_clusters=args.n_clusters, seed=args.seed, sampling=args.sampling,
                    n_per_model=args.n_per_model, outcome=args.outcome,
                    min_confidence=args.min_confidence, segmentation=args.segmentation,
                    grid=args.grid, n_segments=args.n_segments, k=args.k, ranking=args.ranking,
                    blur_sigma=args.blur_sigma, embedder=args.embedder, score=args.score,
-                   preprocess_a=args.preprocess_a, preprocess_b=args.preprocess_b,
-                   name_a=args.name_a or _stem(args.model_a),
-                   name_b=args.name_b or _stem(args.model_b), batch_size=args.batch_size,
-                   cache_dir=args.cache_dir, progress=not args.quiet)
+                   batch_size=args.batch_size, cache_dir=args.cache_dir,
+                   progress=not args.quiet, **extra)
 
 
 def _stem(path) -> str:
@@ -113,8 +167,8 @@ def _stem(path) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``imacs`` argument parser."""
-    p = argparse.ArgumentParser(prog="imacs", description="Compare what two image classifiers "
-                                "rely on (IMACS).")
+    p = argparse.ArgumentParser(prog="imacs", description="Compare what two (or up to eight) "
+                                "image classifiers rely on (IMACS).")
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="run an offline demo scenario end to end (paper §5)")
     d.add_argument("--out", default="imacs-demo", help="output folder (default: imacs-demo)")
@@ -131,15 +185,20 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_demo)
 
     c = sub.add_parser(
-        "compare", help="compare two saved models on a set of images; writes a .imacs result folder",
+        "compare", help="compare two (or up to eight) saved models on a set of images; writes a "
+        ".imacs result folder",
         description="Compare two saved models (.keras, TorchScript .pt, torch.export .pt2, "
-        ".onnx or a Hugging Face checkpoint folder) on labelled images and write a result file "
+        ".onnx or a Hugging Face checkpoint folder) given as --model-a / --model-b, or 2 to 8 "
+        "given as --model NAME=PATH, on labelled images and write a result file "
         "that opens in a notebook with imacs.load(PATH).widget(). No code from a model file "
         "runs (Keras safe mode, TorchScript) unless --unsafe is given.")
     io = c.add_argument_group("inputs and output")
-    io.add_argument("--model-a", required=True, metavar="A", help="first model: .keras, .pt, "
+    io.add_argument("--model-a", metavar="A", help="first model: .keras, .pt, "
                     ".pt2, .onnx or a Hugging Face folder")
-    io.add_argument("--model-b", required=True, metavar="B", help="second model (same kinds)")
+    io.add_argument("--model-b", metavar="B", help="second model (same kinds)")
+    io.add_argument("--model", action="append", metavar="NAME=PATH",
+                    help="instead of --model-a / --model-b: one of 2 to 8 models (same kinds), "
+                    "repeated: --model v1=a.keras --model v2=b.keras --model v3=c.onnx")
     io.add_argument("--images", required=True, metavar="DIR_OR_NPZ",
                     help="a folder with one sub-folder per class (labels and class names from "
                     "the folder names), a folder of image files listed by a --labels CSV, or "
@@ -181,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "own: none for Keras, unit_range (0..1, channels first) for PyTorch and "
                    "ONNX [N,3,H,W]; a Hugging Face folder uses its image processor)")
     e.add_argument("--preprocess-b", default=None, choices=PREPROCESS_CHOICES)
+    e.add_argument("--preprocess", action="append", metavar="NAME=KIND",
+                   help="with --model NAME=PATH: that model's preprocessing (kinds as "
+                   "--preprocess-a), repeated")
     e.add_argument("--name-a", default=None, help="display name (default: file name)")
     e.add_argument("--name-b", default=None)
     e.add_argument("--batch-size", type=int, default=64, help="images per model call")

@@ -19,6 +19,7 @@ from .engine.settings import check_int
 from .engine.summary import (
     CLUSTER_ORDERS,
     INNER_ORDERS,
+    MODELS,
     max_mean_attribution,
     order_clusters,
     order_within,
@@ -51,6 +52,8 @@ class ClassComparison:
         Requested / available / taken images per model and outcome.
     warnings : list of str
         Shortfalls met while sampling.
+    models : tuple of str
+        The comparison's model keys (``("A", "B")``, or up to ``"H"``).
     """
 
     target: str
@@ -67,6 +70,7 @@ class ClassComparison:
     reduced_embeddings: np.ndarray | None = None
     """Above :data:`~imacs_widget.engine.clustering.EXACT_UP_TO` segments: the PCA-reduced
     embeddings k-means runs on (computed once, saved with the result)."""
+    models: tuple = MODELS
 
     def cluster(self, n_clusters: int, seed: int) -> None:
         """(Re)cluster the pooled segments; updates ``cluster``/``centroid_distance`` and stats."""
@@ -85,7 +89,8 @@ class ClassComparison:
         """Recompute :attr:`summaries` from the segments table (clusters ``0..n_clusters-1``)."""
         if self.bin_edges is None:
             self.bin_edges = shared_bin_edges(self.segments["attribution"].to_numpy())
-        self.summaries = summarize_clusters(self.segments, self.n_clusters, self.bin_edges)
+        self.summaries = summarize_clusters(self.segments, self.n_clusters, self.bin_edges,
+                                            self.models)
 
 
 class ComparisonResult:
@@ -104,7 +109,13 @@ class ComparisonResult:
         self._per_class = per_class
         self.class_names = list(class_names)
         self.model_names = dict(model_names)
+        """``{model key: display name}``: ``{"A": ..., "B": ...}``, or up to key ``"H"``."""
         self.accuracy = dict(accuracy)
+        for cc in per_class.values():  # every class summarised over the result's models
+            if tuple(cc.models) != self.models:
+                cc.models = self.models
+                if cc.n_clusters:
+                    cc.summarize()
         self.source_images = source_images
         """``{image_index: uint8 [h, w, 3]}`` downscaled source images of sampled images."""
         self.image_shape = tuple(image_shape)
@@ -120,6 +131,11 @@ class ComparisonResult:
         """The folder this result's arrays are read from (``None``: held in memory)."""
 
     # -- active class ----------------------------------------------------------------------------
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The model keys, in the order the models were given (``("A", "B")`` for a pair)."""
+        return tuple(self.model_names)
+
     @property
     def classes_of_interest(self) -> list[str]:
         """Classes this result holds comparisons for."""
@@ -220,7 +236,7 @@ class ComparisonResult:
 
     @property
     def max_mean_attribution(self) -> float:
-        """Largest mean attribution over all clusters and both models (reference bar)."""
+        """Largest mean attribution over all clusters and models (reference bar)."""
         return max_mean_attribution(self._active.summaries)
 
     def cluster_segments(self, cluster: int, model: str | None = None,
@@ -257,16 +273,23 @@ class ComparisonResult:
     # -- presentation ------------------------------------------------------------------------------
     def summary_text(self, top: int = 5) -> str:
         """A short plain-text summary: accuracies and the top clusters of the active class."""
-        a, b = self.model_names["A"], self.model_names["B"]
-        lines = [f"IMACS comparison for class {self.target_class!r}: A = {a}, B = {b}",
-                 f"accuracy on the evaluation set: A {self.accuracy['A']:.3f}, "
-                 f"B {self.accuracy['B']:.3f}",
+        ms = self.models
+        who = ", ".join(f"{m} = {self.model_names[m]}" for m in ms)
+        acc = ", ".join(f"{m} {self.accuracy[m]:.3f}" for m in ms)
+        lines = [f"IMACS comparison for class {self.target_class!r}: {who}",
+                 f"accuracy on the evaluation set: {acc}",
                  f"{len(self.segments)} segments in {self.n_clusters} clusters, ordered by {self.order}:"]
+        fmt = lambda v: "   n/a" if v is None else f"{v:+.3f}"  # noqa: E731
         for c in self.clusters[:top]:
-            ma, mb = (c["mean_attribution"][m] for m in ("A", "B"))
-            fmt = lambda v: "   n/a" if v is None else f"{v:+.3f}"  # noqa: E731
-            lines.append(f"  cluster {c['id']:>2}: {c['size']:>4} segments (A {c['count']['A']}, "
-                         f"B {c['count']['B']}); mean attribution A {fmt(ma)}, B {fmt(mb)}")
+            counts = ", ".join(f"{m} {c['count'][m]}" for m in ms)
+            means = ", ".join(f"{m} {fmt(c['mean_attribution'][m])}" for m in ms)
+            line = (f"  cluster {c['id']:>2}: {c['size']:>4} segments ({counts}); "
+                    f"mean attribution {means}")
+            if len(ms) > 2:
+                con = c["consensus"]
+                line += f"; positive for {con['n']} of {con['of']}" + (
+                    f" ({', '.join(con['models'])})" if con["models"] else "")
+            lines.append(line)
         for w in self.warnings:
             lines.append(f"  note: {w}")
         return "\n".join(lines)

@@ -57,6 +57,15 @@ _ROWS = [
     (6, "B", "TN", 0.1, 0.25),
 ]
 _IMAGE_SEGMENT = {4: (5, 3), 5: (2, 7), 6: (2, 1)}  # row -> (image, segment) for cluster 1's ties
+# a third model's rows (the three-model fixture): cluster 1 gains a strong C, cluster 2 (B only
+# in the pair) becomes two-sided, cluster 5 stays empty, cluster 3 keeps A alone (one-sided)
+_ROWS_C = [
+    (1, "C", "TP", 0.5, 0.2), (1, "C", "FN", 0.625, 0.3),
+    (2, "C", "FN", 0.0, 0.4), (2, "C", "TN", -0.125, 0.5),
+    (4, "C", "TN", 0.25, 0.1),
+    (6, "C", "FP", float("nan"), 0.2),
+    (0, "C", "TP", 0.375, float("nan")),
+]
 
 CASES = [  # (name, outcomes shown, models shown)
     ("all", ["TP", "TN", "FP", "FN"], ["A", "B"]),
@@ -68,10 +77,18 @@ CASES = [  # (name, outcomes shown, models shown)
     ("FN, only B", ["FN"], ["B"]),
     ("nothing shown", [], ["A", "B"]),
 ]
+CASES_3 = [  # the three-model fixture
+    ("all", ["TP", "TN", "FP", "FN"], ["A", "B", "C"]),
+    ("only C", ["TP", "TN", "FP", "FN"], ["C"]),
+    ("A+C", ["TP", "TN", "FP", "FN"], ["A", "C"]),
+    ("TP+FN", ["TP", "FN"], ["A", "B", "C"]),
+    ("nothing shown", [], ["A", "B", "C"]),
+]
 
 
-def fixture_result():
-    """The small real ComparisonResult of the fixture (8 clusters, one of them empty)."""
+def fixture_result(models=("A", "B")):
+    """The small real ComparisonResult of the fixture (8 clusters, one of them empty); with
+    ``models=("A", "B", "C")`` a third model's rows are added."""
     from imacs_widget.engine.summary import shared_bin_edges
     from imacs_widget.result import ClassComparison, ComparisonResult
 
@@ -80,6 +97,8 @@ def fixture_result():
     for _ in range(10):  # 7: two-sided with random values
         rows.append((7, str(rng.choice(["A", "B"])), str(rng.choice(["TP", "TN", "FP", "FN"])),
                      float(rng.normal(0.05, 0.2)), float(rng.uniform(0, 1))))
+    if len(models) == 3:
+        rows += _ROWS_C
     records = []
     for r, (cluster, model, outcome, attribution, distance) in enumerate(rows):
         image, segment = _IMAGE_SEGMENT.get(r, (10 + (r * 7) % 13, r % 16))
@@ -89,6 +108,7 @@ def fixture_result():
             "bbox": (x0, y0, x0 + 16, y0 + 16), "outcome": outcome, "attribution": attribution,
             "cluster": cluster, "centroid_distance": distance, "label": image % 3,
             "pred_a": (image + 1) % 3, "pred_b": image % 3, "score_a": 0.25, "score_b": 0.75,
+            **({"pred_c": (image + 2) % 3, "score_c": 0.5} if len(models) == 3 else {}),
         })
     order = rng.permutation(len(records))  # rows not grouped by cluster
     seg = pd.DataFrame([records[i] for i in order]).reset_index(drop=True)
@@ -97,12 +117,15 @@ def fixture_result():
         target="circle", segments=seg, embeddings=rng.normal(size=(n, 4)).astype(np.float32),
         shapley_all=np.zeros((n, 3)), thumbnails=np.full((n, 8, 8, 3), 128, np.uint8),
         segment_masks=np.ones((n, 8, 8), bool), sampling={}, warnings=[],
-        bin_edges=shared_bin_edges(seg["attribution"].to_numpy(), 8), n_clusters=8)
+        bin_edges=shared_bin_edges(seg["attribution"].to_numpy(), 8), n_clusters=8,
+        models=tuple(models))
     cc.summarize()
     sources = {int(i): np.full((16, 16, 3), 100, np.uint8) for i in seg["image_index"].unique()}
     return ComparisonResult(per_class={"circle": cc}, class_names=["circle", "square", "cross"],
-                            model_names={"A": "clean", "B": "watermarked"},
-                            accuracy={"A": 0.9, "B": 0.8}, source_images=sources,
+                            model_names=dict(zip(models, ("clean", "watermarked", "third"),
+                                                 strict=False)),
+                            accuracy=dict(zip(models, (0.9, 0.8, 0.7), strict=False)),
+                            source_images=sources,
                             image_shape=(64, 64), params={"n_clusters": 8}, seed=0)
 
 
@@ -110,7 +133,6 @@ def _case(result, name, outcomes, models) -> dict:
     from imacs_widget.engine.summary import (
         CLUSTER_ORDERS,
         INNER_ORDERS,
-        MODELS,
         filter_segments,
         max_mean_attribution,
         order_clusters,
@@ -119,14 +141,14 @@ def _case(result, name, outcomes, models) -> dict:
     )
 
     shown = filter_segments(result.segments, outcomes, models)
-    clusters = summarize_clusters(shown, result.n_clusters, result.bin_edges)
+    clusters = summarize_clusters(shown, result.n_clusters, result.bin_edges, result.models)
     within = {}
     for inner in INNER_ORDERS:
         within[inner] = {}
         for c in range(result.n_clusters):
             rows = shown[shown["cluster"] == c]
             within[inner][str(c)] = {m: order_within(rows[rows["model"] == m], inner).index.tolist()
-                                     for m in MODELS}
+                                     for m in result.models}
     return {
         "name": name, "outcomes": list(outcomes), "models": list(models),
         "clusters": clusters,
@@ -136,19 +158,25 @@ def _case(result, name, outcomes, models) -> dict:
     }
 
 
-def build_fixture() -> dict:
+def _payload(result) -> dict:
     from imacs_widget.widget.payload import build_payload
 
-    result = fixture_result()
     payload, _ = build_payload(result, encoding="base64", image_format="png", thumb_size=4,
                                source_size=4)
     for atlas in ("thumbs", "sources"):
         payload[atlas]["sheets"] = []
+    return payload
+
+
+def build_fixture() -> dict:
+    result, three = fixture_result(), fixture_result(("A", "B", "C"))
     return {
         "about": "Generated by scripts/make_js_fixture.py from imacs_widget.engine.summary; "
                  "do not edit (tests/test_cross_language.py checks it is current).",
-        "payload": payload,
+        "payload": _payload(result),
         "cases": [_case(result, *c) for c in CASES],
+        "three_models": {"payload": _payload(three),
+                         "cases": [_case(three, *c) for c in CASES_3]},
     }
 
 

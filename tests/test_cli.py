@@ -172,6 +172,49 @@ def test_compare_torchscript_onnx_and_hf_folder(saved, tmp_path, capsys):
         load_model(d / "labels.csv", "--model-a")
 
 
+@pytest.mark.slow
+def test_compare_three_models(saved, tmp_path, capsys):
+    """--model NAME=PATH, repeated: three models, each sampled and shown under its name."""
+    d, images, labels = saved
+    tiny_cnn(seed=3).save(tmp_path / "c.keras")
+    out = tmp_path / "three.imacs"
+    rc = main(["compare", "--model", f"v1={d / 'a.keras'}", "--model", f"v2={d / 'b.keras'}",
+               "--model", f"v3={tmp_path / 'c.keras'}", "--preprocess", "v3=none",
+               "--images", str(d / "data.npz"), "--target-class", "1", "--out", str(out),
+               "--n-clusters", "3", "--k", "3", "--n-per-model", "8", "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    res = imacs.load(out)
+    assert res.model_names == {"A": "v1", "B": "v2", "C": "v3"}
+    assert set(res.segments["model"]) == {"A", "B", "C"}
+    assert all(c["consensus"]["of"] == 3 for c in res.clusters)
+
+
+def test_model_options_errors(saved, capsys):
+    d, _, _ = saved
+    base = ["compare", "--images", str(d / "data.npz"), "--target-class", "1", "--out",
+            str(d / "never.imacs"), "--quiet"]
+    cases = [
+        (["--model", f"v1={d / 'a.keras'}"], "--model.*2 to 8"),
+        (["--model", f"v1={d / 'a.keras'}", "--model", f"v1={d / 'b.keras'}"], "names 'v1' twice"),
+        (["--model", "v1", "--model", "v2=x"], "NAME=VALUE"),
+        (["--model-a", str(d / "a.keras"), "--model", f"v2={d / 'b.keras'}"], "--model.*either"),
+        (["--model", f"v1={d / 'a.keras'}", "--model", f"v2={d / 'b.keras'}", "--name-a", "x"],
+         "--name-a.*--preprocess NAME=KIND"),
+        (["--model", f"v1={d / 'a.keras'}", "--model", f"v2={d / 'b.keras'}", "--preprocess",
+          "v1=weird"], "--preprocess.*must be one of"),
+        (["--model-a", str(d / "a.keras")], "--model-b.*is required"),
+        (["--model-a", str(d / "a.keras"), "--model-b", str(d / "b.keras"), "--preprocess",
+          "a=none"], "--preprocess.*--preprocess-a"),
+    ]
+    import re
+
+    for extra, pattern in cases:
+        rc = main(base + extra)
+        err = capsys.readouterr().err
+        assert rc == 2 and re.search(pattern, err), (extra, err)
+    assert not (d / "never.imacs").exists()
+
+
 def test_compare_imagefolder_tree_without_csv(saved, tmp_path, capsys):
     from PIL import Image
 

@@ -65,13 +65,13 @@ def test_balanced_sampling_shortfall_warns_and_never_duplicates():
     pa = _preds(np.array([0] * 8 + [1] * 2 + [0] * 1 + [1] * 29))  # TP 8, FN 2, FP 1, TN 29
     pb = _preds(labels)
     with pytest.warns(UserWarning, match="only 2 FN"):
-        s = sample(pa, pb, labels, 0, "balanced", 40, seed=0)
+        s = sample({"A": pa, "B": pb}, labels, 0, "balanced", 40, seed=0)
     assert len(np.unique(s.indices["A"])) == len(s.indices["A"])
     assert s.counts["A"]["TP"]["taken"] == 8 and s.counts["A"]["FN"]["taken"] == 2
     assert s.counts["A"]["FP"]["taken"] == 1 and s.counts["A"]["TN"]["taken"] == 10
     np.testing.assert_array_equal(s.outcomes["A"], outcomes(pa.predicted, labels, 0)[s.indices["A"]])
     assert any("FN" in w for w in s.warnings)
-    s2 = sample(pa, pb, labels, 0, "balanced", 40, seed=0)
+    s2 = sample({"A": pa, "B": pb}, labels, 0, "balanced", 40, seed=0)
     np.testing.assert_array_equal(s.indices["A"], s2.indices["A"])
 
 
@@ -79,15 +79,30 @@ def test_other_strategies():
     labels = np.array([0, 0, 1, 1, 2, 2])
     pa = _preds(np.array([0, 1, 0, 1, 2, 2]))
     pb = _preds(labels)
-    fp = sample(pa, pb, labels, 0, "outcome", 5, outcome="FP")
+    fp = sample({"A": pa, "B": pb}, labels, 0, "outcome", 5, outcome="FP")
     np.testing.assert_array_equal(fp.indices["A"], [2])
-    d = sample(pa, pb, labels, 0, "disagreements", 10)
+    d = sample({"A": pa, "B": pb}, labels, 0, "disagreements", 10)
     np.testing.assert_array_equal(d.indices["A"], [1, 2])
     np.testing.assert_array_equal(d.indices["A"], d.indices["B"])
-    assert len(sample(pa, pb, labels, 0, "all").indices["B"]) == 6
+    assert len(sample({"A": pa, "B": pb}, labels, 0, "all").indices["B"]) == 6
     with pytest.raises(ImacsInputError, match="images.*no image could be sampled"):
-        sample(_preds(np.array([1, 1])), _preds(np.array([1, 1])), np.array([1, 1]), 0, "outcome",
-               5, outcome="TP")
+        sample({"A": _preds(np.array([1, 1])), "B": _preds(np.array([1, 1]))}, np.array([1, 1]),
+               0, "outcome", 5, outcome="TP")
+
+
+def test_sampling_three_models():
+    """Every model samples its own cells; disagreements: some models predict the class, some
+    do not, the same images for all."""
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    preds = {"A": _preds(np.array([0, 1, 0, 1, 2, 2])), "B": _preds(labels),
+             "C": _preds(np.array([0, 0, 0, 1, 2, 0]))}
+    fp = sample(preds, labels, 0, "outcome", 5, outcome="FP")
+    np.testing.assert_array_equal(fp.indices["A"], [2])
+    np.testing.assert_array_equal(fp.indices["B"], [])
+    np.testing.assert_array_equal(fp.indices["C"], [2, 5])
+    d = sample(preds, labels, 0, "disagreements", 10)
+    np.testing.assert_array_equal(d.indices["C"], [1, 2, 5])  # all three agree on 0, 3 and 4
+    assert set(d.indices) == {"A", "B", "C"}
 
 
 def test_kmeans_deterministic_and_errors():

@@ -157,3 +157,38 @@ def test_order_within_ties_and_missing_values():
     })
     assert order_within(seg, "attribution").index.tolist() == [2, 3, 4, 0, 1]
     assert order_within(seg, "centroid").index.tolist() == [1, 3, 4, 0, 2]
+
+
+# ---- more than two models --------------------------------------------------------------------
+
+def test_three_models_spread_one_sided_and_consensus():
+    seg = table([
+        (0, "A", 0.1), (0, "B", 0.4), (0, "C", 0.2),    # spread 0.3; A is 1/4 of 0.4 exactly
+        (1, "C", 0.3),                                  # only C: first by imbalance
+        (2, "A", 0.2), (2, "B", 0.2),                   # C absent: spread of the two means
+        (3, "A", -0.1), (3, "B", -0.2), (3, "C", -0.3),  # nobody positive
+    ])
+    cl = summarize_clusters(seg, 5, EDGES, models=("A", "B", "C"))
+    assert cl[0]["imbalance"] == pytest.approx(0.3) and cl[0]["one_sided"] is None
+    assert cl[1]["one_sided"] == "C" and cl[1]["imbalance"] is None
+    assert cl[2]["imbalance"] == 0 and cl[2]["count"]["C"] == 0
+    assert ids(cl, "imbalance") == [1, 0, 3, 2, 4]
+    # positive: mean > 0.25 x the reference bar (0.4), strictly
+    assert cl[0]["consensus"] == {"models": ["B", "C"], "n": 2, "of": 3,
+                                  "strength": pytest.approx(0.3)}
+    assert cl[1]["consensus"]["models"] == ["C"] and cl[1]["consensus"]["of"] == 3
+    assert cl[3]["consensus"] == {"models": [], "n": 0, "of": 3, "strength": None}
+    assert cl[4]["size"] == 0 and cl[4]["consensus"]["n"] == 0
+    # rows of a model not in the comparison are ignored; no positive mean: nobody positive
+    assert summarize_clusters(seg, 5, EDGES, models=("A", "B"))[1]["size"] == 0
+    neg = summarize_clusters(table([(0, "A", -0.1), (0, "B", 0.0)]), 1, EDGES)
+    assert neg[0]["consensus"]["n"] == 0
+
+
+def test_model_keys():
+    from imacs_widget.engine.summary import model_keys
+
+    assert model_keys(2) == ("A", "B") and model_keys(8)[-1] == "H"
+    for bad in (1, 9):
+        with pytest.raises(ImacsInputError, match="models"):
+            model_keys(bad)

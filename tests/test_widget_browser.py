@@ -223,3 +223,32 @@ def test_static_report_rows_say_how_many_tiles_they_left_out(browser, tmp_path):
     assert page.locator("[data-imacs-pending]").count() == 0
     assert not page.errors
     page.close()
+
+
+def test_three_real_models_in_the_browser(browser, tmp_path, tiny_models, tiny_images):
+    """A real compare() of three Keras CNNs in the static report: a checkbox, a legend entry,
+    a row and a preview line per model, each cluster's consensus "k of 3"; hiding a model."""
+    from conftest import quick_compare, tiny_cnn
+
+    x, y = tiny_images
+    result = quick_compare({"v1": tiny_models[0], "v2": tiny_models[1], "v3": tiny_cnn(seed=3)},
+                           x, y, sampling="balanced", n_per_model=16, n_clusters=4)
+    page = _open(browser, tmp_path, result, live=False)
+    boxes = page.eval_on_selector_all("[data-imacs-control='models'] input",
+                                      "els => els.map(e => [e.value, e.checked])")
+    assert boxes == [["A", True], ["B", True], ["C", True]]
+    legend = page.locator(".imacs-legend").inner_text()
+    assert all(name in legend for name in ("v1", "v2", "v3"))
+    shown = [c for c in result.clusters if c["size"]]
+    badges = page.eval_on_selector_all("[data-imacs-view='clusters'] [data-imacs-consensus]",
+                                       "els => els.map(e => e.dataset.imacsConsensus)")
+    assert badges == [f"{c['consensus']['n']}/3" for c in shown]  # Python's numbers, its order
+    assert page.locator("[data-imacs-view='clusters'] .imacs-row-C").count() == len(shown)
+    page.locator("[data-imacs-view='clusters'] [data-imacs-tile]").first.hover()
+    page.locator("[data-imacs-view='source']").wait_for(state="visible")
+    assert page.locator("[data-imacs-view='source'] tbody tr").count() == 3
+    page.locator("[data-imacs-control='models'] input[value='C']").uncheck()
+    assert page.locator("[data-imacs-view='clusters'] .imacs-row-C").count() == 0
+    assert page.evaluate("window.__imacsReport.models[0].get('models')") == ["A", "B"]
+    assert not page.errors
+    page.close()

@@ -11,7 +11,7 @@ import itertools
 import shutil
 import tempfile
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +28,9 @@ from .predictions import Predictions
 from .progress import stage
 from .sampling import Sample, sample
 from .settings import RunSettings
+from .summary import model_keys
 from .validation import as_labels, resolve_class, resolve_class_names
-from .work import MODELS, ChunkTask, Worker
+from .work import ChunkTask, Worker
 
 CHUNK_IMAGES = 32
 """Images per unit of attribution work (a progress tick, a Ray task); the masked images of a
@@ -38,7 +39,8 @@ PIXEL_PROBE = 256
 """Images read per chunk of the prediction stage; the first chunk also gives the pixel range."""
 
 
-def compare(model_a, model_b, images, labels=None, *, class_names: Sequence[str] | None = None,
+def compare(model_a, model_b=None, images=None, labels=None, *,
+            class_names: Sequence[str] | None = None,
             target_class=None, n_clusters: int = 8, seed: int = 0,
             sampling: str = "balanced", n_per_model: int = 100, outcome: str | None = None,
             min_confidence: float = 0.0, segmentation: str = "grid", grid=(4, 4),
@@ -46,8 +48,14 @@ def compare(model_a, model_b, images, labels=None, *, class_names: Sequence[str]
             embedder="efficientnet_lite0", score: str = "probability",
             preprocess_a=None, preprocess_b=None, name_a: str = "A", name_b: str = "B",
             batch_size: int = 64, cache_dir=None, progress: bool = True,
-            image_size=None, store=None, executor=None) -> ComparisonResult:
-    """Compare what two image classifiers rely on for a class of interest (IMACS).
+            image_size=None, store=None, executor=None, preprocess=None) -> ComparisonResult:
+    """Compare what two (or up to eight) image classifiers rely on for a class of interest (IMACS).
+
+    ``compare(model_a, model_b, images, labels)`` compares two models;
+    ``compare({"v1": m1, "v2": m2, "v3": m3}, images, labels)`` compares 2 to 8 models named by
+    the dict's keys (keys ``"A"``, ``"B"``, ``"C"``, ... in the dict's order in
+    ``result.segments["model"]``; the names in ``result.model_names``). Every model samples its
+    own balanced confusion matrix; the segments of all models are pooled and clustered once.
 
     Parameters
     ----------
@@ -57,7 +65,9 @@ def compare(model_a, model_b, images, labels=None, *, class_names: Sequence[str]
         ``preprocess_a`` / ``_b``, or it is loaded from the model's folder), an ONNX Runtime
         session or ``.onnx`` path, or a callable mapping ``float32 [N, H, W, 3]`` (after its
         preprocessing) to ``[N, C]`` probabilities or logits (see
-        :class:`~imacs_widget.models.ModelAdapter`). Both must score the same classes.
+        :class:`~imacs_widget.models.ModelAdapter`). All must score the same classes.
+        Or ``model_a`` is a dict ``{name: model}`` of 2 to 8 models and the next positional
+        argument is ``images``.
     images : array, list, folder, files or dataset
         The evaluation images as they are (see :mod:`imacs_widget.data`): an array
         ``[N, H, W, 3]`` (uint8 0–255 or float in any scale, e.g. 0–1, −1–1 or normalised;
@@ -106,7 +116,9 @@ def compare(model_a, model_b, images, labels=None, *, class_names: Sequence[str]
         Per-model preprocessing from the images' pixel scale (see
         :class:`~imacs_widget.models.ModelAdapter`; default: the model kind's own).
     name_a, name_b : str
-        Display names of the models.
+        Display names of the models (with a dict of models: its keys).
+    preprocess : dict, optional
+        With a dict of models: ``{name: preprocess}`` for some of them (as ``preprocess_a``).
     batch_size : int
         Images per model call (masked images of several images share a batch).
     cache_dir : str or path, optional
@@ -134,6 +146,12 @@ def compare(model_a, model_b, images, labels=None, *, class_names: Sequence[str]
     -------
     ComparisonResult
     """
+    models = _models_of(model_a, model_b, images, labels, preprocess_a, preprocess_b, name_a,
+                        name_b, preprocess)
+    if isinstance(model_a, Mapping) and model_b is not None:  # compare(models, images, labels)
+        images, labels = model_b, (images if images is not None else labels)
+    if images is None:
+        raise ImacsInputError("images", "is required: the evaluation images")
     settings = RunSettings(sampling=sampling, n_per_model=n_per_model, outcome=outcome,
                            min_confidence=min_confidence, segmentation=segmentation, grid=grid,
                            n_segments=n_segments, k=k, ranking=ranking, blur_sigma=blur_sigma,
@@ -144,18 +162,51 @@ def compare(model_a, model_b, images, labels=None, *, class_names: Sequence[str]
     out_dir = Path(tempfile.mkdtemp(prefix="imacs-result-")) if temporary else Path(store)
     rs = ResultStore.create(out_dir)
     try:
-        return _compare(source, ex, rs, temporary, settings, model_a, model_b, labels,
-                        class_names, target_class, embedder, preprocess_a, preprocess_b,
-                        name_a, name_b, cache_dir, progress)
+        return _compare(source, ex, rs, temporary, settings, models, labels, class_names,
+                        target_class, embedder, cache_dir, progress)
     except BaseException:
         if temporary:
             shutil.rmtree(out_dir, ignore_errors=True)
         raise
 
 
-def _compare(source, ex, rs, temporary, settings, model_a, model_b, labels, class_names,
-             target_class, embedder, preprocess_a, preprocess_b, name_a, name_b, cache_dir,
-             progress) -> ComparisonResult:
+def _models_of(model_a, model_b, images, labels, preprocess_a, preprocess_b, name_a, name_b,
+               preprocess) -> list[tuple[str, object, object]]:
+    """``[(display name, model, preprocess), ...]`` of a pair or a dict of models, checked
+    (2 to 8 models, options that belong to the other form refused)."""
+    if not isinstance(model_a, Mapping):
+        if model_b is None:
+            raise ImacsInputError("model_b", "is required: compare(model_a, model_b, images, "
+                                  "labels), or compare({name: model, ...}, images, labels)")
+        if preprocess is not None:
+            raise ImacsInputError("preprocess", "goes with a dict of models; for two models use "
+                                  "preprocess_a= / preprocess_b=")
+        return [(str(name_a), model_a, preprocess_a), (str(name_b), model_b, preprocess_b)]
+    for arg, v, default in (("preprocess_a", preprocess_a, None),
+                            ("preprocess_b", preprocess_b, None), ("name_a", name_a, "A"),
+                            ("name_b", name_b, "B")):
+        if v != default:
+            raise ImacsInputError(arg, "goes with compare(model_a, model_b, ...); with a dict of "
+                                  "models the keys are the names and preprocess={name: ...} "
+                                  "sets preprocessing")
+    if model_b is not None and images is not None and labels is not None:
+        raise ImacsInputError("labels", "given twice: with a dict of models the call is "
+                              "compare(models, images, labels)")
+    names = [str(k) for k in model_a]
+    if len(set(names)) != len(names):
+        raise ImacsInputError("models", "has keys that are equal as strings; name each model once")
+    model_keys(len(names))  # 2 to 8
+    preprocess = {str(k): v for k, v in (preprocess or {}).items()}
+    unknown = sorted(set(preprocess) - set(names))
+    if unknown:
+        raise ImacsInputError("preprocess", f"names {unknown}, which are not among the models "
+                              f"{names}")
+    return [(name, m, preprocess.get(name)) for name, m in zip(names, model_a.values(),
+                                                                strict=True)]
+
+
+def _compare(source, ex, rs, temporary, settings, models, labels, class_names, target_class,
+             embedder, cache_dir, progress) -> ComparisonResult:
     """The stages of :func:`compare` (its arguments checked, its store ``rs`` created)."""
     score, batch_size = settings.score, settings.batch_size
     n = len(source)
@@ -165,10 +216,9 @@ def _compare(source, ex, rs, temporary, settings, model_a, model_b, labels, clas
     if not first_ok.any():
         raise ImacsInputError("images", f"none of the first {len(first_ok)} images could be read")
     pixel_range = detect_pixel_range(first[first_ok])
-    adapters = {"A": as_adapter(model_a, name_a, preprocess=preprocess_a, score=score,
-                                batch_size=batch_size),
-                "B": as_adapter(model_b, name_b, preprocess=preprocess_b, score=score,
-                                batch_size=batch_size)}
+    keys = model_keys(len(models))
+    adapters = {k: as_adapter(model, name, preprocess=prep, score=score, batch_size=batch_size)
+                for k, (name, model, prep) in zip(keys, models, strict=True)}
     for ad in adapters.values():
         ad.pixel_range = pixel_range  # what preprocess="unit_range" maps to 0..1
     sigma = settings.sigma(*source.image_shape)
@@ -181,19 +231,19 @@ def _compare(source, ex, rs, temporary, settings, model_a, model_b, labels, clas
                                     itertools.chain([first_chunk], chunks))
         preds = {m: p.subset(valid) for m, p in preds_all.items()}  # the images that could be read
         if class_names is None:  # the data's (folder names, ClassLabel) or the model's (id2label)
-            class_names = (source.class_names or adapters["A"].class_names
-                           or adapters["B"].class_names)
+            class_names = source.class_names or next(
+                (ad.class_names for ad in adapters.values() if ad.class_names), None)
         labels = _take(_labels_of(source, labels), valid)
         names, y, target_ids = _resolve_classes(preds, labels, len(valid), class_names,
-                                                target_class)
+                                                target_class, [m[0] for m in models])
         y_all = np.full(n, -1, np.int64)
         y_all[valid] = y
         samples = {}
         for t in target_ids:  # every class's sample and check before any attribution work
-            smp = sample(preds["A"], preds["B"], y, t, settings.sampling, settings.n_per_model,
+            smp = sample(preds, y, t, settings.sampling, settings.n_per_model,
                          settings.seed, settings.outcome, settings.min_confidence,
                          target_name=names[t])
-            for m in MODELS:  # back to indices of the user's data
+            for m in keys:  # back to indices of the user's data
                 smp.indices[m] = valid[smp.indices[m]]
             _check_cluster_count(settings, smp, names[t])
             samples[t] = smp
@@ -208,7 +258,8 @@ def _compare(source, ex, rs, temporary, settings, model_a, model_b, labels, clas
             seg["source"] = [source.ref(i) for i in seg["image_index"]]
             seg["label"] = y_all[seg["image_index"].to_numpy()]
             ii = seg["image_index"].to_numpy()
-            for m, col in (("A", "a"), ("B", "b")):
+            for m in keys:
+                col = m.lower()
                 seg[f"pred_{col}"] = preds_all[m].predicted[ii]
                 seg[f"score_{col}"] = preds_all[m].scores[ii, t]
             per_class[names[t]] = _class_comparison(rs, ci, names[t], seg, arrays, smp, settings)
@@ -221,7 +272,7 @@ def _compare(source, ex, rs, temporary, settings, model_a, model_b, labels, clas
         params["executor"] = ex.name
     result = ComparisonResult(per_class=per_class, class_names=names,
                               model_names={m: ad.name for m, ad in adapters.items()},
-                              accuracy={m: preds[m].accuracy(y) for m in MODELS},
+                              accuracy={m: preds[m].accuracy(y) for m in keys},
                               source_images=previews.close(), image_shape=tuple(source.image_shape),
                               params=params, seed=settings.seed)
     from ..io.result_file import write_tables
@@ -234,19 +285,19 @@ def _compare(source, ex, rs, temporary, settings, model_a, model_b, labels, clas
 
 
 def _predict(source, ex, adapters, progress, chunks) -> tuple[dict, np.ndarray]:
-    """Both models over the whole source, read a chunk at a time (``chunks``: the source's
+    """Every model over the whole source, read a chunk at a time (``chunks``: the source's
     ``(indices, images, ok)`` chunks; each image is read once), run by executor ``ex``.
 
     Returns ``{model: Predictions}`` over every index (rows of unreadable images are NaN) and
     the indices that could be read.
     """
     n = len(source)
-    raws = {m: None for m in MODELS}
+    raws = {m: None for m in adapters}
     ok_all = np.zeros(n, bool)
-    with stage("predict A+B", 2 * n, progress) as tick:
+    with stage("predict " + "+".join(adapters), len(adapters) * n, progress) as tick:
         for idx, ok, outs in ex.predict(chunks):
             ok_all[idx] = ok
-            for m in MODELS:
+            for m in adapters:
                 if outs is not None:
                     out = np.asarray(outs[m])
                     if raws[m] is None:  # the first outputs: probabilities or logits, fixed
@@ -257,27 +308,28 @@ def _predict(source, ex, adapters, progress, chunks) -> tuple[dict, np.ndarray]:
     valid = np.flatnonzero(ok_all)
     if not len(valid):
         raise ImacsInputError("images", "no image could be read")
-    return {m: Predictions.from_raw(adapters[m], raws[m]) for m in MODELS}, valid
+    return {m: Predictions.from_raw(adapters[m], raws[m]) for m in adapters}, valid
 
 
 def chunk_tasks(smp: Sample, target: int, preds: dict, returns: dict,
                 size: int | None = None) -> list[ChunkTask]:
-    """The sample's images (both models', each image once) as tasks of ``size`` images,
+    """The sample's images (every model's, each image once) as tasks of ``size`` images,
     ascending by image index (``returns``: each model's settled output kind)."""
     size = CHUNK_IMAGES if size is None else int(size)
-    pos = {m: {int(i): j for j, i in enumerate(smp.indices[m])} for m in MODELS}
-    union = np.unique(np.concatenate([np.asarray(smp.indices[m], np.int64) for m in MODELS]))
+    models = list(smp.indices)
+    pos = {m: {int(i): j for j, i in enumerate(smp.indices[m])} for m in models}
+    union = np.unique(np.concatenate([np.asarray(smp.indices[m], np.int64) for m in models]))
     tasks = []
     for s in range(0, len(union), size):
         idx = union[s:s + size]
-        members = {m: np.array([int(i) in pos[m] for i in idx], bool) for m in MODELS}
-        mine = {m: idx[members[m]] for m in MODELS}
+        members = {m: np.array([int(i) in pos[m] for i in idx], bool) for m in models}
+        mine = {m: idx[members[m]] for m in models}
         tasks.append(ChunkTask(
             indices=idx, target=int(target), members=members, returns=dict(returns),
             outcomes={m: np.asarray([smp.outcomes[m][pos[m][int(i)]] for i in mine[m]], object)
-                      for m in MODELS},
-            scores={m: preds[m].scores[mine[m]] for m in MODELS},
-            log_odds={m: preds[m].log_odds[mine[m]] for m in MODELS}))
+                      for m in models},
+            scores={m: preds[m].scores[mine[m]] for m in models},
+            log_odds={m: preds[m].log_odds[mine[m]] for m in models}))
     return tasks
 
 
@@ -290,7 +342,7 @@ def _attribute_class(source, ex, rs: ResultStore, ci: int, smp: Sample, target: 
     tasks = chunk_tasks(smp, target, preds, returns)
     writer = rs.class_writer(ci)
     parts, hits, misses = [], 0, 0
-    total = sum(len(smp.indices[m]) for m in MODELS)
+    total = sum(len(v) for v in smp.indices.values())
 
     def read(task: ChunkTask) -> np.ndarray:
         images, ok = source.read(task.indices)
@@ -306,7 +358,7 @@ def _attribute_class(source, ex, rs: ResultStore, ci: int, smp: Sample, target: 
             previews.append(out.preview_index, out.previews)
             parts.append(out.columns)
             hits, misses = hits + out.hits, misses + out.misses
-            tick(int(sum(task.members[m].sum() for m in MODELS)))
+            tick(int(sum(v.sum() for v in task.members.values())))
     if not parts or not sum(len(p["image_index"]) for p in parts):
         raise ImacsInputError("images", f"no segment could be attributed for class {target_name!r}")
     cols = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
@@ -325,7 +377,7 @@ def _class_comparison(rs: ResultStore, ci: int, target_name: str, seg: pd.DataFr
         smp.warnings.append(f"n_clusters={settings.n_clusters} exceeds the {len(seg)} "
                             f"segments of class {target_name!r}; clustered into {n_cl}")
     cc = ClassComparison(target=target_name, segments=seg, sampling={"counts": smp.counts},
-                         warnings=list(smp.warnings), **arrays)
+                         warnings=list(smp.warnings), models=tuple(smp.indices), **arrays)
     cc.cluster(n_cl, settings.seed)
     return cc
 
@@ -358,12 +410,18 @@ def _take(labels, valid: np.ndarray):
     return np.asarray([labels[i] for i in valid])
 
 
-def _resolve_classes(preds, labels, n, class_names, target_class):
-    """Class names, integer labels and the classes of interest (ids), checked."""
-    c_a, c_b = preds["A"].scores.shape[1], preds["B"].scores.shape[1]
-    if c_a != c_b:
-        raise ImacsInputError("model_b", f"outputs {c_b} classes but model_a outputs {c_a}; both "
-                              "models must score the same classes")
+def _resolve_classes(preds, labels, n, class_names, target_class, names_given):
+    """Class names, integer labels and the classes of interest (ids), checked
+    (``names_given``: the models' display names, in key order, for the error messages)."""
+    counts = [p.scores.shape[1] for p in preds.values()]
+    c_a = counts[0]
+    for j, c in enumerate(counts[1:], start=1):
+        if c != c_a:
+            two = len(counts) == 2
+            arg = "model_b" if two else f"models[{names_given[j]!r}]"
+            first = "model_a" if two else f"models[{names_given[0]!r}]"
+            raise ImacsInputError(arg, f"outputs {c} classes but {first} outputs {c_a}; all "
+                                  "models must score the same classes")
     names = resolve_class_names(class_names, c_a)
     y = as_labels(labels, n, names)
     if target_class is None:
@@ -377,7 +435,7 @@ def _resolve_classes(preds, labels, n, class_names, target_class):
 def _check_cluster_count(settings: RunSettings, smp: Sample, target_name: str) -> None:
     """Fail before any attribution work when a grid run can't fill ``n_clusters`` clusters."""
     per_image = settings.max_segments_per_image()
-    n_imgs = len(smp.indices["A"]) + len(smp.indices["B"])
+    n_imgs = sum(len(v) for v in smp.indices.values())
     if per_image is not None and settings.n_clusters > n_imgs * per_image:
         raise ImacsInputError("n_clusters", f"is {settings.n_clusters} but class {target_name!r} "
                               f"will have only {n_imgs * per_image} segments ({n_imgs} sampled "

@@ -1,7 +1,7 @@
 """Sharding ``compare()``'s per-image work over a Ray cluster (``executor="ray"``).
 
 Each Ray worker is an actor holding its own copy of the :class:`~imacs_widget.engine.work.Worker`
-(both models and the embedder; one GPU per actor when the cluster has GPUs). The driver reads
+(every model and the embedder; one GPU per actor when the cluster has GPUs). The driver reads
 the images, puts each chunk into the object store and hands its reference to an actor; results
 come back in the order the chunks were given, so a Ray run equals a local run with the same
 seed. An actor that dies (a killed process, a lost node) is replaced and its chunks run again;

@@ -7,10 +7,11 @@ Strategies
     negatives for the class of interest (``n_per_model // 4`` each). A cell with too few images
     contributes what it has; the shortfall is reported, never filled by duplicates.
 ``"all"``
-    Every image, for both models.
+    Every image, for every model.
 ``"disagreements"``
-    Images on which the models disagree about the class of interest, most confident first
-    (largest ``|score_A - score_B|`` for that class); the same images for both models.
+    Images on which the models disagree about the class of interest (some predict it, some
+    do not), most confident first (largest spread ``max - min`` of the models' scores for that
+    class, ``|score_A - score_B|`` for two models); the same images for every model.
 ``"outcome"``
     One outcome only (e.g. ``outcome="FP"``), up to ``n_per_model`` images per model.
 """
@@ -36,11 +37,11 @@ class Sample:
     Attributes
     ----------
     indices : dict
-        ``{"A": int array, "B": int array}`` image indices, sorted per outcome cell.
+        ``{model: int array}`` image indices, sorted per outcome cell.
     outcomes : dict
-        ``{"A": str array, "B": str array}`` the sampling model's outcome of each chosen image.
+        ``{model: str array}`` the sampling model's outcome of each chosen image.
     counts : dict
-        ``{"A": {"TP": {"requested": r, "available": a, "taken": t}, ...}, "B": ...}``.
+        ``{model: {"TP": {"requested": r, "available": a, "taken": t}, ...}}``.
     warnings : list of str
         Human-readable shortfalls (also emitted as :class:`ImacsWarning`).
     """
@@ -51,11 +52,15 @@ class Sample:
     warnings: list = field(default_factory=list)
 
 
-def sample(pred_a: Predictions, pred_b: Predictions, labels: np.ndarray, target: int,
+def sample(preds: dict[str, Predictions], labels: np.ndarray, target: int,
            strategy: str = "balanced", n_per_model: int = 100, seed: int = 0,
            outcome: str | None = None, min_confidence: float = 0.0,
            target_name: str | None = None) -> Sample:
     """Sample evaluation images for each model; see the module docstring for strategies.
+
+    ``preds``: ``{model key: Predictions}`` in the comparison's model order (the balanced
+    cells of the models are drawn one model after the other from one generator seeded with
+    ``seed``).
 
     Raises
     ------
@@ -70,8 +75,8 @@ def sample(pred_a: Predictions, pred_b: Predictions, labels: np.ndarray, target:
         raise ImacsInputError("outcome", f"must be one of {OUTCOMES} with sampling='outcome', got {outcome!r}")
     rng = np.random.default_rng(seed)
     name = target_name if target_name is not None else str(target)
-    out_of = {"A": outcomes(pred_a.predicted, labels, target),
-              "B": outcomes(pred_b.predicted, labels, target)}
+    models = list(preds)
+    out_of = {m: outcomes(p.predicted, labels, target) for m, p in preds.items()}
     idx, outs, counts, notes = {}, {}, {}, []
 
     if strategy in ("balanced", "outcome"):
@@ -79,7 +84,7 @@ def sample(pred_a: Predictions, pred_b: Predictions, labels: np.ndarray, target:
         per_cell = int(n_per_model) // len(cells) if strategy == "balanced" else int(n_per_model)
         if per_cell < 1:
             raise ImacsInputError("n_per_model", f"must be >= 4 for balanced sampling, got {n_per_model}")
-        for m in ("A", "B"):
+        for m in models:
             chosen, counts[m] = [], {}
             for cell in cells:
                 pool = np.flatnonzero(out_of[m] == cell)
@@ -92,30 +97,30 @@ def sample(pred_a: Predictions, pred_b: Predictions, labels: np.ndarray, target:
                                  f"(asked for {per_cell}); took {take}")
             idx[m] = np.concatenate(chosen).astype(np.int64)
     elif strategy == "all":
-        for m in ("A", "B"):
+        for m in models:
             idx[m] = np.arange(len(labels), dtype=np.int64)
             counts[m] = {c: {"requested": None, "available": int((out_of[m] == c).sum()),
                              "taken": int((out_of[m] == c).sum())} for c in OUTCOMES}
     else:  # disagreements
-        a_pos = pred_a.predicted == target
-        b_pos = pred_b.predicted == target
-        gap = np.abs(pred_a.scores[:, target] - pred_b.scores[:, target])
-        pool = np.flatnonzero((a_pos != b_pos) & (gap >= min_confidence))
+        pos = np.stack([p.predicted == target for p in preds.values()])
+        sc = np.stack([p.scores[:, target] for p in preds.values()])
+        gap = sc.max(axis=0) - sc.min(axis=0)
+        pool = np.flatnonzero(pos.any(axis=0) & ~pos.all(axis=0) & (gap >= min_confidence))
         order = pool[np.lexsort((pool, -gap[pool]))]
         pick = np.sort(order[: int(n_per_model)])
         if len(pick) < n_per_model:
             notes.append(f"only {len(pool)} images where the models disagree on {name!r}"
                          + (f" with |score gap| >= {min_confidence}" if min_confidence else "")
                          + f" (asked for {n_per_model})")
-        for m in ("A", "B"):
+        for m in models:
             idx[m] = pick.astype(np.int64)
             counts[m] = {"disagreements": {"requested": int(n_per_model), "available": int(len(pool)),
                                            "taken": int(len(pick))}}
-    for m in ("A", "B"):
+    for m in models:
         outs[m] = out_of[m][idx[m]]
-    if len(idx["A"]) + len(idx["B"]) == 0:
+    if sum(len(v) for v in idx.values()) == 0:
         raise ImacsInputError("images", f"no image could be sampled for class {name!r} with "
                               f"strategy {strategy!r}: " + "; ".join(notes))
     for note in notes:
-        warnings.warn(note, ImacsWarning, stacklevel=3)
+        warnings.warn(note, ImacsWarning, stacklevel=4)  # the caller of compare()
     return Sample(indices=idx, outcomes=outs, counts=counts, warnings=notes)

@@ -7,15 +7,18 @@ expected numbers and orders computed here into ``js/tests/fixtures/summary_cases
 vitest checks the port against them and ``tests/test_summary.py`` checks that the committed
 fixture is what this module computes now.
 
-A cluster summary is a plain dict (JSON-ready)::
+A cluster summary is a plain dict (JSON-ready), one entry per model key (``"A"``, ``"B"``
+for two models; ``"A"`` .. ``"H"`` for up to eight)::
 
     {"id": 3, "size": 41, "count": {"A": 30, "B": 11},
      "mean_attribution": {"A": 0.01, "B": 0.22},        # None: the model has no segment here
      "histogram": {"A": [..], "B": [..]},               # counts on the shared bin edges
      "outcomes": {"A": {"TP": 3, "TN": 20, "FP": 5, "FN": 2}, "B": {...}},
      "one_sided": None,                                 # "A" | "B" | None
-     "imbalance": 0.21,                                 # |mean A - mean B|, or None
-     "importance": 0.22}                                # largest mean, or None
+     "imbalance": 0.21,                                 # max - min of the means, or None
+     "importance": 0.22,                                # largest mean, or None
+     "consensus": {"models": ["B"], "n": 1, "of": 2,    # who attributes it positively
+                   "strength": 0.22}}                   # their mean of means, or None
 
 Definitions
 -----------
@@ -32,10 +35,17 @@ Definitions
 * **one_sided:** ``"A"`` (or ``"B"``) when only that model has a mean in the cluster, i.e.
   only its segments fall into it; ``None`` when both or neither have one. A one-sided cluster
   is the strongest difference there is between the two models.
-* **imbalance** = ``|mean_A - mean_B|`` (the paper's definition) for a two-sided cluster;
-  ``None`` (undefined) for a one-sided or empty cluster.
+* **imbalance** = the spread of the models' means, ``max - min`` over the models that have a
+  mean in the cluster (for two models ``|mean_A - mean_B|``, the paper's definition); ``None``
+  (undefined) for a one-sided or empty cluster. With more than two models a cluster that some
+  models do not use is ranked by the spread of the means it has.
 * **importance** = the largest mean among the models that have segments in the cluster;
   ``None`` for an empty cluster.
+* **consensus**: which models attribute the cluster *positively*, i.e. have a mean above
+  :data:`CONSENSUS_FRACTION` of the reference bar (:func:`max_mean_attribution`, the largest
+  mean of any model in any cluster, computed on the same rows); ``n`` of ``of`` (all models of
+  the comparison, present or not) and ``strength``, the mean of their means (``None`` when no
+  model does). When no mean is positive, no model attributes any cluster positively.
 
 Orders between clusters (:func:`order_clusters`; every order puts empty clusters, ``size`` 0,
 last, by id):
@@ -69,7 +79,20 @@ from ..errors import ImacsInputError
 CLUSTER_ORDERS = ("imbalance", "importance", "size")
 INNER_ORDERS = ("attribution", "centroid")
 MODELS = ("A", "B")
+"""Model keys of a two-model comparison."""
+MODEL_KEYS = tuple("ABCDEFGH")
+"""Model keys of a comparison of up to eight models, in the order the models were given."""
 OUTCOMES = ("TP", "TN", "FP", "FN")
+CONSENSUS_FRACTION = 0.25
+"""A model attributes a cluster positively when its mean exceeds this share of the reference
+bar (the largest mean of any model in any cluster)."""
+
+
+def model_keys(n_models: int) -> tuple[str, ...]:
+    """The keys of a comparison of ``n_models`` models (``("A", "B")`` for two)."""
+    if not 2 <= int(n_models) <= len(MODEL_KEYS):
+        raise ImacsInputError("models", f"compare 2 to {len(MODEL_KEYS)} models, got {n_models}")
+    return MODEL_KEYS[:int(n_models)]
 
 
 def shared_bin_edges(attributions: np.ndarray, n_bins: int = 12) -> np.ndarray:
@@ -113,39 +136,59 @@ def filter_segments(segments: pd.DataFrame, outcomes: Iterable[str] = OUTCOMES,
     return segments[keep]
 
 
-def summarize_clusters(segments: pd.DataFrame, n_clusters: int, edges: np.ndarray) -> list[dict]:
+def summarize_clusters(segments: pd.DataFrame, n_clusters: int, edges: np.ndarray,
+                       models: Iterable[str] = MODELS) -> list[dict]:
     """Summaries of clusters ``0..n_clusters-1`` (in id order) from a segments table.
 
     ``segments`` needs the columns ``model``, ``cluster``, ``attribution`` and ``outcome``;
     pass ``filter_segments(segments, outcomes, models)`` for the statistics under a filter.
+    ``models``: every model key of the comparison (rows of other keys are ignored).
     """
+    models = tuple(models)
+    nm = len(models)
     cl = segments["cluster"].to_numpy().astype(np.int64)
-    is_b = (segments["model"].to_numpy() == "B").astype(np.int64)
+    code = pd.Categorical(segments["model"], categories=models).codes.astype(np.int64)
     att = segments["attribution"].to_numpy().astype(np.float64)
     outc = pd.Categorical(segments["outcome"], categories=OUTCOMES).codes.astype(np.int64)
-    key = cl * 2 + is_b  # rows grouped by (cluster, model) with one stable sort
+    key = np.where(code >= 0, cl * nm + code, -1)  # rows grouped by (cluster, model), one sort
     order = np.argsort(key, kind="stable")
-    bounds = np.searchsorted(key[order], np.arange(2 * n_clusters + 1))
+    bounds = np.searchsorted(key[order], np.arange(nm * n_clusters + 1))
     out = []
     for c in range(n_clusters):
-        rows = {m: order[bounds[2 * c + j]:bounds[2 * c + j + 1]] for j, m in enumerate(MODELS)}
-        means = {m: mean_attribution(att[rows[m]]) for m in MODELS}
-        present = [m for m in MODELS if means[m] is not None]
+        rows = {m: order[bounds[nm * c + j]:bounds[nm * c + j + 1]] for j, m in enumerate(models)}
+        means = {m: mean_attribution(att[rows[m]]) for m in models}
+        present = [m for m in models if means[m] is not None]
         counts = {m: np.bincount(outc[rows[m]][outc[rows[m]] >= 0], minlength=len(OUTCOMES))
-                  for m in MODELS}
+                  for m in models}
+        vals = [means[m] for m in present]
         out.append({
             "id": int(c),
-            "size": int(len(rows["A"]) + len(rows["B"])),
-            "count": {m: int(len(rows[m])) for m in MODELS},
+            "size": int(sum(len(rows[m]) for m in models)),
+            "count": {m: int(len(rows[m])) for m in models},
             "mean_attribution": means,
-            "histogram": {m: histogram(att[rows[m]], edges) for m in MODELS},
+            "histogram": {m: histogram(att[rows[m]], edges) for m in models},
             "outcomes": {m: {o: int(counts[m][i]) for i, o in enumerate(OUTCOMES)}
-                         for m in MODELS},
+                         for m in models},
             "one_sided": present[0] if len(present) == 1 else None,
-            "imbalance": abs(means["A"] - means["B"]) if len(present) == 2 else None,
-            "importance": max(means[m] for m in present) if present else None,
+            "imbalance": max(vals) - min(vals) if len(present) >= 2 else None,
+            "importance": max(vals) if present else None,
         })
+    ref = max_mean_attribution(out)
+    for c in out:
+        c["consensus"] = consensus(c["mean_attribution"], ref)
     return out
+
+
+def consensus(means: dict, reference: float) -> dict:
+    """Which models attribute a cluster positively (see the module docstring).
+
+    ``means``: ``{model: mean or None}`` of every model of the comparison; ``reference``: the
+    reference bar of the same rows.
+    """
+    cut = CONSENSUS_FRACTION * reference
+    pos = [m for m, v in means.items() if v is not None and reference > 0 and v > cut]
+    return {"models": pos, "n": len(pos), "of": len(means),
+            "strength": math.fsum(means[m] for m in pos) / len(pos) if pos else None}
 
 
 def _order_key(c: dict, order: str) -> tuple:

@@ -1,9 +1,9 @@
 """One unit of the engine's per-image work, the same in this process and on a Ray worker.
 
 The pipeline cuts the sampled images of a class into :class:`ChunkTask` s (a few dozen images,
-each with the models that sampled it). A :class:`Worker` holds what the work needs (both model
-adapters, the embedder, the run's settings, the attribution cache) and turns a task plus its
-pixels into a :class:`ChunkOutput`: for every model that sampled an image, its ranked segments
+each with the models that sampled it). A :class:`Worker` holds what the work needs (every
+model's adapter, the embedder, the run's settings, the attribution cache) and turns a task plus
+its pixels into a :class:`ChunkOutput`: for every model that sampled an image, its ranked segments
 and their Shapley values, then for every distinct segment its embedding, thumbnail and mask, and
 for every image its preview. The driver appends outputs to the result's store in task order, so
 nothing per segment is held for the whole run, and a local run and a Ray run (same tasks, same
@@ -24,7 +24,6 @@ from .segmentation import segment_bboxes, segment_images
 from .settings import RunSettings
 from .shapley import known_coalitions, segment_shapley
 
-MODELS = ("A", "B")
 COLUMNS = ("model", "image_index", "segment_index", "rank", "bbox", "outcome", "attribution")
 """Per-segment columns a worker produces (the driver adds source, label, predictions, clusters)."""
 
@@ -61,7 +60,8 @@ class ChunkTask:
 
 @dataclass
 class ChunkOutput:
-    """Everything one task produced, rows in the order model A's images, then model B's.
+    """Everything one task produced, rows in the order of the models (model A's images, then
+    model B's, ...).
 
     ``columns`` holds :data:`COLUMNS` (``bbox`` as ``int64 [r, 4]``); the arrays have one row
     per segment row; ``preview_index`` / ``previews`` one per image with a segment.
@@ -88,7 +88,7 @@ class Worker:
     Parameters
     ----------
     adapters : dict
-        ``{"A": ModelAdapter, "B": ModelAdapter}``.
+        ``{model key: ModelAdapter}`` (``"A"``, ``"B"``, ... in the comparison's order).
     embedder : str, callable or Embedder
         The embedding model's spec (built on first use, in the process that uses it).
     settings : RunSettings
@@ -133,7 +133,7 @@ class Worker:
         return self._built["embedder"]
 
     def predict(self, images: np.ndarray) -> dict:
-        """``{model: raw outputs [n, C]}`` of both models on ``images``."""
+        """``{model: raw outputs [n, C]}`` of every model on ``images``."""
         return {m: ad.raw(images) for m, ad in self.adapters.items()}
 
     def attribute(self, task: ChunkTask, images: np.ndarray) -> ChunkOutput:
@@ -146,7 +146,7 @@ class Worker:
         by_index = {int(i): j for j, i in enumerate(task.indices)}
         cols = {c: [] for c in COLUMNS}
         shap, hits, misses = [], 0, 0
-        for m in MODELS:
+        for m in self.adapters:  # the comparison's model order
             sel = np.flatnonzero(task.members[m])
             if not len(sel):
                 continue

@@ -166,6 +166,7 @@ def load(path):
         arrays = {name: rs.array(f"class{ci}", name) for name in ROW_ARRAYS}
         reduced = rs.array(f"class{ci}", "reduced_embeddings")
         cc = ClassComparison(target=info["target"], segments=seg, sampling=info["sampling"],
+                             models=tuple(meta["model_names"]),
                              warnings=info["warnings"], n_clusters=int(info["n_clusters"]),
                              bin_edges=np.asarray(rs.array(f"class{ci}", "bin_edges")),
                              reduced_embeddings=reduced, **arrays)

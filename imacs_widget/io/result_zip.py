@@ -51,6 +51,7 @@ def load_zip(path: Path):
             if reduced in z.namelist():
                 arrays["reduced_embeddings"] = _read_npy(z, reduced)
             cc = ClassComparison(target=info["target"], segments=seg, sampling=info["sampling"],
+                                 models=tuple(meta["model_names"]),
                                  warnings=info["warnings"], n_clusters=_n_clusters(info, meta, seg),
                                  **arrays)
             cc.summarize()

@@ -30,16 +30,17 @@ are the result's. The order of segments inside a cluster needs no port: the payl
 segment's position in :func:`~imacs_widget.engine.summary.order_within` of all segments, and
 the order of any subset (a cluster, one model, a filter) is that order restricted to it.
 
-Typed shape (version 3)::
+Typed shape (version 4)::
 
     Payload = {
-        "version": 3,
+        "version": 4,
         "class_names": list[str],          # every class, index = class id (labels, predictions)
         "target_class": str,               # class of interest of this payload
         "classes": list[str],              # result.classes_of_interest (>= 1); the class
                                            # selector lists these
-        "model_names": {"A": str, "B": str},
-        "accuracy": {"A": float | None, "B": float | None},
+        "models": list[str],               # the model keys: ["A", "B"], or up to "H"
+        "model_names": {key: str},         # display name of every model
+        "accuracy": {key: float | None},
         "warnings": list[str],
         "sampling": dict,                  # result.sampling made JSON-safe (may be {})
         "order": "imbalance" | "importance" | "size",   # the result's default cluster order
@@ -56,7 +57,8 @@ Typed shape (version 3)::
                                            # cluster / by_*): what re-clustering leaves as is
         "segments": {                      # columnar, every Column has n_segments entries;
                                            # entry i = row i of result.segments
-            "model": Column[uint8],        #   0 = A, 1 = B (model whose sampling chose the image)
+            "model": Column[uint8],        #   index into "models" (model whose sampling chose
+                                           #   the image): 0 = A, 1 = B, ...
             "image": Column[uint],         #   row into "images"
             "segment": Column[uint],       #   segment id in that image's label map
             "rank": Column[uint],          #   0 = most important by the ranking
@@ -73,8 +75,10 @@ Typed shape (version 3)::
                                            # order of first appearance (image_order)
             "index": Column[uint32],       #   image_index into the user's images
             "label": Column[uint],         #   true class id
-            "pred_a": Column[uint], "pred_b": Column[uint],        # predicted class id of each model
-            "score_a": Column[float64], "score_b": Column[float64],  # score, class of interest
+            "pred_a": Column[uint], "pred_b": Column[uint],        # predicted class id of each
+            "score_a": Column[float64], "score_b": Column[float64],  # model, its score for the
+                                           # class of interest (pred_c / score_c ... with more
+                                           # models: "pred_" + key.lower())
             "width": Column[uint], "height": Column[uint],         # original size in pixels
         },
         "thumbs": Atlas,                   # thumbnails (pixels outside the segment dimmed) of
@@ -125,7 +129,7 @@ __all__ = ["PAYLOAD_VERSION", "OUTCOMES", "MODELS", "ORDERS", "INNER_ORDERS", "b
            "payload_nbytes", "slider_range", "tile_page", "tile_selection", "image_order",
            "bin_index"]
 
-PAYLOAD_VERSION = 3
+PAYLOAD_VERSION = 4
 _MIME = {"webp": "image/webp", "jpeg": "image/jpeg", "jpg": "image/jpeg", "png": "image/png"}
 
 
@@ -453,7 +457,7 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
     if len(result.thumbnails) != n:
         raise ValueError(f"result.thumbnails: {len(result.thumbnails)} thumbnails for {n} segments")
     static = _cached(cache, ("static", encoding), (seg, result.image_shape),
-                     lambda: _static_columns(seg, result.image_shape, encoding))
+                     lambda: _static_columns(seg, result.image_shape, encoding, result.models))
     images, segments_static, buffers, image_rows, order = static
     buffers = list(buffers)  # the cached prefix; this payload's own buffers follow
     segments = dict(segments_static)
@@ -498,8 +502,9 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
         "class_names": [str(c) for c in result.class_names],
         "target_class": str(result.target_class),
         "classes": [str(c) for c in result.classes_of_interest],
-        "model_names": {m: str(result.model_names[m]) for m in MODELS},
-        "accuracy": {m: _num(result.accuracy.get(m), 4) for m in MODELS},
+        "models": list(result.models),
+        "model_names": {m: str(result.model_names[m]) for m in result.models},
+        "accuracy": {m: _num(result.accuracy.get(m), 4) for m in result.models},
         "warnings": [str(x) for x in result.warnings],
         "sampling": _json_safe(result.sampling),
         "order": result.order,
@@ -519,7 +524,7 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
     return payload, buffers
 
 
-def _static_columns(seg, image_shape, encoding: str):
+def _static_columns(seg, image_shape, encoding: str, models=MODELS):
     """What re-clustering leaves as it is: the images table and the segment columns but the
     clusters, with their buffers (cached by the widget between re-clusters)."""
     n = len(seg)
@@ -543,10 +548,8 @@ def _static_columns(seg, image_shape, encoding: str):
     images = {
         "index": _column(np.asarray(order, np.int64), encoding, buffers, "uint32"),
         "label": col("label"),
-        "pred_a": col("pred_a"),
-        "pred_b": col("pred_b"),
-        "score_a": col("score_a", "float64"),
-        "score_b": col("score_b", "float64"),
+        **{f"pred_{m.lower()}": col(f"pred_{m.lower()}") for m in models},
+        **{f"score_{m.lower()}": col(f"score_{m.lower()}", "float64") for m in models},
         "width": _column(np.full(len(order), w, np.int64), encoding, buffers),
         "height": _column(np.full(len(order), h, np.int64), encoding, buffers),
     }
@@ -557,7 +560,7 @@ def _static_columns(seg, image_shape, encoding: str):
     box = np.clip(np.round(1000 * bb / scale), 0, 1000).astype(np.int64).reshape(-1)
     attribution = seg["attribution"].to_numpy(np.float64)
     segments = {  # what re-clustering leaves as it is: these buffers come first
-        "model": _column(_codes(seg["model"], MODELS), encoding, buffers, "uint8"),
+        "model": _column(_codes(seg["model"], models), encoding, buffers, "uint8"),
         "image": _column(image_rows, encoding, buffers),
         "segment": _column(seg["segment_index"].to_numpy(np.int64), encoding, buffers),
         "rank": _column(seg["rank"].to_numpy(np.int64), encoding, buffers),

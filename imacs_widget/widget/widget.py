@@ -140,7 +140,8 @@ class ImacsWidget(anywidget.AnyWidget):
                       help="Outcomes shown, a subset of ['TP', 'TN', 'FP', 'FN'] (of the model "
                       "whose sampling chose the image).").tag(sync=True)
     models = t.List(t.Unicode(), default_value=list(MODELS),
-                    help="Models shown, a subset of ['A', 'B'].").tag(sync=True)
+                    help="Models shown, a subset of the result's model keys (['A', 'B'] for a "
+                    "pair, up to 'H'; default: all of them).").tag(sync=True)
     selected_cluster = t.Int(None, allow_none=True,
                              help="Cluster exploded into the two confusion matrices (paper "
                              "§5.3), or None.").tag(sync=True)
@@ -182,7 +183,8 @@ class ImacsWidget(anywidget.AnyWidget):
         payload, buffers = self._build()
         k = payload["static_buffers"]
         init = {"n_clusters": result.n_clusters, "target_class": result.target_class,
-                "order": result.order, "inner_order": result.inner_order}
+                "order": result.order, "inner_order": result.inner_order,
+                "models": list(result.models)}
         super().__init__(_payload=payload, _images=buffers[:k], _cluster_images=buffers[k:],
                          **{**init, **traits})
         if wanted_class is not None:
@@ -252,7 +254,7 @@ class ImacsWidget(anywidget.AnyWidget):
                 raise _Invalid(f"{name} must be one of {list(allowed)}, got {value!r}")
             return value
         if name in ("outcomes", "models"):
-            allowed = OUTCOMES if name == "outcomes" else MODELS
+            allowed = OUTCOMES if name == "outcomes" else r.models
             if not isinstance(value, (list, tuple)) or not all(
                     isinstance(v, str) and v in allowed for v in value):
                 raise _Invalid(f"{name} must be a list of {list(allowed)}, got {value!r}")

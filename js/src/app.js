@@ -7,7 +7,7 @@
 import { h, replace } from "./dom.js";
 import {
   decodePayload, filterSegments, clusterStats, orderClusters, maxMeanAttribution,
-  OUTCOMES, MODELS, ORDERS, INNER_ORDERS, VIEWS, parseAnswer,
+  OUTCOMES, MODELS, MODEL_KEYS, ORDERS, INNER_ORDERS, VIEWS, parseAnswer,
 } from "./data.js";
 import { PAYLOAD_VERSION } from "./types.js";
 import { modelChip, outcomeChip, OUTCOME_TEXT } from "./parts.js";
@@ -16,6 +16,7 @@ import { PictureStore } from "./tiles.js";
 import { pagesToFetch } from "./virtual.js";
 
 const ORDER_TEXT = { imbalance: "imbalance |A − B|", importance: "importance", size: "size" };
+const ORDER_TEXT_N = { ...ORDER_TEXT, imbalance: "spread of the means (max − min)" };  // 3+ models
 const INNER_TEXT = { attribution: "attribution", centroid: "distance to centroid" };
 const VIEW_TEXT = { clusters: "Concept clusters", histogram: "Cluster histogram" };
 const PENDING_TIMEOUT_MS = 120000;
@@ -30,7 +31,7 @@ export function readState(model) {
     order: pick(model.get("order"), ORDERS, "imbalance"),
     innerOrder: pick(model.get("inner_order"), INNER_ORDERS, "attribution"),
     outcomes: subset(model.get("outcomes"), OUTCOMES),
-    models: subset(model.get("models"), MODELS),
+    models: subset(model.get("models"), MODEL_KEYS),
     selected: Number.isInteger(sel) ? sel : null,
     view: pick(model.get("view"), VIEWS, "clusters"),
     targetClass: model.get("target_class"),
@@ -41,21 +42,23 @@ export function readState(model) {
 
 /** Derived view data: filtered segments, per-cluster stats, cluster order, shared scales. */
 export function deriveContext(data, st, expanded, extra = {}) {
-  const shown = filterSegments(data.segments, st.outcomes, st.models);
-  const stats = clusterStats(shown, data.clusterIds, data.edges);
+  const all = data.models || MODELS;
+  const models = st.models.filter((m) => all.includes(m));
+  const shown = filterSegments(data.segments, st.outcomes, models);
+  const stats = clusterStats(shown, data.clusterIds, data.edges, all);
   const order = orderClusters(stats, st.order).filter((id) => stats.get(id).size > 0);
   let sizeMax = 0, lo = 0, hi = 0;
   for (const id of order) {
     const c = stats.get(id);
     sizeMax = Math.max(sizeMax, c.size);
-    for (const m of st.models) if (c.mean_attribution[m] !== null) { lo = Math.min(lo, c.mean_attribution[m]); hi = Math.max(hi, c.mean_attribution[m]); }
+    for (const m of models) if (c.mean_attribution[m] !== null) { lo = Math.min(lo, c.mean_attribution[m]); hi = Math.max(hi, c.mean_attribution[m]); }
   }
   const refMean = maxMeanAttribution(stats);
   hi = Math.max(hi, refMean);
   if (hi - lo < 1e-12) hi = lo + 1;
   return {
     data, shown, stats, order, hidden: data.clusterIds.length - order.length, sizeMax,
-    meanDomain: [lo, hi], refMean, models: st.models, outcomes: st.outcomes,
+    meanDomain: [lo, hi], refMean, models, allModels: all, outcomes: st.outcomes,
     innerOrder: st.innerOrder, selected: st.selected, expanded, ...extra,
   };
 }
@@ -96,9 +99,16 @@ export function createApp(el, model, { invoke = null } = {}) {
   const outcomeBoxes = OUTCOMES.map((o) => h("input", { type: "checkbox", value: o, attrs: { "aria-label": OUTCOME_TEXT[o] } }));
   const outcomeGroup = h("div", { class: "imacs-checks", data: { imacsControl: "outcomes" }, attrs: { role: "group", "aria-label": "outcomes shown" } },
     OUTCOMES.map((o, k) => h("label", { class: "imacs-check", title: OUTCOME_TEXT[o] }, [outcomeBoxes[k], outcomeChip(o)])));
-  const modelBoxes = MODELS.map((m) => h("input", { type: "checkbox", value: m }));
-  const modelGroup = h("div", { class: "imacs-checks", data: { imacsControl: "models" }, attrs: { role: "group", "aria-label": "models shown" } },
-    MODELS.map((m, k) => h("label", { class: "imacs-check" }, [modelBoxes[k], h("span", { class: `imacs-chip imacs-chip-${m}` }, [h("span", { class: "imacs-swatch" }), h("span", { class: "imacs-chip-key", text: m })])])));
+  // one checkbox per model of the result (rebuilt when a payload brings other models)
+  let modelKeys = [], modelBoxes = [];
+  const modelGroup = h("div", { class: "imacs-checks", data: { imacsControl: "models" }, attrs: { role: "group", "aria-label": "models shown" } });
+  function buildModelBoxes(keys, names) {
+    if (keys.join() === modelKeys.join()) return;
+    modelKeys = keys.slice();
+    modelBoxes = keys.map((m) => h("input", { type: "checkbox", value: m, attrs: { "aria-label": `model ${m}: ${names[m] ?? m}` } }));
+    replace(modelGroup, ...keys.map((m, k) => h("label", { class: "imacs-check", title: names[m] ?? m }, [modelBoxes[k], h("span", { class: `imacs-chip imacs-chip-${m}` }, [h("span", { class: "imacs-swatch" }), h("span", { class: "imacs-chip-key", text: m })])])));
+  }
+  buildModelBoxes([...MODELS], {});
   const field = (label, ...kids) => h("div", { class: "imacs-field" }, [h("span", { class: "imacs-field-label", text: label }), h("div", { class: "imacs-field-body" }, kids)]);
   controls.append(
     field("Class of interest", classSelect),
@@ -180,7 +190,7 @@ export function createApp(el, model, { invoke = null } = {}) {
   orderSelect.addEventListener("change", () => setTrait("order", orderSelect.value));
   innerSelect.addEventListener("change", () => setTrait("inner_order", innerSelect.value));
   outcomeGroup.addEventListener("change", () => setTrait("outcomes", OUTCOMES.filter((_, k) => outcomeBoxes[k].checked)));
-  modelGroup.addEventListener("change", () => setTrait("models", MODELS.filter((_, k) => modelBoxes[k].checked)));
+  modelGroup.addEventListener("change", () => setTrait("models", modelKeys.filter((_, k) => modelBoxes[k].checked)));
   tabButtons.forEach((b, k) => b.addEventListener("click", () => setTrait("view", VIEWS[k])));
   nRange.addEventListener("input", () => { nValue.textContent = nRange.value; });
   nRange.addEventListener("change", () => {
@@ -249,7 +259,7 @@ export function createApp(el, model, { invoke = null } = {}) {
         ]),
       ]),
       h("div", { class: "imacs-legend" }, [
-        ...MODELS.map((m) => h("span", { class: "imacs-legend-item", title: `model ${m}` }, [modelChip(m, d.modelNames[m]), h("span", { class: "imacs-muted", text: pct(acc[m]) })])),
+        ...d.models.map((m) => h("span", { class: "imacs-legend-item", title: `model ${m}` }, [modelChip(m, d.modelNames[m]), h("span", { class: "imacs-muted", text: pct(acc[m]) })])),
         h("span", { class: "imacs-legend-sep" }),
         ...OUTCOMES.map((o) => outcomeChip(o)),
       ]),
@@ -286,7 +296,10 @@ export function createApp(el, model, { invoke = null } = {}) {
     orderSelect.value = st.order;
     innerSelect.value = st.innerOrder;
     outcomeBoxes.forEach((b, k) => { b.checked = st.outcomes.includes(OUTCOMES[k]); });
-    modelBoxes.forEach((b, k) => { b.checked = st.models.includes(MODELS[k]); });
+    if (d) buildModelBoxes(d.models, d.modelNames);
+    modelBoxes.forEach((b, k) => { b.checked = st.models.includes(modelKeys[k]); });
+    const orderText = d && d.models.length > 2 ? ORDER_TEXT_N : ORDER_TEXT;
+    [...orderSelect.options].forEach((o) => { o.textContent = orderText[o.value]; });
     tabButtons.forEach((b, k) => {
       const on = VIEWS[k] === st.view;
       b.classList.toggle("imacs-tab-active", on);

@@ -8,7 +8,9 @@ import { PAYLOAD_VERSION } from "./types.js";
 /** @typedef {import("./types.js").Segment} Segment */
 
 export const OUTCOMES = /** @type {const} */ (["TP", "TN", "FP", "FN"]);
-export const MODELS = /** @type {const} */ (["A", "B"]);
+export const MODELS = /** @type {const} */ (["A", "B"]);  // the keys of a pair of models
+export const MODEL_KEYS = /** @type {const} */ (["A", "B", "C", "D", "E", "F", "G", "H"]);  // up to eight
+export const CONSENSUS_FRACTION = 0.25;  // summary.CONSENSUS_FRACTION
 export const ORDERS = /** @type {const} */ (["imbalance", "importance", "size"]);
 export const INNER_ORDERS = /** @type {const} */ (["attribution", "centroid"]);
 export const VIEWS = /** @type {const} */ (["clusters", "histogram"]);
@@ -68,9 +70,14 @@ export function decodePayload(p, buffers = [], reuse = null) {
     return { ok: false, error: "clusters must list distinct integer ids" };
   }
   const known = new Set(clusterIds);
+  const models = p.models;
+  if (!Array.isArray(models) || models.length < 2 || models.length > MODEL_KEYS.length || models.some((k, j) => k !== MODEL_KEYS[j])) {
+    return { ok: false, error: "models must list the keys A, B, ... of 2 to 8 models" };
+  }
   const im = {};
   let m = -1;
-  for (const c of ["index", "label", "pred_a", "pred_b", "score_a", "score_b", "width", "height"]) {
+  const perModel = models.flatMap((k) => [`pred_${k.toLowerCase()}`, `score_${k.toLowerCase()}`]);
+  for (const c of ["index", "label", ...perModel, "width", "height"]) {
     im[c] = column((p.images || {})[c], buffers);
     if (m < 0 && im[c]) m = im[c].length;
     if (!im[c] || im[c].length !== m) return { ok: false, error: `images.${c} has the wrong length` };
@@ -93,10 +100,11 @@ export function decodePayload(p, buffers = [], reuse = null) {
     const img = s.image[i];
     if (!Number.isInteger(img) || img < 0 || img >= m) return { ok: false, error: `segment ${i} refers to a missing image` };
     if (!known.has(s.cluster[i])) return { ok: false, error: `segment ${i} is in an unlisted cluster` };
+    if (!(s.model[i] >= 0 && s.model[i] < models.length)) return { ok: false, error: `segment ${i} has an unknown model` };
     const a = s.attribution[i];
     segments[i] = {
       i,
-      model: s.model[i] === 1 ? "B" : "A",
+      model: models[s.model[i]],
       image: img,
       segment: s.segment[i],
       rank: s.rank[i],
@@ -110,11 +118,13 @@ export function decodePayload(p, buffers = [], reuse = null) {
   }
   const images = new Array(m);
   for (let j = 0; j < m; j++) {
-    images[j] = {
-      index: im.index[j], label: im.label[j], predA: im.pred_a[j], predB: im.pred_b[j],
-      scoreA: isNum(im.score_a[j]) ? im.score_a[j] : null, scoreB: isNum(im.score_b[j]) ? im.score_b[j] : null,
-      width: im.width[j], height: im.height[j],
-    };
+    const pred = {}, score = {};
+    for (const k of models) {
+      const l = k.toLowerCase(), v = im[`score_${l}`][j];
+      pred[k] = im[`pred_${l}`][j];
+      score[k] = isNum(v) ? v : null;
+    }
+    images[j] = { index: im.index[j], label: im.label[j], pred, score, width: im.width[j], height: im.height[j] };
   }
   let maxAbs = 0;
   for (const d of segments) if (d.attribution !== null) maxAbs = Math.max(maxAbs, Math.abs(d.attribution));
@@ -123,7 +133,8 @@ export function decodePayload(p, buffers = [], reuse = null) {
     data: {
       payload: p, segments, images, clusterIds, edges: edges.slice(), maxAbs: maxAbs || 1,
       classNames: Array.isArray(p.class_names) ? p.class_names.map(String) : [],
-      modelNames: { A: String((p.model_names || {}).A ?? "A"), B: String((p.model_names || {}).B ?? "B") },
+      models: models.slice(),
+      modelNames: Object.fromEntries(models.map((k) => [k, String((p.model_names || {})[k] ?? k)])),
     },
   };
 }
@@ -137,7 +148,8 @@ export function decodePayload(p, buffers = [], reuse = null) {
  * @property {number[]} edges          the result's attribution bin edges
  * @property {number} maxAbs
  * @property {string[]} classNames
- * @property {{A: string, B: string}} modelNames
+ * @property {string[]} models        the model keys ("A", "B", ... up to "H")
+ * @property {Object<string, string>} modelNames
  */
 
 // ---- cluster statistics: a port of imacs_widget/engine/summary.py (see its docstring for the
@@ -222,45 +234,61 @@ export function filterSegments(segments, outcomes, models) {
  * segments of each model, for the views).
  * @returns {Map<number, ClusterStats>}
  */
-export function clusterStats(segments, clusterIds, edges) {
-  const by = new Map(clusterIds.map((id) => [id, { A: [], B: [] }]));
-  for (const s of segments) if (by.has(s.cluster)) by.get(s.cluster)[s.model].push(s);
+export function clusterStats(segments, clusterIds, edges, models = MODELS) {
+  const perModel = (f) => Object.fromEntries(models.map((m) => [m, f(m)]));
+  const by = new Map(clusterIds.map((id) => [id, perModel(() => [])]));
+  for (const s of segments) {
+    const g = by.get(s.cluster);
+    if (g && g[s.model]) g[s.model].push(s);
+  }
   const out = new Map();
   for (const [id, g] of by) {
-    const means = { A: meanAttribution(g.A.map((s) => s.attribution)), B: meanAttribution(g.B.map((s) => s.attribution)) };
-    const present = MODELS.filter((m) => means[m] !== null);
-    const outcomes = {};
-    for (const m of MODELS) {
-      outcomes[m] = Object.fromEntries(OUTCOMES.map((o) => [o, 0]));
-      for (const s of g[m]) outcomes[m][s.outcome] += 1;
-    }
+    const means = perModel((m) => meanAttribution(g[m].map((s) => s.attribution)));
+    const present = models.filter((m) => means[m] !== null);
+    const vals = present.map((m) => means[m]);
+    const outcomes = perModel((m) => {
+      const o = Object.fromEntries(OUTCOMES.map((k) => [k, 0]));
+      for (const s of g[m]) o[s.outcome] += 1;
+      return o;
+    });
     out.set(id, {
       id,
-      size: g.A.length + g.B.length,
-      count: { A: g.A.length, B: g.B.length },
+      size: models.reduce((t, m) => t + g[m].length, 0),
+      count: perModel((m) => g[m].length),
       mean_attribution: means,
-      histogram: { A: histogram(g.A, edges), B: histogram(g.B, edges) },
+      histogram: perModel((m) => histogram(g[m], edges)),
       outcomes,
       one_sided: present.length === 1 ? present[0] : null,
-      imbalance: present.length === 2 ? Math.abs(means.A - means.B) : null,
-      importance: present.length ? Math.max(...present.map((m) => means[m])) : null,
+      imbalance: present.length >= 2 ? Math.max(...vals) - Math.min(...vals) : null,
+      importance: present.length ? Math.max(...vals) : null,
+      consensus: null,
       segments: g,
     });
   }
+  const ref = maxMeanAttribution(out);
+  for (const c of out.values()) c.consensus = consensus(c.mean_attribution, ref);
   return out;
 }
+
+/** summary.consensus: the models whose mean exceeds CONSENSUS_FRACTION of the reference bar. */
+export function consensus(means, reference) {
+  const cut = CONSENSUS_FRACTION * reference;
+  const pos = Object.keys(means).filter((m) => means[m] !== null && reference > 0 && means[m] > cut);
+  return { models: pos, n: pos.length, of: Object.keys(means).length, strength: pos.length ? fsum(pos.map((m) => means[m])) / pos.length : null };
+}
 /**
- * @typedef {Object} ClusterStats
+ * @typedef {Object} ClusterStats   every per-model entry is keyed by model key ("A", "B", ...)
  * @property {number} id
  * @property {number} size
- * @property {{A: number, B: number}} count
- * @property {{A: number | null, B: number | null}} mean_attribution
- * @property {{A: number[], B: number[]}} histogram
- * @property {{A: Object<string, number>, B: Object<string, number>}} outcomes
- * @property {"A" | "B" | null} one_sided
- * @property {number | null} imbalance
+ * @property {Object<string, number>} count
+ * @property {Object<string, number | null>} mean_attribution
+ * @property {Object<string, number[]>} histogram
+ * @property {Object<string, Object<string, number>>} outcomes
+ * @property {string | null} one_sided
+ * @property {number | null} imbalance     spread max - min of the means (|A - B| for a pair)
  * @property {number | null} importance
- * @property {{A: Segment[], B: Segment[]}} segments
+ * @property {{models: string[], n: number, of: number, strength: number | null}} consensus
+ * @property {Object<string, Segment[]>} segments
  */
 
 /** summary._order_key, behind "empty clusters last". */
@@ -300,7 +328,7 @@ export function orderWithin(segments, innerOrder) {
 export function maxMeanAttribution(stats) {
   let best = null;
   for (const c of stats.values()) {
-    for (const m of MODELS) {
+    for (const m of Object.keys(c.mean_attribution)) {
       const v = c.mean_attribution[m];
       if (v !== null) best = best === null ? v : Math.max(best, v);
     }
@@ -339,10 +367,10 @@ export function locationHeatmap(segments, n = 8) {
 }
 
 /** Split one model's segments of a cluster by outcome (§5.3 confusion matrix cells). */
-export function confusionSplit(segments) {
+export function confusionSplit(segments, models = MODELS) {
   const out = {};
-  for (const m of MODELS) out[m] = { TP: [], FN: [], FP: [], TN: [] };
-  for (const s of segments) out[s.model][s.outcome].push(s);
+  for (const m of models) out[m] = { TP: [], FN: [], FP: [], TN: [] };
+  for (const s of segments) if (out[s.model]) out[s.model][s.outcome].push(s);
   return out;
 }
 

@@ -78,24 +78,30 @@ export function compositionPlot(st, ctx) {
   return plotBox(g, "size");
 }
 
-/** The two attribution histograms, mirrored: A up, B down, on the shared bins. */
+/** The attribution histograms on the shared bins: two models mirrored (A up, B down); more
+ * models one band each, top to bottom. */
 export function histogramPlot(st, ctx) {
   const edges = ctx.data.edges, nb = edges.length - 1;
   const g = s("svg", { class: "imacs-plot", width: PW, height: PH, viewBox: `0 0 ${PW} ${PH}`, role: "img" });
-  const mid = PH / 2, bw = PW / nb;
+  const bw = PW / nb, mirrored = ctx.models.length <= 2;
+  const band = mirrored ? PH / 2 : PH / Math.max(1, ctx.models.length);
   const maxC = Math.max(1, ...ctx.models.flatMap((m) => st.histogram[m]));
-  g.append(svgTitle(`attribution histograms (${ctx.models.join(" up, ")} down) on bins ${fmtSigned(edges[0])} .. ${fmtSigned(edges[nb])}`));
+  g.append(svgTitle(mirrored
+    ? `attribution histograms (${ctx.models.join(" up, ")} down) on bins ${fmtSigned(edges[0])} .. ${fmtSigned(edges[nb])}`
+    : `attribution histograms (${ctx.models.join(", ")}, top to bottom) on bins ${fmtSigned(edges[0])} .. ${fmtSigned(edges[nb])}`));
   ctx.models.forEach((m, mi) => {
+    const base = mirrored ? PH / 2 : band * (mi + 1);
     st.histogram[m].forEach((c, b) => {
       if (!c) return;
-      const hgt = Math.max(1, ((mid - 1) * c) / maxC);
-      const y = mi === 0 ? mid - hgt : mid;
+      const hgt = Math.max(1, ((band - 1) * c) / maxC);
+      const y = mirrored && mi === 1 ? base : base - hgt;
       const r = s("rect", { class: `imacs-fill-${m}`, x: b * bw + 0.5, y, width: Math.max(1, bw - 1), height: hgt });
       r.append(svgTitle(`${m}: ${c} in ${fmtSigned(edges[b])} .. ${fmtSigned(edges[b + 1])}`));
       g.append(r);
     });
+    if (!mirrored) g.append(s("line", { class: "imacs-axis", x1: 0, x2: PW, y1: base, y2: base }));
   });
-  g.append(s("line", { class: "imacs-axis", x1: 0, x2: PW, y1: mid, y2: mid }));
+  if (mirrored) g.append(s("line", { class: "imacs-axis", x1: 0, x2: PW, y1: PH / 2, y2: PH / 2 }));
   const x0 = ((0 - edges[0]) / (edges[nb] - edges[0])) * PW;
   g.append(s("line", { class: "imacs-zero", x1: x0, x2: x0, y1: 0, y2: PH }));
   return plotBox(g, "attribution");
@@ -108,14 +114,16 @@ export function meanPlot(st, ctx) {
   const g = s("svg", { class: "imacs-plot", width: PW, height: PH, viewBox: `0 0 ${PW} ${PH}`, role: "img" });
   const parts = ctx.models.map((m) => `${m} ${fmtSigned(st.mean_attribution[m])}`);
   g.append(svgTitle(`mean attribution: ${parts.join(", ")}; reference (largest mean of any cluster) ${fmtSigned(ctx.refMean)}`));
-  const rows = [["ref", ctx.refMean, 4], ...ctx.models.map((m) => [m, st.mean_attribution[m], 10])];
+  const mh = Math.min(10, (PH - 9) / Math.max(1, ctx.models.length) - (ctx.models.length > 2 ? 1 : 3));
+  const gap = ctx.models.length > 2 ? 1 : 3;
+  const rows = [["ref", ctx.refMean, 4], ...ctx.models.map((m) => [m, st.mean_attribution[m], mh])];
   let y = 2;
   for (const [key, v, hgt] of rows) {
     if (v !== null) {
       const a = x(Math.min(0, v)), b = x(Math.max(0, v));
       g.append(s("rect", { class: key === "ref" ? "imacs-fill-fg" : `imacs-fill-${key}`, x: a, y, width: Math.max(1, b - a), height: hgt, rx: 1 }));
     }
-    y += hgt + 3;
+    y += hgt + (key === "ref" ? 3 : gap);
   }
   g.append(s("line", { class: "imacs-zero", x1: x(0), x2: x(0), y1: 0, y2: PH }));
   return plotBox(g, "mean");

@@ -1,11 +1,11 @@
-// JSDoc mirror of the payload built by imacs_widget/widget/payload.py (version 3) and of the
+// JSDoc mirror of the payload built by imacs_widget/widget/payload.py (version 4) and of the
 // commands handled by imacs_widget/widget/widget.py. Keep both sides in step; bump
 // PAYLOAD_VERSION on any incompatible change.
 
-export const PAYLOAD_VERSION = 3;
+export const PAYLOAD_VERSION = 4;
 
 /**
- * @typedef {"A" | "B"} ModelKey
+ * @typedef {"A" | "B" | "C" | "D" | "E" | "F" | "G" | "H"} ModelKey   two to eight models
  * @typedef {"TP" | "TN" | "FP" | "FN"} Outcome
  * @typedef {"imbalance" | "importance" | "size"} ClusterOrder
  * @typedef {"attribution" | "centroid"} InnerOrder
@@ -37,7 +37,7 @@ export const PAYLOAD_VERSION = 3;
  * Columnar segment table (every Column has n_segments entries); entry i = row i of
  * result.segments.
  * @typedef {Object} PayloadSegments
- * @property {Column} model              uint8: 0 = A, 1 = B
+ * @property {Column} model              uint8: index into Payload.models (0 = A, 1 = B, ...)
  * @property {Column} image              row into Payload.images
  * @property {Column} segment            segment id in the image's label map
  * @property {Column} rank               0 = most important by the ranking
@@ -54,9 +54,9 @@ export const PAYLOAD_VERSION = 3;
  * @typedef {Object} PayloadImages
  * @property {Column} index   image_index into the user's images
  * @property {Column} label   true class id
- * @property {Column} pred_a
+ * @property {Column} pred_a    predicted class id of model A (pred_b, pred_c, ...: one per model)
  * @property {Column} pred_b
- * @property {Column} score_a   float64, score of the class of interest
+ * @property {Column} score_a   float64, model A's score of the class of interest (score_b, ...)
  * @property {Column} score_b
  * @property {Column} width   original size, pixels
  * @property {Column} height
@@ -64,12 +64,13 @@ export const PAYLOAD_VERSION = 3;
 
 /**
  * @typedef {Object} Payload
- * @property {3} version
+ * @property {4} version
  * @property {string[]} class_names
  * @property {string} target_class
  * @property {string[]} classes                 classes of interest the result holds
- * @property {{A: string, B: string}} model_names
- * @property {{A: number | null, B: number | null}} accuracy
+ * @property {ModelKey[]} models                the model keys, in order (2 to 8)
+ * @property {Object<string, string>} model_names   display name of every model key
+ * @property {Object<string, number | null>} accuracy
  * @property {string[]} warnings
  * @property {Object} sampling
  * @property {ClusterOrder} order

@@ -67,10 +67,11 @@ function clusterTitle(st, pos, ctx) {
     h("span", { class: "imacs-cluster-name", text: `Cluster ${st.id}` }),
     h("span", { class: "imacs-muted", text: `#${pos + 1}` }),
     h("span", { class: "imacs-cluster-meta", text: `${st.size} segment${st.size === 1 ? "" : "s"}` }),
-    st.one_sided !== null && ctx.models.length === 2 ? h("span", {
+    st.one_sided !== null && ctx.models.length >= 2 ? h("span", {
       class: `imacs-badge imacs-badge-${st.one_sided}`, text: `only ${st.one_sided}`,
       title: `only ${ctx.data.modelNames[st.one_sided]}'s segments fall into this cluster (imbalance undefined; ranked first by imbalance)`,
     }) : null,
+    (ctx.allModels || []).length > 2 ? consensusBadge(st, ctx) : null,
     ...ctx.models.map((m) => h("span", { class: `imacs-cluster-mean imacs-text-${m}`, title: `mean attribution of ${ctx.data.modelNames[m]}` }, [
       h("span", { class: "imacs-swatch imacs-swatch-" + m, attrs: { "aria-hidden": "true" } }),
       h("span", { text: `${st.count[m]} · mean ${fmtSigned(st.mean_attribution[m])}` }),
@@ -78,7 +79,21 @@ function clusterTitle(st, pos, ctx) {
   ]);
 }
 
-/** Concept cluster view (§5.2): two rows of tiles per cluster + composition/histogram/mean plots. */
+/** "positive for k of n": the models that attribute the cluster positively (summary.consensus). */
+function consensusBadge(st, ctx) {
+  const c = st.consensus;
+  const who = c.models.map((m) => ctx.data.modelNames[m]).join(", ");
+  return h("span", {
+    class: "imacs-consensus", data: { imacsConsensus: `${c.n}/${c.of}` },
+    title: c.n ? `${who} attribute${c.n === 1 ? "s" : ""} this cluster positively (mean above a quarter of the largest mean of any cluster; their mean ${fmtSigned(c.strength)})` : "no model's mean here is above a quarter of the largest mean of any cluster",
+  }, [
+    h("span", { class: "imacs-muted", text: "positive for " }),
+    h("strong", { text: `${c.n} of ${c.of}` }),
+    ...c.models.map((m) => h("span", { class: `imacs-swatch imacs-swatch-${m}`, attrs: { "aria-hidden": "true" } })),
+  ]);
+}
+
+/** Concept cluster view (§5.2): one row of tiles per model per cluster + composition/histogram/mean plots. */
 export function conceptView(ctx) {
   const root = h("div", { class: "imacs-view imacs-concept", data: { imacsView: "clusters" } });
   ctx.order.forEach((id, pos) => {
@@ -153,7 +168,7 @@ export function histogramView(ctx, available = 0) {
     });
     const plot = h("div", { class: "imacs-hplot", style: { width: `${width}px` } });
     ctx.models.forEach((m, mi) => {
-      const up = mi === 0; // first model stacks up from the axis, the second one down
+      const up = mi === 0; // first model stacks up from the axis, the others down
       const ordered = sortedRow(ctx, id, m);
       const full = histogramStacks(ordered, edges, 5);
       const stacks = ctx.live || !ctx.pictures ? full : histogramStacks(showable(ordered, ctx), edges, 5)
@@ -167,7 +182,7 @@ export function histogramView(ctx, available = 0) {
         half.append(col);
       });
       if (!st.segments[m].length) half.append(h("span", { class: "imacs-empty imacs-hempty", text: `no segments from ${ctx.data.modelNames[m]}'s sample` }));
-      if (!up) plot.append(h("div", { class: "imacs-hmid" }));
+      if (mi === 1) plot.append(h("div", { class: "imacs-hmid" }));
       plot.append(half);
     });
     if (ctx.models.length === 1) plot.append(h("div", { class: "imacs-hmid" }));
@@ -195,7 +210,7 @@ export function confusionView(st, ctx) {
     h("span", { class: "imacs-muted", text: "each model's own sampled segments, by that model's outcome" }),
     h("button", { class: "imacs-close", type: "button", data: { imacsClose: "1" }, title: "Close", text: "×", attrs: { "aria-label": "Close the confusion matrices" } }),
   ]));
-  const split = confusionSplit([...st.segments.A, ...st.segments.B]);
+  const split = confusionSplit(Object.values(st.segments).flat(), Object.keys(st.segments));
   const mats = h("div", { class: "imacs-matrices" });
   for (const m of ctx.models) {
     const cells = split[m];
@@ -259,7 +274,7 @@ export function sourceContent(seg, ctx, maxSide = 200) {
       h("div", {}, [h("span", { class: "imacs-muted", text: "label " }), h("strong", { text: cls(img.label) })]),
       h("table", { class: "imacs-source-table" }, [
         h("thead", {}, [h("tr", {}, [h("th", { text: "model" }), h("th", { text: "prediction" }), h("th", { class: "imacs-num", text: `score “${target}”` })])]),
-        h("tbody", {}, [predRow("A", img.predA, img.scoreA), predRow("B", img.predB, img.scoreB)]),
+        h("tbody", {}, d.models.map((m) => predRow(m, img.pred[m], img.score[m]))),
       ]),
       h("div", { class: "imacs-source-seg" }, [
         h("span", { text: `sampled by ${seg.model} as ` }), outcomeChip(seg.outcome),

@@ -35,7 +35,7 @@ describe("decodePayload", () => {
     const d = res.data;
     expect(d.segments).toHaveLength(8);
     expect(d.segments[1]).toMatchObject({ i: 1, model: "B", image: 0, outcome: "TP", box: [0.25, 0, 0.5, 0.25] });
-    expect(d.images[0]).toMatchObject({ index: 100, predA: 1, scoreB: 0.75 });
+    expect(d.images[0]).toMatchObject({ index: 100, pred: { A: 1, B: 0 }, score: { A: 0.25, B: 0.75 } });
     expect(d.clusterIds).toEqual([0, 1, 2]);
     expect(d.edges).toHaveLength(13);
   });

@@ -5,12 +5,12 @@ import { Model, experimentalFor } from "../../imacs_widget/widget/report_host.js
 import { PAYLOAD_VERSION } from "../src/types.js";
 import { fakeKernel } from "./fake_kernel.js";
 
-export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflower", modelNames } = {}) {
+export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflower", modelNames, models = ["A", "B"] } = {}) {
   const seg = { model: [], image: [], segment: [], rank: [], cluster: [], outcome: [], attribution: [], by_attribution: [], by_centroid: [], box: [] };
   const distance = [];
   const nImages = Math.ceil(n / 4);
   for (let i = 0; i < n; i++) {
-    seg.model.push(i % 2);
+    seg.model.push(i % models.length);
     seg.image.push(Math.floor(i / 4));
     seg.segment.push(i % 16);
     seg.rank.push(i % 4);
@@ -31,11 +31,17 @@ export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflo
   };
   seg.by_attribution = positions((a, b) => seg.attribution[b] - seg.attribution[a]);
   seg.by_centroid = positions((a, b) => distance[a] - distance[b]);
-  const images = { index: [], label: [], pred_a: [], pred_b: [], score_a: [], score_b: [], width: [], height: [] };
+  const keys = models.map((m) => m.toLowerCase());
+  const images = { index: [], label: [], ...Object.fromEntries(keys.flatMap((k) => [[`pred_${k}`, []], [`score_${k}`, []]])), width: [], height: [] };
   for (let j = 0; j < nImages; j++) {
-    images.index.push(100 + j); images.label.push(j % 3); images.pred_a.push((j + 1) % 3); images.pred_b.push(j % 3);
-    images.score_a.push(0.25); images.score_b.push(0.75); images.width.push(224); images.height.push(224);
+    images.index.push(100 + j); images.label.push(j % 3);
+    keys.forEach((k, mi) => {
+      images[`pred_${k}`].push((j + (mi === 0 ? 1 : mi - 1)) % 3);
+      images[`score_${k}`].push(mi === 0 ? 0.25 : mi === 1 ? 0.75 : 0.5);
+    });
+    images.width.push(224); images.height.push(224);
   }
+  const names = ["baseline", "watermarked", "third", "fourth", "fifth", "sixth", "seventh", "eighth"];
   const atlas = (count, cell) => ({ mime: "image/webp", cell, cols: 4, per_sheet: 16, count, sizes: Array.from({ length: count }, () => [cell, cell]), sheets: Array.from({ length: Math.ceil(count / 16) }, (_, k) => k), ids: Array.from({ length: count }, (_, k) => k) });
   const thumbs = atlas(n, 48), sources = atlas(nImages, 96);
   sources.sheets = sources.sheets.map((k) => k + thumbs.sheets.length);
@@ -44,8 +50,9 @@ export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflo
     class_names: classNames || ["tulip", "daisy", "sunflower"],
     target_class: target,
     classes: [target, "tulip"],
-    model_names: modelNames || { A: "baseline", B: "watermarked" },
-    accuracy: { A: 0.95, B: 0.8 },
+    models: [...models],
+    model_names: modelNames || Object.fromEntries(models.map((m, k) => [m, names[k]])),
+    accuracy: Object.fromEntries(models.map((m, k) => [m, [0.95, 0.8][k] ?? 0.7])),
     warnings: [],
     sampling: {},
     order: "imbalance",

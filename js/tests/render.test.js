@@ -89,6 +89,50 @@ describe("rendering", () => {
     expect(qa(".imacs-badge")).toHaveLength(0);
   });
 
+  it("three models: a row, a checkbox, a legend entry and a preview row each; consensus badges", () => {
+    const models = ["A", "B", "C"];
+    const { q, qa, model } = mount({ n: 24, clusters: 3, models }, { models });
+    expect(qa('[data-imacs-control="models"] input').map((b) => b.value)).toEqual(models);
+    expect(qa('[data-imacs-control="models"] input').every((b) => b.checked)).toBe(true);
+    expect(qa(".imacs-legend .imacs-chip").map((c) => c.querySelector(".imacs-chip-key").textContent)).toEqual(models);
+    const block = q('[data-imacs-view="clusters"] [data-imacs-cluster]');
+    expect([...block.querySelectorAll(".imacs-row")].map((r) => r.className.match(/imacs-row-(\w)/)[1]).sort()).toEqual(models);
+    expect(qa('[data-imacs-view="clusters"] [data-imacs-tile]')).toHaveLength(24);
+    expect(qa("[data-imacs-consensus]")).toHaveLength(3);
+    for (const b of qa("[data-imacs-consensus]")) expect(b.dataset.imacsConsensus).toMatch(/^[0-3]\/3$/);
+    expect(q('[data-imacs-control="order"] option[value="imbalance"]').textContent).toContain("spread");
+    // the hover preview lists every model's prediction
+    qa("[data-imacs-tile]")[0].dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+    expect(qa('[data-imacs-view="source"] tbody tr')).toHaveLength(3);
+    // hiding C removes its rows; the consensus still counts all three models
+    const c = q('[data-imacs-control="models"] input[value="C"]');
+    c.checked = false;
+    c.dispatchEvent(new Event("change", { bubbles: true }));
+    expect(model.get("models")).toEqual(["A", "B"]);
+    expect(qa('[data-imacs-view="clusters"] .imacs-row-C')).toHaveLength(0);
+    expect(qa('[data-imacs-view="clusters"] [data-imacs-tile]')).toHaveLength(16);
+    expect(qa("[data-imacs-consensus]").every((b) => b.dataset.imacsConsensus.endsWith("/3"))).toBe(true);
+    // the histogram and the confusion matrices draw the shown models
+    q('[data-imacs-tab="histogram"]').click();
+    expect(qa('[data-imacs-view="histogram"] [data-imacs-cluster]')[0].querySelectorAll(".imacs-hhalf")).toHaveLength(2);
+    c.checked = true;
+    c.dispatchEvent(new Event("change", { bubbles: true }));
+    expect(qa('[data-imacs-view="histogram"] [data-imacs-cluster]')[0].querySelectorAll(".imacs-hhalf")).toHaveLength(3);
+    q('[data-imacs-tab="clusters"]').click();
+    q('[data-imacs-view="clusters"] [data-imacs-cluster]').click();
+    expect(qa('[data-imacs-view="confusion"] .imacs-matrix')).toHaveLength(3);
+  });
+
+  it("refuses a payload whose model keys are not A, B, ...", () => {
+    const p = makePayload();
+    p.models = ["A", "X"];
+    expect(decodePayload(p).ok).toBe(false);
+    expect(decodePayload(p).error).toMatch(/models/);
+    const q = makePayload({ models: ["A", "B", "C"] });
+    q.segments.model[0] = 5;
+    expect(decodePayload(q).error).toMatch(/unknown model/);
+  });
+
   it("shows a message instead of throwing on a bad payload", () => {
     const el = document.createElement("div");
     const model = makeModel({ _payload: { version: 99, segments: {} }, _images: [] });

@@ -32,19 +32,15 @@ function shapeOf(v) {
 
 const decoded = decodePayload(fixture.payload);
 
-describe("summary.py and data.js agree (fixture from Python)", () => {
-  it("decodes the Python payload", () => {
-    expect(decoded.ok).toBe(true);
-    expect(decoded.data.segments).toHaveLength(fixture.payload.n_segments);
-    expect(decoded.data.edges).toEqual(fixture.payload.bin_edges);
-    expect(fixture.cases.map((c) => c.name)).toContain("nothing shown");
-  });
-
-  for (const c of fixture.cases) {
-    describe(`filter: ${c.name}`, () => {
-      const d = decoded.data;
+/** Every number and order of one fixture section (the pair, or three models). */
+function checkSection(label, section) {
+  const dec = decodePayload(section.payload);
+  for (const c of section.cases) {
+    describe(`${label}, filter: ${c.name}`, () => {
+      const d = dec.data;
+      const models = d.models;
       const shown = filterSegments(d.segments, c.outcomes, c.models);
-      const stats = clusterStats(shown, d.clusterIds, d.edges);
+      const stats = clusterStats(shown, d.clusterIds, d.edges, models);
 
       it("per-cluster numbers", () => {
         expect([...stats.keys()].sort((a, b) => a - b)).toEqual(c.clusters.map((e) => e.id));
@@ -56,9 +52,12 @@ describe("summary.py and data.js agree (fixture from Python)", () => {
           expect(s.histogram, at).toEqual(e.histogram);
           expect(s.outcomes, at).toEqual(e.outcomes);
           expect(s.one_sided, at).toBe(e.one_sided);
-          for (const m of MODELS) expectNumber(s.mean_attribution[m], e.mean_attribution[m], `${at} mean ${m}`);
+          for (const m of models) expectNumber(s.mean_attribution[m], e.mean_attribution[m], `${at} mean ${m}`);
           expectNumber(s.imbalance, e.imbalance, `${at} imbalance`);
           expectNumber(s.importance, e.importance, `${at} importance`);
+          expect(s.consensus.models, `${at} consensus`).toEqual(e.consensus.models);
+          expect([s.consensus.n, s.consensus.of], `${at} consensus`).toEqual([e.consensus.n, e.consensus.of]);
+          expectNumber(s.consensus.strength, e.consensus.strength, `${at} consensus strength`);
         }
         expectNumber(maxMeanAttribution(stats), c.max_mean_attribution, "reference bar");
       });
@@ -70,7 +69,7 @@ describe("summary.py and data.js agree (fixture from Python)", () => {
       it("within-cluster orders", () => {
         for (const inner of INNER_ORDERS) {
           for (const e of c.clusters) {
-            for (const m of MODELS) {
+            for (const m of models) {
               expect(orderWithin(stats.get(e.id).segments[m], inner).map((s) => s.i), `${inner} ${e.id} ${m}`)
                 .toEqual(c.within[inner][String(e.id)][m]);
             }
@@ -79,6 +78,23 @@ describe("summary.py and data.js agree (fixture from Python)", () => {
       });
     });
   }
+}
+
+describe("summary.py and data.js agree (fixture from Python)", () => {
+  it("decodes the Python payloads", () => {
+    expect(decoded.ok).toBe(true);
+    expect(decoded.data.segments).toHaveLength(fixture.payload.n_segments);
+    expect(decoded.data.edges).toEqual(fixture.payload.bin_edges);
+    expect(decoded.data.models).toEqual(MODELS);
+    expect(fixture.cases.map((c) => c.name)).toContain("nothing shown");
+    const three = decodePayload(fixture.three_models.payload);
+    expect(three.ok).toBe(true);
+    expect(three.data.models).toEqual(["A", "B", "C"]);
+    expect(three.data.images[0].pred).toHaveProperty("C");
+  });
+
+  checkSection("two models", fixture);
+  checkSection("three models", fixture.three_models);
 
   it("the fixture pins ties, one-sided, empty and missing values", () => {
     const all = fixture.cases[0];
