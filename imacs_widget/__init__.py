@@ -1,4 +1,4 @@
-"""imacs-widget: compare what two image classifiers rely on (IMACS), in a Jupyter widget.
+"""imacs-widget: compare what image classifiers rely on (IMACS), in a Jupyter widget.
 
 >>> import imacs_widget as imacs
 >>> result = imacs.compare(model_a, model_b, images, labels, class_names=names,
@@ -13,12 +13,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
-__all__ = ["compare", "load", "ComparisonResult", "ImacsWidget", "ModelAdapter", "ImacsInputError",
+__all__ = ["compare", "compare_datasets", "load", "ComparisonResult", "ImacsWidget", "ModelAdapter", "ImacsInputError",
            "ImacsWarning"]
 
 from .errors import ImacsInputError, ImacsWarning
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .engine.dataset_pair import compare_datasets
     from .engine.pipeline import compare
     from .io.result_file import load
     from .models.adapter import ModelAdapter
@@ -31,6 +32,10 @@ def __getattr__(name: str):
         from .engine.pipeline import compare
 
         return compare
+    if name == "compare_datasets":
+        from .engine.dataset_pair import compare_datasets
+
+        return compare_datasets
     if name == "load":
         from .io.result_file import load
 

@@ -17,7 +17,7 @@ def _demo(args) -> int:
     from .demo.run import run_demo
 
     run_demo(args.out, seed=args.seed, untrained=args.untrained, n_per_model=args.n_per_model,
-             kind=args.scenario,
+             kind=args.scenario, datasets=args.datasets,
              n_clusters=args.n_clusters, progress=not args.quiet)
     print(f"wrote {args.out}/summary.json, {args.out}/result.imacs and {args.out}/report.html")
     return 0
@@ -44,42 +44,49 @@ def _class_names_arg(text):
     return [c.strip() for c in text.split(",") if c.strip()]
 
 
-def _compare(args) -> int:
+def _read(path, labels_csv, image_size, class_names, flag: str, labels_flag: str):
+    """``(images, labels, class_names)`` of one --images argument: an ImageFolder tree (labels
+    from its sub-folders, read in chunks), a folder listed by a CSV, or an .npz."""
     from pathlib import Path
 
     from .errors import ImacsInputError
 
-    if args.labels is None and Path(args.images).is_dir():
-        # an ImageFolder tree: labels and class names from the sub-folders, read in chunks
+    if labels_csv is None and Path(path).is_dir():
         from .data import folder_source
 
-        images = folder_source(args.images, image_size=args.image_size, name="--images")
+        images = folder_source(path, image_size=image_size, name=flag)
         if images.labels is None:
-            raise ImacsInputError("--labels", "is required with a folder of image files without "
-                                  "class sub-folders: a CSV of filename,label rows (or arrange "
-                                  "the images as FOLDER/<class>/<image>)")
-        labels, class_names = None, args.class_names
-    else:
-        images, raw_labels, npz_names = load_images(args.images, args.labels, args.image_size)
-        class_names = args.class_names or npz_names
-        labels, class_names, note = parse_labels(raw_labels, class_names)
-        if note:
-            print(f"imacs: {note}", file=sys.stderr)
+            raise ImacsInputError(labels_flag, "is required with a folder of image files "
+                                  "without class sub-folders: a CSV of filename,label rows (or "
+                                  "arrange the images as FOLDER/<class>/<image>)")
+        return images, None, class_names
+    images, raw_labels, npz_names = load_images(path, labels_csv, image_size)
+    labels, class_names, note = parse_labels(raw_labels, class_names or npz_names)
+    if note:
+        print(f"imacs: {note}", file=sys.stderr)
+    return images, labels, class_names
+
+
+def _targets(args, class_names) -> list:
+    from .errors import ImacsInputError
+
     if args.target_class is None:
         raise ImacsInputError("--target-class", "is required")
     target = [t.strip() for t in args.target_class.split(",") if t.strip()]
-    target = [int(t) if t.isdigit() and (not class_names or t not in class_names) else t
-              for t in target]
-    import warnings
+    return [int(t) if t.isdigit() and (not class_names or t not in class_names) else t
+            for t in target]
 
-    from .engine.pipeline import compare
+
+def _saved(run, args) -> int:
+    """Run ``run()`` with the engine's warnings on stderr, save its result to ``args.out``."""
+    import warnings
 
     def show(message, category, filename, lineno, file=None, line=None):
         print(f"imacs: warning: {message}", file=sys.stderr)
 
     with warnings.catch_warnings():
         warnings.showwarning = show
-        result = _run_compare(compare, args, images, labels, class_names, target)
+        result = run()
     out = result.save(args.out)
     n_seg = len(result.segments)
     hits = result.params.get("cache_hits")
@@ -145,18 +152,50 @@ def _models_args(args):
              "name_b": args.name_b or _stem(args.model_b)})
 
 
-def _run_compare(compare, args, images, labels, class_names, target):
-    first, second, extra = _models_args(args)
-    models = (first,) if second is None else (first, second)
-    return compare(*models, images, labels, class_names=class_names,
-                   target_class=target[0] if len(target) == 1 else target,
-                   n_clusters=args.n_clusters, seed=args.seed, sampling=args.sampling,
-                   n_per_model=args.n_per_model, outcome=args.outcome,
-                   min_confidence=args.min_confidence, segmentation=args.segmentation,
-                   grid=args.grid, n_segments=args.n_segments, k=args.k, ranking=args.ranking,
-                   blur_sigma=args.blur_sigma, embedder=args.embedder, score=args.score,
-                   batch_size=args.batch_size, cache_dir=args.cache_dir,
-                   progress=not args.quiet, **extra)
+def _compare(args) -> int:
+    images, labels, class_names = _read(args.images, args.labels, args.image_size,
+                                        args.class_names, "--images", "--labels")
+    target = _targets(args, class_names)
+
+    def run():
+        from .engine.pipeline import compare
+
+        first, second, extra = _models_args(args)
+        models = (first,) if second is None else (first, second)
+        return compare(*models, images, labels, class_names=class_names,
+                       **_engine_options(args, target), **extra)
+
+    return _saved(run, args)
+
+
+def _compare_datasets(args) -> int:
+    data_a, labels_a, names = _read(args.data_a, args.labels_a, args.image_size,
+                                    args.class_names, "--data-a", "--labels-a")
+    data_b, labels_b, names = _read(args.data_b, args.labels_b, args.image_size, names,
+                                    "--data-b", "--labels-b")
+    target = _targets(args, names)
+
+    def run():
+        from .engine.dataset_pair import compare_datasets
+
+        model = load_model(args.model, "--model", args.unsafe)
+        return compare_datasets(model, data_a, data_b, labels_a, labels_b, class_names=names,
+                                name_a=args.name_a or _stem(args.data_a),
+                                name_b=args.name_b or _stem(args.data_b),
+                                preprocess=args.preprocess, **_engine_options(args, target))
+
+    return _saved(run, args)
+
+
+def _engine_options(args, target) -> dict:
+    """compare()'s engine keyword arguments from the parsed options."""
+    return dict(target_class=target[0] if len(target) == 1 else target,
+                n_clusters=args.n_clusters, seed=args.seed, sampling=args.sampling,
+                n_per_model=args.n_per_model, outcome=args.outcome,
+                min_confidence=args.min_confidence, segmentation=args.segmentation,
+                grid=args.grid, n_segments=args.n_segments, k=args.k, ranking=args.ranking,
+                blur_sigma=args.blur_sigma, embedder=args.embedder, score=args.score,
+                batch_size=args.batch_size, cache_dir=args.cache_dir, progress=not args.quiet)
 
 
 def _stem(path) -> str:
@@ -181,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--n-clusters", type=int, default=8)
     d.add_argument("--untrained", action="store_true",
                    help="replace model B by an untrained model (paper §6.1 sanity check)")
+    d.add_argument("--datasets", action="store_true",
+                   help="dataset against dataset (paper §8): model B on the clean test images "
+                   "against the same images with the watermark on half of them")
     d.add_argument("--quiet", action="store_true", help="no progress bars")
     d.set_defaults(func=_demo)
 
@@ -205,9 +247,51 @@ def build_parser() -> argparse.ArgumentParser:
                     "an .npz with 'images' [N,H,W,3] and optionally 'labels', 'class_names'")
     io.add_argument("--labels", metavar="CSV", help="CSV of filename,label rows (header "
                     "optional); labels are class indices or names. With an .npz: index,label")
+    _shared_inputs(io)
+    e = _engine_group(c)
+    e.add_argument("--preprocess-a", default=None, choices=PREPROCESS_CHOICES,
+                   help="model A's preprocessing from 0-255 pixels (default: the model kind's "
+                   "own: none for Keras, unit_range (0..1, channels first) for PyTorch and "
+                   "ONNX [N,3,H,W]; a Hugging Face folder uses its image processor)")
+    e.add_argument("--preprocess-b", default=None, choices=PREPROCESS_CHOICES)
+    e.add_argument("--preprocess", action="append", metavar="NAME=KIND",
+                   help="with --model NAME=PATH: that model's preprocessing (kinds as "
+                   "--preprocess-a), repeated")
+    e.add_argument("--name-a", default=None, help="display name (default: file name)")
+    e.add_argument("--name-b", default=None)
+    c.set_defaults(func=_compare)
+
+    ds = sub.add_parser(
+        "compare-datasets", help="compare what one saved model relies on in two sets of "
+        "images (dataset against dataset); writes a .imacs result folder",
+        description="Compare one saved model (kinds as in 'imacs compare') on two labelled "
+        "sets of images, e.g. a clean and a watermarked copy of a test set or two domains with "
+        "the same classes: the two sides of every view are the datasets.")
+    io = ds.add_argument_group("inputs and output")
+    io.add_argument("--model", required=True, metavar="M", help="the model: .keras, .pt, .pt2, "
+                    ".onnx or a Hugging Face folder")
+    io.add_argument("--data-a", required=True, metavar="DIR_OR_NPZ",
+                    help="the first set of images (kinds as --images of 'imacs compare')")
+    io.add_argument("--data-b", required=True, metavar="DIR_OR_NPZ", help="the second set")
+    io.add_argument("--labels-a", metavar="CSV", help="labels of --data-a (as --labels)")
+    io.add_argument("--labels-b", metavar="CSV", help="labels of --data-b")
+    _shared_inputs(io)
+    e = _engine_group(ds)
+    e.add_argument("--preprocess", default=None, choices=PREPROCESS_CHOICES,
+                   help="the model's preprocessing (as --preprocess-a of 'imacs compare')")
+    e.add_argument("--name-a", default=None, help="display name of --data-a (default: its "
+                   "file name)")
+    e.add_argument("--name-b", default=None)
+    ds.set_defaults(func=_compare_datasets)
+    return p
+
+
+def _shared_inputs(io) -> None:
+    """The input and output options of both compare commands."""
     io.add_argument("--target-class", required=True, metavar="NAME",
                     help="class of interest (name or index; several comma-separated)")
-    io.add_argument("--out", required=True, metavar="run.imacs", help="result folder to write (imacs_widget.load reads it)")
+    io.add_argument("--out", required=True, metavar="run.imacs",
+                    help="result folder to write (imacs_widget.load reads it)")
     io.add_argument("--class-names", type=_class_names_arg, metavar="A,B,C|FILE",
                     help="class names in the models' output order (comma-separated, or a file "
                     "with one per line); default: from the .npz, else the sorted label names")
@@ -216,12 +300,17 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--unsafe", action="store_true",
                     help="load model files with Keras safe_mode=False, and pickled PyTorch "
                     "modules. This RUNS PYTHON CODE STORED IN THE FILES; only for files you trust")
-    e = c.add_argument_group("engine (see imacs.compare)")
+
+
+def _engine_group(parser):
+    """The engine options (imacs.compare's) of both compare commands."""
+    e = parser.add_argument_group("engine (see imacs.compare)")
     e.add_argument("--n-clusters", type=int, default=8)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--sampling", default="balanced",
                    choices=("balanced", "all", "disagreements", "outcome"))
-    e.add_argument("--n-per-model", type=int, default=100, help="images sampled per model")
+    e.add_argument("--n-per-model", type=int, default=100,
+                   help="images sampled per model (per dataset)")
     e.add_argument("--outcome", choices=("TP", "TN", "FP", "FN"), help="with --sampling outcome")
     e.add_argument("--min-confidence", type=float, default=0.0,
                    help="with --sampling disagreements")
@@ -235,22 +324,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--embedder", default="efficientnet_lite0",
                    choices=("efficientnet_lite0", "inception_v3"))
     e.add_argument("--score", default="probability", choices=("probability", "logit"))
-    e.add_argument("--preprocess-a", default=None, choices=PREPROCESS_CHOICES,
-                   help="model A's preprocessing from 0-255 pixels (default: the model kind's "
-                   "own: none for Keras, unit_range (0..1, channels first) for PyTorch and "
-                   "ONNX [N,3,H,W]; a Hugging Face folder uses its image processor)")
-    e.add_argument("--preprocess-b", default=None, choices=PREPROCESS_CHOICES)
-    e.add_argument("--preprocess", action="append", metavar="NAME=KIND",
-                   help="with --model NAME=PATH: that model's preprocessing (kinds as "
-                   "--preprocess-a), repeated")
-    e.add_argument("--name-a", default=None, help="display name (default: file name)")
-    e.add_argument("--name-b", default=None)
     e.add_argument("--batch-size", type=int, default=64, help="images per model call")
     e.add_argument("--cache-dir", default=None, metavar="DIR",
                    help="per-image attribution cache; re-running after an interruption resumes")
     e.add_argument("--quiet", action="store_true", help="no progress bars")
-    c.set_defaults(func=_compare)
-    return p
+    return e
 
 
 def main(argv=None) -> int:

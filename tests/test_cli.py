@@ -189,6 +189,30 @@ def test_compare_three_models(saved, tmp_path, capsys):
     assert all(c["consensus"]["of"] == 3 for c in res.clusters)
 
 
+@pytest.mark.slow
+def test_compare_datasets_command(saved, tmp_path, capsys):
+    """imacs compare-datasets: one model, an .npz against an ImageFolder tree."""
+    from PIL import Image
+
+    d, images, labels = saved
+    for i, (im, y) in enumerate(zip(images[:12], labels[:12], strict=True)):
+        (tmp_path / "tree" / NAMES[y]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(255 - im).save(tmp_path / "tree" / NAMES[y] / f"{i}.png")
+    out = tmp_path / "ds.imacs"
+    rc = main(["compare-datasets", "--model", str(d / "a.keras"), "--data-a", str(d / "data.npz"),
+               "--data-b", str(tmp_path / "tree"), "--class-names", ",".join(NAMES),
+               "--target-class", "dog", "--out", str(out), "--n-clusters", "3", "--k", "3",
+               "--n-per-model", "8", "--quiet", "--name-b", "inverted"])
+    assert rc == 0, capsys.readouterr().err
+    res = imacs.load(out)
+    assert res.model_names == {"A": "data", "B": "inverted"}
+    seg = res.segments
+    assert (seg[seg["model"] == "A"]["image_index"] < 24).all()
+    b = seg[seg["model"] == "B"]
+    assert len(b) and b["source"].str.contains("/tree/").all()
+    assert res.params["datasets"] == {"A": 24, "B": 12}
+
+
 def test_model_options_errors(saved, capsys):
     d, _, _ = saved
     base = ["compare", "--images", str(d / "data.npz"), "--target-class", "1", "--out",

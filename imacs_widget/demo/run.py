@@ -38,7 +38,8 @@ SCENARIOS = ("watermark", "photos")
 
 def run_demo(out_dir=None, seed: int = 0, untrained: bool = False, n_per_model: int = 100,
              n_clusters: int = N_CLUSTERS, progress: bool = True, verbose: bool = True,
-             report: bool = True, scenario=None, kind: str = "watermark") -> dict:
+             report: bool = True, scenario=None, kind: str = "watermark",
+             datasets: bool = False) -> dict:
     """Train the scenario's models, run :func:`~imacs_widget.compare`, write and return a summary.
 
     Parameters
@@ -65,6 +66,11 @@ def run_demo(out_dir=None, seed: int = 0, untrained: bool = False, n_per_model: 
         Which scenario to build when ``scenario`` is omitted: the generated-shapes watermark
         scenario with two small CNNs (paper §5), or two pretrained EfficientNet-Lite0 networks on
         real photos, one with a planted shortcut (:mod:`imacs_widget.demo.photos`).
+    datasets : bool
+        Dataset against dataset (:func:`~imacs_widget.compare_datasets`, paper §8): model B
+        (or the untrained model) on the clean evaluation images (side A) against the same
+        images with the watermark on half of them (side B). The watermark cluster is then
+        B's alone.
 
     Returns
     -------
@@ -92,16 +98,28 @@ def run_demo(out_dir=None, seed: int = 0, untrained: bool = False, n_per_model: 
     model_b = sc.model_untrained if untrained else sc.model_b
     name_b = "untrained" if untrained else "B (watermark-trained)"
     t1 = time.perf_counter()
-    result = compare(sc.model_a, model_b, sc.eval_images, sc.eval_labels,
-                     class_names=sc.class_names, target_class=sc.target_class,
-                     n_clusters=n_clusters, n_per_model=n_per_model, seed=seed,
-                     name_a="A (clean)", name_b=name_b, progress=progress)
+    masks = sc.eval_watermark_masks
+    if datasets:
+        from ..engine.dataset_pair import compare_datasets
+
+        result = compare_datasets(model_b, sc.eval_images_clean, sc.eval_images,
+                                  sc.eval_labels, sc.eval_labels, class_names=sc.class_names,
+                                  target_class=sc.target_class, n_clusters=n_clusters,
+                                  n_per_model=n_per_model, seed=seed, name_a="clean images",
+                                  name_b="watermarked images", progress=progress)
+        masks = np.concatenate([np.zeros_like(masks), masks])  # side A's images are clean
+    else:
+        result = compare(sc.model_a, model_b, sc.eval_images, sc.eval_labels,
+                         class_names=sc.class_names, target_class=sc.target_class,
+                         n_clusters=n_clusters, n_per_model=n_per_model, seed=seed,
+                         name_a="A (clean)", name_b=name_b, progress=progress)
     t_compare = time.perf_counter() - t1
-    fractions = cluster_watermark_fractions(result, sc.eval_watermark_masks)
+    fractions = cluster_watermark_fractions(result, masks)
     top = result.clusters[0]
     acc_key = "untrained" if untrained else "B"
+    label = f"{kind} (untrained B)" if untrained else kind
     summary = {
-        "scenario": f"{kind} (untrained B)" if untrained else kind,
+        "scenario": f"{label}, {name_b} on clean vs watermarked images" if datasets else label,
         "seed": seed,
         "target_class": sc.target_class,
         "accuracy": {
@@ -123,6 +141,9 @@ def run_demo(out_dir=None, seed: int = 0, untrained: bool = False, n_per_model: 
         "warnings": list(result.warnings),
         "seconds": {"train": round(t_train, 1), "compare": round(t_compare, 1)},
     }
+    if datasets:  # the two sides are datasets: the model's accuracy on each
+        summary["dataset_accuracy"] = {result.model_names[m]: float(result.accuracy[m])
+                                       for m in ("A", "B")}
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -143,11 +164,16 @@ def format_summary(summary: dict, result) -> str:
     """The demo's short text summary."""
     acc = summary["accuracy"]
     lines = [f"IMACS demo ({summary['scenario']} scenario, seed {summary['seed']}), "
-             f"class of interest {summary['target_class']!r}",
-             "accuracy            clean   watermarked",
-             f"  A (clean)         {acc['A']['clean']:.3f}   {acc['A']['watermarked']:.3f}",
-             f"  {result.model_names['B'][:16]:<16}  {acc['B']['clean']:.3f}   {acc['B']['watermarked']:.3f}",
-             f"top clusters by {result.order} (of {result.n_clusters}):"]
+             f"class of interest {summary['target_class']!r}"]
+    if "dataset_accuracy" in summary:
+        lines.append("accuracy on " + ", ".join(f"{k} {v:.3f}" for k, v in
+                                                  summary["dataset_accuracy"].items()))
+    else:
+        lines += ["accuracy            clean   watermarked",
+                  f"  A (clean)         {acc['A']['clean']:.3f}   {acc['A']['watermarked']:.3f}",
+                  f"  {result.model_names['B'][:16]:<16}  {acc['B']['clean']:.3f}   "
+                  f"{acc['B']['watermarked']:.3f}"]
+    lines.append(f"top clusters by {result.order} (of {result.n_clusters}):")
     for c in summary["clusters"][:4]:
         ma, mb = c["mean_attribution"]["A"], c["mean_attribution"]["B"]
         f = lambda v: "  n/a" if v is None else f"{v:+.3f}"  # noqa: E731

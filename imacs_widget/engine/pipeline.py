@@ -157,13 +157,30 @@ def compare(model_a, model_b=None, images=None, labels=None, *,
                            n_segments=n_segments, k=k, ranking=ranking, blur_sigma=blur_sigma,
                            score=score, n_clusters=n_clusters, seed=seed, batch_size=batch_size)
     source = as_image_source(images, image_size=image_size)
+    display = [m[0] for m in models] if isinstance(model_a, Mapping) else None
+    return run_comparison(source, models, labels, settings, class_names=class_names,
+                          target_class=target_class, embedder=embedder, cache_dir=cache_dir,
+                          progress=progress, store=store, executor=executor, display=display)
+
+
+def run_comparison(source, models, labels, settings: RunSettings, *, class_names, target_class,
+                   embedder, cache_dir, progress, store, executor, display=None,
+                   sides=None) -> ComparisonResult:
+    """The pipeline behind :func:`compare` and
+    :func:`~imacs_widget.engine.dataset_pair.compare_datasets`, their arguments checked.
+
+    ``models``: ``[(name, model, preprocess), ...]`` (the same model object may come twice:
+    it is wrapped and run once); ``display``: the names shown (default: the adapters' own);
+    ``sides``: ``{key: (start, stop)}`` the range of ``source`` each key may sample from
+    (default: every key samples from all of it).
+    """
     ex = as_executor(executor)
     temporary = store is None  # checked before any work: a store folder must be new
     out_dir = Path(tempfile.mkdtemp(prefix="imacs-result-")) if temporary else Path(store)
     rs = ResultStore.create(out_dir)
     try:
         return _compare(source, ex, rs, temporary, settings, models, labels, class_names,
-                        target_class, embedder, cache_dir, progress)
+                        target_class, embedder, cache_dir, progress, display, sides)
     except BaseException:
         if temporary:
             shutil.rmtree(out_dir, ignore_errors=True)
@@ -206,7 +223,7 @@ def _models_of(model_a, model_b, images, labels, preprocess_a, preprocess_b, nam
 
 
 def _compare(source, ex, rs, temporary, settings, models, labels, class_names, target_class,
-             embedder, cache_dir, progress) -> ComparisonResult:
+             embedder, cache_dir, progress, display, sides) -> ComparisonResult:
     """The stages of :func:`compare` (its arguments checked, its store ``rs`` created)."""
     score, batch_size = settings.score, settings.batch_size
     n = len(source)
@@ -217,8 +234,13 @@ def _compare(source, ex, rs, temporary, settings, models, labels, class_names, t
         raise ImacsInputError("images", f"none of the first {len(first_ok)} images could be read")
     pixel_range = detect_pixel_range(first[first_ok])
     keys = model_keys(len(models))
-    adapters = {k: as_adapter(model, name, preprocess=prep, score=score, batch_size=batch_size)
-                for k, (name, model, prep) in zip(keys, models, strict=True)}
+    adapters, wrapped = {}, {}
+    for k, (name, model, prep) in zip(keys, models, strict=True):
+        same = (id(model), id(prep))  # one model on two datasets: one adapter, run once
+        if same not in wrapped:
+            wrapped[same] = as_adapter(model, name, preprocess=prep, score=score,
+                                       batch_size=batch_size)
+        adapters[k] = wrapped[same]
     for ad in adapters.values():
         ad.pixel_range = pixel_range  # what preprocess="unit_range" maps to 0..1
     sigma = settings.sigma(*source.image_shape)
@@ -238,11 +260,14 @@ def _compare(source, ex, rs, temporary, settings, models, labels, class_names, t
                                                 target_class, [m[0] for m in models])
         y_all = np.full(n, -1, np.int64)
         y_all[valid] = y
+        allowed = None if sides is None else {
+            m: (valid >= lo) & (valid < hi) for m, (lo, hi) in sides.items()}
         samples = {}
         for t in target_ids:  # every class's sample and check before any attribution work
             smp = sample(preds, y, t, settings.sampling, settings.n_per_model,
                          settings.seed, settings.outcome, settings.min_confidence,
-                         target_name=names[t])
+                         target_name=names[t], allowed=allowed,
+                         side="model" if sides is None else "dataset")
             for m in keys:  # back to indices of the user's data
                 smp.indices[m] = valid[smp.indices[m]]
             _check_cluster_count(settings, smp, names[t])
@@ -256,6 +281,8 @@ def _compare(source, ex, rs, temporary, settings, models, labels, class_names, t
                                                   {m: ad.returns for m, ad in adapters.items()})
             hits, misses = hits + h, misses + mi
             seg["source"] = [source.ref(i) for i in seg["image_index"]]
+            if sides is not None:  # two datasets: each image's index in its own
+                seg["dataset_index"] = source.local_index(seg["image_index"].to_numpy())
             seg["label"] = y_all[seg["image_index"].to_numpy()]
             ii = seg["image_index"].to_numpy()
             for m in keys:
@@ -270,9 +297,13 @@ def _compare(source, ex, rs, temporary, settings, models, labels, class_names, t
         params["cache_hits"], params["cache_misses"] = int(hits), int(misses)
     if getattr(ex, "name", None) not in (None, "local"):
         params["executor"] = ex.name
+    if sides is not None:
+        params["datasets"] = {m: int(hi - lo) for m, (lo, hi) in sides.items()}
+    shown = display or [ad.name for ad in adapters.values()]
     result = ComparisonResult(per_class=per_class, class_names=names,
-                              model_names={m: ad.name for m, ad in adapters.items()},
-                              accuracy={m: preds[m].accuracy(y) for m in keys},
+                              model_names=dict(zip(keys, shown, strict=True)),
+                              accuracy={m: preds[m].accuracy(y, None if allowed is None
+                                                             else allowed[m]) for m in keys},
                               source_images=previews.close(), image_shape=tuple(source.image_shape),
                               params=params, seed=settings.seed)
     from ..io.result_file import write_tables

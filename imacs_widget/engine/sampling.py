@@ -55,12 +55,15 @@ class Sample:
 def sample(preds: dict[str, Predictions], labels: np.ndarray, target: int,
            strategy: str = "balanced", n_per_model: int = 100, seed: int = 0,
            outcome: str | None = None, min_confidence: float = 0.0,
-           target_name: str | None = None) -> Sample:
+           target_name: str | None = None, allowed: dict | None = None,
+           side: str = "model") -> Sample:
     """Sample evaluation images for each model; see the module docstring for strategies.
 
     ``preds``: ``{model key: Predictions}`` in the comparison's model order (the balanced
     cells of the models are drawn one model after the other from one generator seeded with
-    ``seed``).
+    ``seed``). ``allowed``: ``{model: bool [N]}`` the images each model may sample (one
+    model on two datasets: each side its own dataset's images); default: all of them.
+    ``side``: what a key is called in the warnings (``"model"``, or ``"dataset"``).
 
     Raises
     ------
@@ -77,6 +80,12 @@ def sample(preds: dict[str, Predictions], labels: np.ndarray, target: int,
     name = target_name if target_name is not None else str(target)
     models = list(preds)
     out_of = {m: outcomes(p.predicted, labels, target) for m, p in preds.items()}
+    if allowed is not None:
+        if strategy == "disagreements":
+            raise ImacsInputError("sampling", "'disagreements' compares models on the same "
+                                  "images; with two datasets use 'balanced', 'all' or 'outcome'")
+        for m in models:  # an outcome no image of this side has
+            out_of[m] = np.where(allowed[m], out_of[m], "")
     idx, outs, counts, notes = {}, {}, {}, []
 
     if strategy in ("balanced", "outcome"):
@@ -93,12 +102,12 @@ def sample(preds: dict[str, Predictions], labels: np.ndarray, target: int,
                 chosen.append(pick)
                 counts[m][cell] = {"requested": per_cell, "available": int(len(pool)), "taken": int(take)}
                 if take < per_cell:
-                    notes.append(f"model {m}: only {len(pool)} {cell} images for class {name!r} "
+                    notes.append(f"{side} {m}: only {len(pool)} {cell} images for class {name!r} "
                                  f"(asked for {per_cell}); took {take}")
             idx[m] = np.concatenate(chosen).astype(np.int64)
     elif strategy == "all":
         for m in models:
-            idx[m] = np.arange(len(labels), dtype=np.int64)
+            idx[m] = np.flatnonzero(out_of[m] != "").astype(np.int64)
             counts[m] = {c: {"requested": None, "available": int((out_of[m] == c).sum()),
                              "taken": int((out_of[m] == c).sum())} for c in OUTCOMES}
     else:  # disagreements

@@ -133,8 +133,13 @@ class Worker:
         return self._built["embedder"]
 
     def predict(self, images: np.ndarray) -> dict:
-        """``{model: raw outputs [n, C]}`` of every model on ``images``."""
-        return {m: ad.raw(images) for m, ad in self.adapters.items()}
+        """``{model: raw outputs [n, C]}`` of every model on ``images`` (an adapter that serves
+        several keys, one model on two datasets, runs once)."""
+        done = {}
+        for ad in self.adapters.values():
+            if id(ad) not in done:
+                done[id(ad)] = ad.raw(images)
+        return {m: done[id(ad)] for m, ad in self.adapters.items()}
 
     def attribute(self, task: ChunkTask, images: np.ndarray) -> ChunkOutput:
         """Rank, attribute, embed and cut the pictures of ``task``'s images (``images`` in

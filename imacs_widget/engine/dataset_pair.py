@@ -1,0 +1,135 @@
+"""``compare_datasets()``: one model, two evaluation sets (the paper's §8 future work).
+
+The two sides of every view are the datasets instead of the models: the model's predictions on
+each dataset give that side's balanced confusion matrix, the segments of both are pooled and
+clustered once, and a cluster only one dataset's images fall into is the strongest difference
+there is (e.g. a watermark only one split carries, or a domain's own texture). The pipeline is
+:func:`~imacs_widget.engine.pipeline.compare`'s: side ``"A"`` samples from ``data_a``'s images
+only, side ``"B"`` from ``data_b``'s, and the model runs once per image.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from ..data.pair import DatasetPair
+from ..errors import ImacsInputError
+from ..result import ComparisonResult
+from .crops import detect_pixel_range
+from .pipeline import compare, run_comparison
+from .settings import RunSettings
+
+_OWN = ("model_a", "model_b", "images", "labels", "preprocess_a", "preprocess_b", "name_a",
+        "name_b", "preprocess", "image_size")
+OPTIONS = tuple(p for p in inspect.signature(compare).parameters if p not in _OWN)
+"""The keyword arguments of :func:`~imacs_widget.compare` that :func:`compare_datasets` takes."""
+_SETTINGS = tuple(p for p in inspect.signature(RunSettings).parameters)
+_STANDARD_RANGES = {(0.0, 1.0), (0.0, 255.0), (-1.0, 1.0)}
+
+
+def compare_datasets(model, data_a, data_b, labels_a=None, labels_b=None, *,
+                     name_a: str = "A", name_b: str = "B", preprocess=None, image_size=None,
+                     **options) -> ComparisonResult:
+    """Compare what one model relies on in two evaluation sets (IMACS, dataset against dataset).
+
+    Parameters
+    ----------
+    model : model or ModelAdapter
+        One classifier, any kind :func:`~imacs_widget.compare` takes.
+    data_a, data_b : array, list, folder, files or dataset
+        The two evaluation sets, any kinds :func:`~imacs_widget.compare` takes for ``images``
+        (e.g. a clean and a watermarked copy of a test set, or EuroSAT against UC Merced
+        images of the same classes). Both are read at one size: ``image_size``, else
+        ``data_a``'s working size. Their pixels must be in the same scale.
+    labels_a, labels_b : array-like, optional
+        Each dataset's labels (default: its own, e.g. its folder names); class indices or names
+        of the model's classes.
+    name_a, name_b : str
+        Display names of the two sides (``result.model_names``).
+    preprocess : str, callable or image processor, optional
+        The model's preprocessing (as ``preprocess_a`` of :func:`~imacs_widget.compare`).
+    image_size : (int, int), optional
+        ``(height, width)`` both datasets are read at.
+    **options
+        Any other keyword argument of :func:`~imacs_widget.compare` (``target_class``,
+        ``n_clusters``, ``seed``, ``sampling`` — ``"balanced"`` per dataset by default,
+        ``"all"`` or ``"outcome"`` —, ``n_per_model`` (images per dataset), ``k``,
+        ``ranking``, ``embedder``, ``class_names``, ``cache_dir``, ``store``,
+        ``executor``, ...).
+
+    Returns
+    -------
+    ComparisonResult
+        Side ``"A"`` is ``data_a``, side ``"B"`` is ``data_b``: ``result.segments["model"]``
+        says which dataset a segment's image is from, ``image_index`` indexes the two datasets
+        one after the other (``data_a`` first) and ``dataset_index`` into the image's own
+        dataset; ``result.accuracy`` is the model's accuracy on each dataset.
+    """
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise TypeError(f"compare_datasets() got unexpected keyword argument(s) {unknown}; it "
+                        f"takes compare()'s {list(OPTIONS)}")
+    if str(name_a) == str(name_b):
+        raise ImacsInputError("name_b", f"is {name_b!r} like name_a; name the two datasets "
+                              "differently")
+    defaults = {p.name: p.default for p in inspect.signature(compare).parameters.values()
+                if p.name in OPTIONS}
+    opts = {**defaults, **options}
+    settings = RunSettings(**{k: opts[k] for k in _SETTINGS if k in opts})
+    source = DatasetPair(data_a, data_b, image_size=image_size)
+    _check_pixel_ranges(source)
+    labels = _pair_labels(source, labels_a, labels_b, opts["class_names"])
+    return run_comparison(
+        source, [(str(name_a), model, preprocess), (str(name_b), model, preprocess)], labels,
+        settings, class_names=opts["class_names"], target_class=opts["target_class"],
+        embedder=opts["embedder"], cache_dir=opts["cache_dir"], progress=opts["progress"],
+        store=opts["store"], executor=opts["executor"], display=[str(name_a), str(name_b)],
+        sides=source.sides)
+
+
+def _check_pixel_ranges(source: DatasetPair) -> None:
+    """Both datasets' pixels in one scale (else thumbnails and preprocessing would differ)."""
+    ranges = []
+    for side in (source.a, source.b):
+        _, images, ok = next(side.chunks(256))
+        ranges.append(detect_pixel_range(images[ok]) if ok.any() else None)
+    ra, rb = ranges
+    if ra is not None and rb is not None and ra != rb and (
+            ra in _STANDARD_RANGES or rb in _STANDARD_RANGES):
+        raise ImacsInputError("data_b", f"has pixels in the range {rb} but data_a in {ra}; "
+                              "give both datasets in one scale (e.g. both uint8 0-255)")
+
+
+def _pair_labels(source: DatasetPair, labels_a, labels_b, class_names=None) -> list:
+    """The two datasets' labels, one after the other (each given, or the dataset's own); class
+    names of one dataset and indices of the other are made indices (of ``class_names``, else
+    the datasets' own class names)."""
+    sides = []
+    for arg, side, given in (("labels_a", source.a, labels_a), ("labels_b", source.b, labels_b)):
+        lab = side.labels if given is None else given
+        if lab is None:
+            raise ImacsInputError(arg, f"is required: {side.kind} data without labels of its "
+                                  "own (pass labels, or a folder with one sub-folder per class)")
+        lab = list(np.asarray(lab)) if isinstance(lab, np.ndarray) and lab.ndim == 1 else list(lab)
+        if len(lab) != len(side):
+            raise ImacsInputError(arg, f"has {len(lab)} entries but its dataset has "
+                                  f"{len(side)} images; they must have the same length")
+        sides.append((arg, lab))
+    named = [any(isinstance(v, str) for v in lab) for _, lab in sides]
+    if named[0] != named[1]:  # e.g. an ImageFolder tree against an .npz of indices
+        names = list(class_names or source.class_names or [])
+        arg, lab = sides[named.index(True)]
+        if not names:
+            raise ImacsInputError(arg, "are class names but the other dataset's labels are "
+                                  "class indices; pass class_names=[...] to tell them apart")
+        unknown = sorted({str(v) for v in lab} - set(names))
+        if unknown:
+            raise ImacsInputError(arg, f"name classes {unknown[:5]} that are not in "
+                                  f"class_names {names[:20]}")
+        sides[named.index(True)] = (arg, [names.index(str(v)) for v in lab])
+    out = sides[0][1] + sides[1][1]
+    if out and isinstance(out[0], np.ndarray):  # one-hot rows
+        return np.stack(out)
+    return out
