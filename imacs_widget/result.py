@@ -71,6 +71,8 @@ class ClassComparison:
     """Above :data:`~imacs_widget.engine.clustering.EXACT_UP_TO` segments: the PCA-reduced
     embeddings k-means runs on (computed once, saved with the result)."""
     models: tuple = MODELS
+    map_method: str | None = None
+    """How ``segments["map_x"]`` / ``["map_y"]`` were computed (``None``: not yet)."""
 
     def cluster(self, n_clusters: int, seed: int) -> None:
         """(Re)cluster the pooled segments; updates ``cluster``/``centroid_distance`` and stats."""
@@ -84,6 +86,17 @@ class ClassComparison:
         self.segments["centroid_distance"] = dist
         self.n_clusters = int(n_clusters)
         self.summarize()
+
+    def segment_map(self, method: str = "auto", seed: int = 0) -> str:
+        """Compute the segment map into ``segments["map_x"]`` / ``["map_y"]``; returns the
+        method that ran (see :mod:`~imacs_widget.engine.projection`)."""
+        from .engine.projection import project
+
+        xy, used = project(self.embeddings, method, seed, reduced=self.reduced_embeddings)
+        self.segments["map_x"] = xy[:, 0]
+        self.segments["map_y"] = xy[:, 1]
+        self.map_method = used
+        return used
 
     def summarize(self) -> None:
         """Recompute :attr:`summaries` from the segments table (clusters ``0..n_clusters-1``)."""
@@ -127,6 +140,7 @@ class ComparisonResult:
         self.order = order
         self.inner_order = inner_order
         self.target_class = next(iter(per_class))
+        self._selection: dict[str, np.ndarray] = {}
         self.store_path: Path | None = None
         """The folder this result's arrays are read from (``None``: held in memory)."""
 
@@ -249,6 +263,49 @@ class ComparisonResult:
         if model is not None:
             seg = seg[seg["model"] == model]
         return order_within(seg, inner_order or self._inner_order)
+
+    # -- segment map and selection ----------------------------------------------------------------
+    def segment_map(self, method: str = "auto", recompute: bool = False) -> pd.DataFrame:
+        """The segment map of the active class: every segment at a 2-D projection of its
+        embedding (UMAP with umap-learn, else PCA + t-SNE; or ``method="pca"``; see
+        :mod:`~imacs_widget.engine.projection`).
+
+        Computed on first use (a few seconds to a minute; ``umap-learn`` and t-SNE are fitted on
+        3,000 segments, the rest placed by their neighbours) and kept in the ``map_x`` /
+        ``map_y`` columns of :attr:`segments` (saved with the result). Returns those columns
+        with ``model``, ``cluster`` and ``attribution``.
+        """
+        cc = self._active
+        if recompute or cc.map_method is None or "map_x" not in cc.segments:
+            cc.segment_map(method, self.seed)
+            self.params.setdefault("map_method", {})[self._target] = cc.map_method
+        return cc.segments[["map_x", "map_y", "model", "cluster", "attribution"]]
+
+    @property
+    def map_method(self) -> str | None:
+        """How the active class's segment map was computed (``None``: not yet)."""
+        return self._active.map_method
+
+    @property
+    def selection(self) -> pd.DataFrame | None:
+        """The selected segments of the active class (rows of :attr:`segments`), e.g. a lasso
+        on the widget's segment map; ``None`` when nothing is selected. Set it to row
+        positions (a list of ints) or ``None``."""
+        rows = self._selection.get(self._target)
+        return None if rows is None else self.segments.iloc[rows]
+
+    @selection.setter
+    def selection(self, rows) -> None:
+        if rows is None:
+            self._selection.pop(self._target, None)
+            return
+        arr = np.asarray(list(rows) if not isinstance(rows, np.ndarray) else rows)
+        n = len(self.segments)
+        if arr.size and (arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer)
+                         or arr.min() < 0 or arr.max() >= n):
+            raise ImacsInputError("selection", f"must be row positions of segments (ints in "
+                                  f"0..{n - 1}), got {rows!r:.80}")
+        self._selection[self._target] = np.unique(arr.astype(np.int64))
 
     # -- re-clustering -----------------------------------------------------------------------------
     @property

@@ -131,5 +131,5 @@ def sample(preds: dict[str, Predictions], labels: np.ndarray, target: int,
         raise ImacsInputError("images", f"no image could be sampled for class {name!r} with "
                               f"strategy {strategy!r}: " + "; ".join(notes))
     for note in notes:
-        warnings.warn(note, ImacsWarning, stacklevel=4)  # the caller of compare()
+        warnings.warn(note, ImacsWarning, stacklevel=5)  # the caller of compare()
     return Sample(indices=idx, outcomes=outs, counts=counts, warnings=notes)

@@ -88,7 +88,8 @@ def write_tables(result, rs: ResultStore) -> None:
                 rs.write_array(f"class{ci}", "reduced_embeddings", cc.reduced_embeddings)
             meta["classes"].append({"target": name, "sampling": cc.sampling,
                                     "warnings": cc.warnings, "columns": list(cc.segments.columns),
-                                    "n_clusters": int(cc.n_clusters)})
+                                    "n_clusters": int(cc.n_clusters),
+                                    "map_method": cc.map_method})
         write_json(rs.path / "meta.json", meta)
     except OSError as exc:
         raise disk_error(exc, rs.path) from exc
@@ -169,7 +170,8 @@ def load(path):
                              models=tuple(meta["model_names"]),
                              warnings=info["warnings"], n_clusters=int(info["n_clusters"]),
                              bin_edges=np.asarray(rs.array(f"class{ci}", "bin_edges")),
-                             reduced_embeddings=reduced, **arrays)
+                             reduced_embeddings=reduced, map_method=info.get("map_method"),
+                             **arrays)
         cc.summarize()
         per_class[info["target"]] = cc
     sources = StoredPreviews(np.asarray(rs.array("sources", "index")),
