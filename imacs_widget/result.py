@@ -294,6 +294,11 @@ class ComparisonResult:
         rows = self._selection.get(self._target)
         return None if rows is None else self.segments.iloc[rows]
 
+    @property
+    def selected_rows(self) -> np.ndarray | None:
+        """Row positions of :attr:`selection` (``None`` when nothing is selected)."""
+        return self._selection.get(self._target)
+
     @selection.setter
     def selection(self, rows) -> None:
         if rows is None:

@@ -2,7 +2,9 @@
 
 Builds two tiny Keras models in a notebook, runs imacs.compare(), shows the widget, then, like a
 user: changes the number of clusters (checked in the DOM *and* in the kernel), opens a cluster
-(confusion matrices with tiles) and hovers a tile (source preview). A screenshot goes to
+(confusion matrices with tiles), hovers a tile (source preview), opens the segment map (computed
+by the kernel on request) and draws a lasso on it (the selection reaches result.selection in
+the kernel). A screenshot goes to
 ``$IMACS_SCREENSHOT`` (default: the test's tmp dir).
 """
 
@@ -98,6 +100,27 @@ def test_widget_in_jupyterlab(tmp_path):
                 # -- hover a tile: the source image ---------------------------------------------
                 tiles.first.hover()
                 expect(page.locator(SOURCE).first).to_be_visible()
+
+                # -- the segment map: computed by the kernel, a lasso reaches result.selection ----
+                page.locator("[data-imacs-tab='map']").click()
+                canvas = page.locator("[data-imacs-map-canvas]")
+                expect(canvas).to_be_visible(timeout=180_000)  # UMAP's first run compiles
+                box = canvas.bounding_box()
+                x0, y0 = box["x"] + 8, box["y"] + 8
+                x1, y1 = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+                page.mouse.move(x0, y0)
+                page.mouse.down()
+                for x, y in ((x1, y0), (x1, y1), (x0, y1), (x0, y0 + 1)):
+                    page.mouse.move(x, y, steps=4)
+                page.mouse.up()
+                count = page.locator("[data-imacs-map-count]")
+                expect(count).not_to_have_attribute("data-imacs-map-count", "0")
+                n_sel = int(count.get_attribute("data-imacs-map-count"))
+                lp.run_cell(2)
+                cells = lp.wait_cells_done([2], previous={2: cells[2]["count"]}, timeout=60)
+                state2 = _state(lp, cells[2])
+                assert state2["map"] in ("umap", "tsne"), state2
+                assert int(state2["lasso"]) == n_sel > 0, (state2, n_sel)
 
                 shot.parent.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(shot), full_page=True)

@@ -180,6 +180,31 @@ def test_static_report_renders_offline(small_result, pw_browser, tmp_path):
         assert not broken, broken
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
 
+        # the segment map is in the report: a real mouse lasso selects, the clusters follow
+        page.locator("[data-imacs-tab='map']").click()
+        canvas = page.locator("[data-imacs-map-canvas]")
+        expect(canvas).to_be_visible()
+        seg = small_result.segments
+        c0 = int(small_result.clusters[0]["id"])
+        rows = [i for i in range(len(seg)) if seg["cluster"].iloc[i] == c0]
+        pts = page.evaluate("(rows) => { const m = document.querySelector('[data-imacs-map-canvas]')"
+                            ".imacsMap; return rows.map((i) => m.point(i)); }", rows)
+        xs, ys = [p["x"] for p in pts], [p["y"] for p in pts]
+        x0, x1, y0, y1 = min(xs) - 2, max(xs) + 2, min(ys) - 2, max(ys) + 2
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        for x, y in ((x1, y0), (x1, y1), (x0, y1), (x0, y0 + 1)):
+            page.mouse.move(x, y, steps=4)
+        page.mouse.up()
+        chosen = page.evaluate("window.__imacsReport.models[0].get('selection')")
+        assert set(rows) <= set(chosen)  # the box around the cluster's points
+        xy = seg[["map_x", "map_y"]].to_numpy()
+        inside = [i for i in chosen if not (min(xy[rows, 0]) - 0.02 <= xy[i, 0] <= max(xy[rows, 0]) + 0.02)]
+        assert not inside, inside  # nothing far outside the box
+        page.locator("[data-imacs-tab='clusters']").click()
+        shown = page.locator(f"{CLUSTERS} .imacs-rows {TILE}").count()
+        assert 0 < shown <= len(chosen)
+
         assert not op.outside_requests(), op.outside_requests()
         assert not op.errors(), op.errors()
         print(f"static report {path.stat().st_size / 1e6:.2f} MB rendered in {elapsed:.2f}s")

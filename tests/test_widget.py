@@ -15,7 +15,7 @@ from imacs_widget.widget import COMMANDS, ImacsWidget
 from imacs_widget.widget.payload import PAYLOAD_VERSION, payload_nbytes, tile_selection
 
 PUBLIC = ("n_clusters", "target_class", "order", "inner_order", "outcomes", "models",
-          "selected_cluster", "view")
+          "selected_cluster", "view", "selection", "map_color")
 
 
 @pytest.fixture(scope="module")
@@ -281,7 +281,7 @@ def test_selection_is_a_trait_and_hover_a_command(widget, result):
 def test_commands_documented():
     import imacs_widget.widget.widget as mod
 
-    assert COMMANDS == ("_ping", "_recluster", "_select_class", "_hover", "_tiles")
+    assert COMMANDS == ("_ping", "_recluster", "_select_class", "_hover", "_tiles", "_map")
     for name in COMMANDS:
         assert f'"{name}"' in mod.__doc__
 
@@ -321,6 +321,8 @@ def test_selected_cluster_cleared_when_it_disappears(widget):
     {"n_clusters": 0}, {"n_clusters": "3"}, {"n_clusters": 100_000},
     {"n_clusters": 3}, {"target_class": "tulip"},  # valid, but changed by command only
     {"target_class": "<img src=x onerror=alert(1)>"}, {"target_class": 2}, {"view": "grid"},
+    {"selection": [10**6]}, {"selection": [-1]}, {"selection": "1,2"}, {"selection": [1.5]},
+    {"map_color": "rainbow"},
     {"_payload": {"version": 2}}, {"_busy": True}, {"_images": []}, {"_esm": "alert(1)"},
     {"no_such_trait": 1},
 ])
@@ -347,6 +349,40 @@ def test_valid_front_end_updates(widget, result):
     # mixed update: the valid part is applied, the invalid part rejected
     widget.set_state({"order": "importance", "models": ["Z"]})
     assert widget.order == "importance" and widget.models == ["B"]
+
+
+def test_segment_map_command_and_selection(widget, result):
+    """The front end asks for the map once; a lasso sets `selection`, which result.selection
+    follows; Python can set it back."""
+    import numpy as np
+
+    assert "map" not in widget._payload["segments"]
+    before = len(widget.rec.messages)
+    widget._handle_custom_msg({"id": "m", "kind": "anywidget-command", "name": "_map",
+                               "msg": {}}, [])
+    (answer,) = widget.rec.messages[before:]
+    assert answer["response"]["ok"] is True and answer["response"]["count"] == len(result.segments)
+    assert answer["response"]["method"] in ("umap", "tsne")
+    assert True in widget.rec.busy and widget._busy is False
+    xy = result.segments[["map_x", "map_y"]].to_numpy()
+    assert xy.min() >= 0 and xy.max() <= 1
+    # later payloads carry the map (2 uint16 per segment)
+    widget.n_clusters = 4
+    col = widget._payload["segments"]["map"]
+    assert col["dtype"] == "uint16" and col["length"] == 2 * len(result.segments)
+    buf = (widget._images + widget._cluster_images)[col["buffer"]]
+    got = np.frombuffer(buf, "<u2").reshape(-1, 2) / 65535
+    np.testing.assert_allclose(got, xy, atol=1 / 65535)
+    # a lasso: the selection trait, sorted, and result.selection
+    widget.set_state({"selection": [9, 3, 3]})
+    assert widget.selection == [3, 9]
+    assert list(result.selection.index) == list(result.segments.index[[3, 9]])
+    widget.set_state({"selection": []})
+    assert result.selection is None
+    widget.selection = [1]
+    assert len(result.selection) == 1
+    widget.set_state({"map_color": "attribution", "view": "map"})
+    assert widget.map_color == "attribution" and widget.view == "map"
 
 
 def test_class_switch_command(widget, result):

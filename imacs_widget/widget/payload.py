@@ -70,6 +70,9 @@ Typed shape (version 4)::
             "by_centroid": Column[uint32],     # position in order_within(all, "centroid")
             "box": Column[uint16],         #   flat, 4 per segment: x0, y0, x1, y1 in thousandths
                                            #   of the image width / height (x1, y1 exclusive)
+            "map": Column[uint16],         #   only once the segment map is computed
+                                           #   (result.segment_map()): flat, 2 per segment,
+                                           #   x, y in 0..65535 (= 0..1)
         },
         "images": {                        # columnar, one entry per distinct source image, in
                                            # order of first appearance (image_order)
@@ -456,7 +459,7 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
     n = len(seg)
     if len(result.thumbnails) != n:
         raise ValueError(f"result.thumbnails: {len(result.thumbnails)} thumbnails for {n} segments")
-    static = _cached(cache, ("static", encoding), (seg, result.image_shape),
+    static = _cached(cache, ("static", encoding, "map_x" in seg), (seg, result.image_shape),
                      lambda: _static_columns(seg, result.image_shape, encoding, result.models))
     images, segments_static, buffers, image_rows, order = static
     buffers = list(buffers)  # the cached prefix; this payload's own buffers follow
@@ -569,7 +572,15 @@ def _static_columns(seg, image_shape, encoding: str, models=MODELS):
                                encoding, buffers, "float64"),
         "box": _column(box, encoding, buffers, "uint16"),
     }
+    if "map_x" in seg:
+        segments["map"] = _column(map_column(seg), encoding, buffers, "uint16")
     return images, segments, buffers, image_rows, order
+
+
+def map_column(seg: pd.DataFrame) -> np.ndarray:
+    """The segment map as the payload carries it: ``int64 [2 n]`` flat x, y in 0..65535."""
+    xy = np.stack([seg["map_x"].to_numpy(np.float64), seg["map_y"].to_numpy(np.float64)], 1)
+    return np.clip(np.round(np.nan_to_num(xy, nan=0.5) * 65535), 0, 65535).astype(np.int64).reshape(-1)
 
 
 def _pictures(result, atlas, ids, options, images=None, memo=None) -> tuple[dict, list[bytes]]:

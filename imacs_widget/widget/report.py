@@ -195,7 +195,8 @@ def page_html(widget_or_result, title: str | None = None, description: str | Non
 
 
 def write_html(widget_or_result, path, title: str | None = None,
-               description: str | None = None, *, tiles_per_row: int = 30) -> Path:
+               description: str | None = None, *, tiles_per_row: int = 30,
+               segment_map: bool = True) -> Path:
     """Write ONE self-contained HTML file showing the widget, viewable with no kernel and no
     network.
 
@@ -207,8 +208,18 @@ def write_html(widget_or_result, path, title: str | None = None,
     Pictures are bounded: each cluster row keeps ``tiles_per_row`` tiles in each
     within-cluster order (each histogram bin 5, each confusion cell 24) and says how many it
     left out; a live widget fetches those from the kernel instead.
+
+    With ``segment_map`` (default) the report carries the segment map of the shown class,
+    computed first when the result has none (``result.segment_map()``: seconds to a minute;
+    there is no kernel to ask later).
     """
     path = Path(path)
+    if segment_map:
+        from ..result import ComparisonResult
+
+        result = getattr(widget_or_result, "result", widget_or_result)
+        if isinstance(result, ComparisonResult) and result.map_method is None:
+            result.segment_map()
     text = render_html(widget_or_result, title=title, description=description,
                        tiles_per_row=tiles_per_row)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,8 @@ ordering and filtering of clusters happen in the browser (with the definitions o
 One pattern for everything the front end does:
 
 * **State is traits.** ``order``, ``inner_order``, ``outcomes``, ``models``,
-  ``selected_cluster`` and ``view`` are set by the controls (synced both ways);
+  ``selected_cluster``, ``view``, ``selection`` (the segment map's lasso) and ``map_color``
+  are set by the controls (synced both ways);
   ``n_clusters`` and ``target_class`` reflect the result and are set from Python only (the
   front end *asks* for a change with a command, below). Private, Python → JS only:
   ``_payload`` (JSON), ``_images`` + ``_cluster_images`` (its binary buffers, numbered in
@@ -35,6 +36,10 @@ One pattern for everything the front end does:
                                                    # a page (<= PAGE_SIZE) of pictures the
                                                    # payload left out; Atlas.sheets index the
                                                    # answer's binary buffers
+    "_map"           {}                         -> {"ok": bool, "method": str, "count": int,
+                                                    "error": str (when not ok)} + buffer
+                                                   # the segment map (computed on first use):
+                                                   # uint16 [2 n] flat x, y in 0..65535
 
   The names are private like ``_payload`` (front-end-facing; from Python set ``n_clusters`` /
   ``target_class`` instead). ``_recluster`` / ``_select_class`` update the result, the payload
@@ -69,13 +74,15 @@ from .payload import (
     PAYLOAD_VERSION,
     build_payload,
     image_order,
+    map_column,
     tile_page,
 )
 
 log = logging.getLogger(__name__)
 
-VIEWS = ("clusters", "histogram")
-COMMANDS = ("_ping", "_recluster", "_select_class", "_hover", "_tiles")
+VIEWS = ("clusters", "histogram", "map")
+MAP_COLORS = ("cluster", "model", "attribution")
+COMMANDS = ("_ping", "_recluster", "_select_class", "_hover", "_tiles", "_map")
 PAGE_SIZE = 256  # most pictures one "_tiles" answer carries
 
 _STATIC = Path(__file__).parent.parent / "static"
@@ -145,8 +152,14 @@ class ImacsWidget(anywidget.AnyWidget):
     selected_cluster = t.Int(None, allow_none=True,
                              help="Cluster exploded into the two confusion matrices (paper "
                              "§5.3), or None.").tag(sync=True)
-    view = t.Unicode("clusters", help="Main view: 'clusters' (concept clusters, §5.2) or "
-                     "'histogram' (cluster histogram, §5.1).").tag(sync=True)
+    view = t.Unicode("clusters", help="Main view: 'clusters' (concept clusters, §5.2), "
+                     "'histogram' (cluster histogram, §5.1) or 'map' (the segment map: every "
+                     "segment at a 2-D projection of its embedding).").tag(sync=True)
+    selection = t.List(t.Int(), help="Rows of result.segments selected on the segment map "
+                       "(lasso), sorted; [] for none. The cluster views show only these, and "
+                       "result.selection follows. Python may set it too.").tag(sync=True)
+    map_color = t.Unicode("cluster", help="What colours the segment map's points: 'cluster', "
+                          "'model' or 'attribution'.").tag(sync=True)
 
     # ---- private, owned by this class; the front end only reads them -------------------------
     _payload = t.Dict(help="Payload JSON (imacs_widget.widget.payload).").tag(sync=True)
@@ -160,7 +173,7 @@ class ImacsWidget(anywidget.AnyWidget):
     _hovered = t.Int(None, allow_none=True)
 
     _PUBLIC = ("n_clusters", "target_class", "order", "inner_order", "outcomes", "models",
-               "selected_cluster", "view")
+               "selected_cluster", "view", "selection", "map_color")
     # public traits the front end changes through a command, never by a state update
     _BY_COMMAND = {"n_clusters": "_recluster", "target_class": "_select_class"}
     _READ_ONLY = ("_payload", "_images", "_cluster_images", "_busy", "_esm", "_css", "_anywidget_id",
@@ -184,7 +197,8 @@ class ImacsWidget(anywidget.AnyWidget):
         k = payload["static_buffers"]
         init = {"n_clusters": result.n_clusters, "target_class": result.target_class,
                 "order": result.order, "inner_order": result.inner_order,
-                "models": list(result.models)}
+                "models": list(result.models),
+                "selection": [] if result.selected_rows is None else result.selected_rows.tolist()}
         super().__init__(_payload=payload, _images=buffers[:k], _cluster_images=buffers[k:],
                          **{**init, **traits})
         if wanted_class is not None:
@@ -231,6 +245,8 @@ class ImacsWidget(anywidget.AnyWidget):
             try:
                 self.n_clusters = r.n_clusters
                 self.target_class = r.target_class
+                rows = r.selected_rows  # the active class's own (a class switch changes it)
+                self.selection = [] if rows is None else rows.tolist()
             finally:
                 self._reverting = False
 
@@ -248,8 +264,9 @@ class ImacsWidget(anywidget.AnyWidget):
             if not isinstance(value, str) or value not in classes:
                 raise _Invalid(f"target_class must be one of {classes}, got {value!r}")
             return value
-        if name in ("order", "inner_order", "view"):
-            allowed = {"order": ORDERS, "inner_order": INNER_ORDERS, "view": VIEWS}[name]
+        if name in ("order", "inner_order", "view", "map_color"):
+            allowed = {"order": ORDERS, "inner_order": INNER_ORDERS, "view": VIEWS,
+                       "map_color": MAP_COLORS}[name]
             if not isinstance(value, str) or value not in allowed:
                 raise _Invalid(f"{name} must be one of {list(allowed)}, got {value!r}")
             return value
@@ -259,6 +276,13 @@ class ImacsWidget(anywidget.AnyWidget):
                     isinstance(v, str) and v in allowed for v in value):
                 raise _Invalid(f"{name} must be a list of {list(allowed)}, got {value!r}")
             return [v for v in allowed if v in value]  # canonical order, no duplicates
+        if name == "selection":
+            n = len(r.segments)
+            if not isinstance(value, (list, tuple)) or not all(
+                    _is_int(v) and 0 <= v < n for v in value):
+                raise _Invalid(f"selection must be a list of segment rows in 0..{n - 1}, got "
+                               f"{value!r:.80}")
+            return sorted(set(value))
         if name == "selected_cluster":
             if value is None:
                 return None
@@ -317,6 +341,11 @@ class ImacsWidget(anywidget.AnyWidget):
     def _on_n_clusters(self, change):
         if not self._reverting and change["new"] != self._result.n_clusters:
             self._run("re-clustering", lambda: self._result.recluster(change["new"]))
+
+    @t.observe("selection")
+    def _on_selection(self, change):
+        if not self._reverting:
+            self._result.selection = change["new"] or None
 
     @t.observe("target_class")
     def _on_target_class(self, change):
@@ -412,6 +441,23 @@ class ImacsWidget(anywidget.AnyWidget):
             log.warning("imacs widget: tiles request failed: %s", exc)
             return {"ok": False, "error": f"tiles request failed: {exc}"}, []
         return {"ok": True, "atlas": atlas, "page": page}, out
+
+    @command
+    def _map(self, msg, buffers):
+        """Command ``_map``: ``{}`` -> the segment map of the active class (computed on first
+        use: ``result.segment_map()``), ``{"ok": True, "method": str, "count": int}`` + one
+        buffer, ``uint16 [2 n]`` little-endian flat x, y in 0..65535."""
+        self._busy = True
+        try:
+            self._result.segment_map()
+            xy = map_column(self._result.segments).astype("<u2")
+        except Exception as exc:  # never raise into the kernel
+            log.warning("imacs widget: segment map failed: %s", exc)
+            return {"ok": False, "error": f"segment map failed: {exc}"}, []
+        finally:
+            self._busy = False
+        return {"ok": True, "method": self._result.map_method,
+                "count": len(self._result.segments)}, [xy.tobytes()]
 
     @command
     def _hover(self, msg, buffers):

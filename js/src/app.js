@@ -7,9 +7,10 @@
 import { h, replace } from "./dom.js";
 import {
   decodePayload, filterSegments, clusterStats, orderClusters, maxMeanAttribution,
-  OUTCOMES, MODELS, MODEL_KEYS, ORDERS, INNER_ORDERS, VIEWS, parseAnswer,
+  OUTCOMES, MODELS, MODEL_KEYS, ORDERS, INNER_ORDERS, VIEWS, parseAnswer, column, decodeMap,
 } from "./data.js";
 import { PAYLOAD_VERSION } from "./types.js";
+import { mapView, MAP_COLORS } from "./map.js";
 import { modelChip, outcomeChip, OUTCOME_TEXT } from "./parts.js";
 import { conceptView, histogramView, confusionView, sourceContent } from "./views.js";
 import { PictureStore } from "./tiles.js";
@@ -18,7 +19,7 @@ import { pagesToFetch } from "./virtual.js";
 const ORDER_TEXT = { imbalance: "imbalance |A − B|", importance: "importance", size: "size" };
 const ORDER_TEXT_N = { ...ORDER_TEXT, imbalance: "spread of the means (max − min)" };  // 3+ models
 const INNER_TEXT = { attribution: "attribution", centroid: "distance to centroid" };
-const VIEW_TEXT = { clusters: "Concept clusters", histogram: "Cluster histogram" };
+const VIEW_TEXT = { clusters: "Concept clusters", histogram: "Cluster histogram", map: "Segment map" };
 const PENDING_TIMEOUT_MS = 120000;
 const PAGE_SIZE = 256; // pictures per "_tiles" request (widget.py PAGE_SIZE)
 
@@ -27,6 +28,7 @@ export function readState(model) {
   const pick = (v, allowed, dflt) => (allowed.includes(v) ? v : dflt);
   const subset = (v, allowed) => (Array.isArray(v) ? allowed.filter((x) => v.includes(x)) : [...allowed]);
   const sel = model.get("selected_cluster");
+  const lasso = model.get("selection");
   return {
     order: pick(model.get("order"), ORDERS, "imbalance"),
     innerOrder: pick(model.get("inner_order"), INNER_ORDERS, "attribution"),
@@ -34,6 +36,8 @@ export function readState(model) {
     models: subset(model.get("models"), MODEL_KEYS),
     selected: Number.isInteger(sel) ? sel : null,
     view: pick(model.get("view"), VIEWS, "clusters"),
+    selection: Array.isArray(lasso) ? lasso.filter(Number.isInteger) : [],
+    mapColor: pick(model.get("map_color"), MAP_COLORS, "cluster"),
     targetClass: model.get("target_class"),
     nClusters: model.get("n_clusters"),
     busy: model.get("_busy") === true,
@@ -44,7 +48,10 @@ export function readState(model) {
 export function deriveContext(data, st, expanded, extra = {}) {
   const all = data.models || MODELS;
   const models = st.models.filter((m) => all.includes(m));
-  const shown = filterSegments(data.segments, st.outcomes, models);
+  const base = filterSegments(data.segments, st.outcomes, models);
+  // a lasso on the segment map is one more filter: the cluster views show only its segments
+  const selection = st.selection && st.selection.length ? new Set(st.selection) : null;
+  const shown = selection ? base.filter((s) => selection.has(s.i)) : base;
   const stats = clusterStats(shown, data.clusterIds, data.edges, all);
   const order = orderClusters(stats, st.order).filter((id) => stats.get(id).size > 0);
   let sizeMax = 0, lo = 0, hi = 0;
@@ -57,7 +64,7 @@ export function deriveContext(data, st, expanded, extra = {}) {
   hi = Math.max(hi, refMean);
   if (hi - lo < 1e-12) hi = lo + 1;
   return {
-    data, shown, stats, order, hidden: data.clusterIds.length - order.length, sizeMax,
+    data, base, shown, selection, stats, order, hidden: data.clusterIds.length - order.length, sizeMax,
     meanDomain: [lo, hi], refMean, models, allModels: all, outcomes: st.outcomes,
     innerOrder: st.innerOrder, selected: st.selected, expanded, ...extra,
   };
@@ -72,7 +79,7 @@ export function deriveContext(data, st, expanded, extra = {}) {
 export function createApp(el, model, { invoke = null } = {}) {
   const root = h("div", { class: "imacs-root", attrs: { "data-imacs-root": "" } });
   el.append(root);
-  const local = { live: false, kept: null, pending: null, expanded: new Set(), notice: null, data: null, error: null, hoverTimer: 0, lastHover: undefined, destroyed: false, generation: 0, asked: { thumbs: new Set(), sources: new Set() }, pages: [] };
+  const local = { live: false, kept: null, pending: null, expanded: new Set(), notice: null, data: null, error: null, hoverTimer: 0, lastHover: undefined, destroyed: false, generation: 0, selectionVersion: 0, mapXY: null, mapClass: null, mapPending: false, mapError: null, asked: { thumbs: new Set(), sources: new Set() }, pages: [] };
   const pictures = new PictureStore(root);
   root.imacsPages = local.pages; // pages fetched: {kind, asked, added, ms} (bench, browser tests)
   const disposers = [];
@@ -327,7 +334,7 @@ export function createApp(el, model, { invoke = null } = {}) {
     }
     // the statistics depend on the filters and orders only: a click on a cluster or on
     // "+N more" reuses them (at 100,000 segments they are most of a render)
-    const key = JSON.stringify([st.order, st.innerOrder, st.outcomes, st.models, local.live]);
+    const key = JSON.stringify([st.order, st.innerOrder, st.outcomes, st.models, local.live, local.selectionVersion]);
     const ctx = local.ctx && local.ctx.data === local.data && local.ctxKey === key
       ? { ...local.ctx, selected: st.selected, expanded: local.expanded }
       : deriveContext(local.data, st, local.expanded, { pictures, live: local.live, onWindow: () => queueFetch(), memo: new Map() });
@@ -336,16 +343,59 @@ export function createApp(el, model, { invoke = null } = {}) {
     const placeholder = (name, cls) => h("div", { class: `imacs-view ${cls}`, data: { imacsView: name }, hidden: true });
     const concept = st.view === "clusters" ? conceptView(ctx) : placeholder("clusters", "imacs-concept");
     const hist = st.view === "histogram" ? histogramView(ctx, body.clientWidth || root.clientWidth || 0) : placeholder("histogram", "imacs-histview");
+    const map = st.view === "map" ? renderMap(ctx, st) : placeholder("map", "imacs-mapview");
     if (ctx.selected !== null && ctx.stats.has(ctx.selected) && ctx.stats.get(ctx.selected).size > 0) {
       const active = st.view === "histogram" ? hist : concept;
       const block = active.querySelector(`[data-imacs-cluster="${ctx.selected}"]`);
       if (block) block.append(confusionView(ctx.stats.get(ctx.selected), ctx));
     }
     local.ctx = ctx;
-    replace(body, concept, hist);
+    replace(body, concept, hist, map);
     for (const el of body.querySelectorAll("[data-imacs-vrow]")) if (!el.closest("[hidden]") && el.imacsRefresh) el.imacsRefresh();
     queueFetch();
   }
+  // ---- segment map ----------------------------------------------------------------------------
+  function mapOf(d) {
+    if (d.map) return d.map;
+    return local.mapXY && local.mapXY.length === 2 * d.segments.length && local.mapClass === d.payload.target_class ? local.mapXY : null;
+  }
+  function renderMap(ctx, st) {
+    const xy = mapOf(ctx.data);
+    if (!xy && local.live) requestMap();
+    const note = local.live ? (local.mapError || "Computing the segment map in the kernel (UMAP or t-SNE of the embeddings; once per result)…")
+      : "This report has no segment map: call result.segment_map() before result.to_html(), or open the result in a notebook.";
+    const t0 = typeof performance !== "undefined" ? performance.now() : 0;
+    const el = mapView({ ...ctx, map: xy, rootEl: root }, {
+      width: body.clientWidth || root.clientWidth || 900, colorBy: st.mapColor, note,
+      onColor: (v) => setTrait("map_color", v),
+      onSelect: (rows) => setTrait("selection", rows),
+      onPick: (i) => toggleCluster(ctx.data.segments[i].cluster),
+      onHover: (i, rect) => showSourceAt(i, rect),
+      onLeave: hideSource,
+    });
+    root.imacsMapMs = (typeof performance !== "undefined" ? performance.now() : 0) - t0;
+    return el;
+  }
+  function requestMap() {
+    if (local.mapPending) return;
+    local.mapPending = true;
+    const cls = local.data && local.data.payload.target_class;
+    send("_map", {}).then((res) => {
+      local.mapPending = false;
+      if (local.destroyed) return;
+      const [answer, buffers] = Array.isArray(res) ? res : [res, []];
+      const a = parseAnswer(answer);
+      const raw = a.ok && buffers && buffers[0] ? column({ dtype: "uint16", buffer: 0, length: 2 * answer.count }, buffers) : null;
+      if (!raw) { local.mapError = a.error || "the kernel sent no segment map"; renderViews(); return; }
+      local.mapXY = decodeMap(raw);
+      local.mapClass = cls;
+      renderViews();
+    }, (err) => {
+      local.mapPending = false;
+      if (!local.destroyed) { local.mapError = `segment map: no answer from the kernel (${err && err.message ? err.message : err})`; renderViews(); }
+    });
+  }
+
   let fetchQueued = false;
   function queueFetch() {
     if (fetchQueued || !local.live) return;
@@ -360,14 +410,17 @@ export function createApp(el, model, { invoke = null } = {}) {
 
   // ---- source preview (hover) -----------------------------------------------------------------
   function showSource(tileEl) {
+    showSourceAt(Number(tileEl.dataset.imacsTile), tileEl.getBoundingClientRect());
+  }
+  /** The source preview of segment row `i`, beside the rectangle `t` (client coordinates). */
+  function showSourceAt(i, t) {
     const ctx = local.ctx;
-    const i = Number(tileEl.dataset.imacsTile);
     if (!ctx || !Number.isInteger(i) || !ctx.data.segments[i]) return;
     local.sourceSeg = i;
     replace(source, sourceContent(ctx.data.segments[i], ctx));
     source.hidden = false;
     fetchPictures("sources", [ctx.data.segments[i].image]);
-    const r = root.getBoundingClientRect(), t = tileEl.getBoundingClientRect();
+    const r = root.getBoundingClientRect();
     const sw = source.offsetWidth || 440, sh = source.offsetHeight || 220;
     let left = t.right - r.left + 8;
     if (left + sw > r.width) left = Math.max(0, t.left - r.left - sw - 8);
@@ -436,7 +489,8 @@ export function createApp(el, model, { invoke = null } = {}) {
   on("change:_payload", queueReload);
   on("change:_images", queueReload);
   on("change:_cluster_images", queueReload);
-  for (const name of ["order", "inner_order", "outcomes", "models", "selected_cluster", "view"]) on(`change:${name}`, renderAll);
+  on("change:selection", () => { local.selectionVersion += 1; renderAll(); });
+  for (const name of ["order", "inner_order", "outcomes", "models", "selected_cluster", "view", "map_color"]) on(`change:${name}`, renderAll);
   for (const name of ["target_class", "n_clusters", "_busy"]) on(`change:${name}`, renderBusy);
 
   loadPayload();

@@ -13,7 +13,7 @@ export const MODEL_KEYS = /** @type {const} */ (["A", "B", "C", "D", "E", "F", "
 export const CONSENSUS_FRACTION = 0.25;  // summary.CONSENSUS_FRACTION
 export const ORDERS = /** @type {const} */ (["imbalance", "importance", "size"]);
 export const INNER_ORDERS = /** @type {const} */ (["attribution", "centroid"]);
-export const VIEWS = /** @type {const} */ (["clusters", "histogram"]);
+export const VIEWS = /** @type {const} */ (["clusters", "histogram", "map"]);
 
 const isNum = (v) => typeof v === "number" && Number.isFinite(v);
 
@@ -61,6 +61,12 @@ export function decodePayload(p, buffers = [], reuse = null) {
   }
   s.box = column(p.segments.box, buffers);
   if (!s.box || s.box.length !== 4 * n) return { ok: false, error: "segments.box has the wrong length" };
+  let map = null; // the segment map, when the result has one: x, y in 0..1
+  if (p.segments.map !== undefined) {
+    const raw = column(p.segments.map, buffers);
+    if (!raw || raw.length !== 2 * n) return { ok: false, error: "segments.map has the wrong length" };
+    map = decodeMap(raw);
+  }
   const edges = p.bin_edges;
   if (!Array.isArray(edges) || edges.length < 2 || !edges.every(isNum) || edges.some((e, k) => k > 0 && !(e > edges[k - 1]))) {
     return { ok: false, error: "bin_edges must be at least two increasing numbers" };
@@ -92,7 +98,7 @@ export function decodePayload(p, buffers = [], reuse = null) {
       d.byAttribution = s.by_attribution[i];
       d.byCentroid = s.by_centroid[i];
     }
-    return { ok: true, data: { ...reuse, payload: p, clusterIds, edges: edges.slice() } };
+    return { ok: true, data: { ...reuse, payload: p, clusterIds, edges: edges.slice(), map: map || reuse.map } };
   }
   /** @type {Segment[]} */
   const segments = new Array(n);
@@ -133,10 +139,18 @@ export function decodePayload(p, buffers = [], reuse = null) {
     data: {
       payload: p, segments, images, clusterIds, edges: edges.slice(), maxAbs: maxAbs || 1,
       classNames: Array.isArray(p.class_names) ? p.class_names.map(String) : [],
+      map,
       models: models.slice(),
       modelNames: Object.fromEntries(models.map((k) => [k, String((p.model_names || {})[k] ?? k)])),
     },
   };
+}
+
+/** The segment map from its uint16 column (or a "_map" answer's buffer): Float32Array(2n) in 0..1. */
+export function decodeMap(raw) {
+  const out = new Float32Array(raw.length);
+  for (let k = 0; k < raw.length; k++) out[k] = raw[k] / 65535;
+  return out;
 }
 
 /**
@@ -148,6 +162,7 @@ export function decodePayload(p, buffers = [], reuse = null) {
  * @property {number[]} edges          the result's attribution bin edges
  * @property {number} maxAbs
  * @property {string[]} classNames
+ * @property {Float32Array | null} map  the segment map, x, y (0..1, y up) per segment
  * @property {string[]} models        the model keys ("A", "B", ... up to "H")
  * @property {Object<string, string>} modelNames
  */

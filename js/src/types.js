@@ -9,7 +9,7 @@ export const PAYLOAD_VERSION = 4;
  * @typedef {"TP" | "TN" | "FP" | "FN"} Outcome
  * @typedef {"imbalance" | "importance" | "size"} ClusterOrder
  * @typedef {"attribution" | "centroid"} InnerOrder
- * @typedef {"clusters" | "histogram"} ViewName
+ * @typedef {"clusters" | "histogram" | "map"} ViewName
  */
 
 /**
@@ -47,6 +47,8 @@ export const PAYLOAD_VERSION = 4;
  * @property {Column} by_attribution     position in summary.order_within(all segments, "attribution")
  * @property {Column} by_centroid        position in summary.order_within(all segments, "centroid")
  * @property {Column} box                uint16, flat x0, y0, x1, y1 per segment, thousandths of w / h
+ * @property {Column} [map]              uint16, flat x, y per segment in 0..65535 (= 0..1): the
+ *                                       segment map, once computed (else the "_map" command)
  */
 
 /**
@@ -108,7 +110,7 @@ export const PAYLOAD_VERSION = 4;
 /**
  * Commands, JS -> Python: `experimental.invoke(name, msg, {signal})` resolves with
  * `[answer, buffers]` (only "_tiles" answers buffers). There are no other custom messages; state is
- * traits (order, inner_order, outcomes, models, selected_cluster, view set here; n_clusters,
+ * traits (order, inner_order, outcomes, models, selected_cluster, view, selection, map_color set here; n_clusters,
  * target_class, _payload, _images, _cluster_images, _busy set by Python only).
  *
  * @typedef {{}} PingMsg                               "_ping"
@@ -123,7 +125,10 @@ export const PAYLOAD_VERSION = 4;
  *   segment rows (thumbs) or image rows (sources) the front end does not hold
  * @typedef {{ok: boolean, atlas?: string, page?: Atlas, error?: string}} TilesAnswer
  *   page.sheets index the answer's buffers
- * @typedef {"_ping" | "_recluster" | "_select_class" | "_hover" | "_tiles"} CommandName
+ * @typedef {{}} MapMsg                                "_map"
+ * @typedef {{ok: boolean, method?: string, count?: number, error?: string}} MapAnswer
+ *   buffers[0]: uint16 [2 count] little-endian x, y in 0..65535 (the segment map)
+ * @typedef {"_ping" | "_recluster" | "_select_class" | "_hover" | "_tiles" | "_map"} CommandName
  */
 
 export {};

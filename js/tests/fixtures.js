@@ -5,7 +5,7 @@ import { Model, experimentalFor } from "../../imacs_widget/widget/report_host.js
 import { PAYLOAD_VERSION } from "../src/types.js";
 import { fakeKernel } from "./fake_kernel.js";
 
-export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflower", modelNames, models = ["A", "B"] } = {}) {
+export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflower", modelNames, models = ["A", "B"], map = false } = {}) {
   const seg = { model: [], image: [], segment: [], rank: [], cluster: [], outcome: [], attribution: [], by_attribution: [], by_centroid: [], box: [] };
   const distance = [];
   const nImages = Math.ceil(n / 4);
@@ -31,6 +31,13 @@ export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflo
   };
   seg.by_attribution = positions((a, b) => seg.attribution[b] - seg.attribution[a]);
   seg.by_centroid = positions((a, b) => distance[a] - distance[b]);
+  if (map) { // the segment map: each cluster a tight group along a diagonal (uint16, 0..65535)
+    seg.map = [];
+    for (let i = 0; i < n; i++) {
+      const c = seg.cluster[i], j = Math.floor(i / clusters);
+      seg.map.push(Math.round(((c + 0.5) / clusters) * 60000 + (j % 4) * 300), Math.round(((c + 0.5) / clusters) * 60000 + Math.floor(j / 4) * 300));
+    }
+  }
   const keys = models.map((m) => m.toLowerCase());
   const images = { index: [], label: [], ...Object.fromEntries(keys.flatMap((k) => [[`pred_${k}`, []], [`score_${k}`, []]])), width: [], height: [] };
   for (let j = 0; j < nImages; j++) {

@@ -123,6 +123,64 @@ describe("rendering", () => {
     expect(qa('[data-imacs-view="confusion"] .imacs-matrix')).toHaveLength(3);
   });
 
+  it("segment map: canvas, lasso selects the points inside, the cluster views follow", () => {
+    const { q, qa, model } = mount({ n: 24, clusters: 3, map: true }, { view: "map" });
+    const canvas = q("[data-imacs-map-canvas]");
+    expect(canvas).not.toBeNull();
+    const m = canvas.imacsMap;
+    // points of cluster 0 lie together: a lasso around them selects exactly those rows
+    const rows0 = [...Array(24).keys()].filter((i) => i % 3 === 0);
+    const xs = rows0.map((i) => m.px[i]), ys = rows0.map((i) => m.py[i]);
+    const [x0, x1, y0, y1] = [Math.min(...xs) - 3, Math.max(...xs) + 3, Math.min(...ys) - 3, Math.max(...ys) + 3];
+    const ev = (type, x, y) => canvas.dispatchEvent(new MouseEvent(type, { clientX: x, clientY: y, bubbles: true }));
+    ev("pointerdown", x0, y0); ev("pointermove", x1, y0); ev("pointermove", x1, y1); ev("pointermove", x0, y1); ev("pointerup", x0, y1 - 1);
+    expect(model.get("selection")).toEqual(rows0);
+    expect(q("[data-imacs-map-count]").dataset.imacsMapCount).toBe(String(rows0.length));
+    // the cluster views show only the selection: one cluster left
+    q('[data-imacs-tab="clusters"]').click();
+    expect(qa('[data-imacs-view="clusters"] [data-imacs-cluster]').map((b) => b.dataset.imacsCluster)).toEqual(["0"]);
+    expect(qa('[data-imacs-view="clusters"] [data-imacs-tile]')).toHaveLength(rows0.length);
+    // back on the map: clear the selection; a click on a point opens its cluster
+    q('[data-imacs-tab="map"]').click();
+    q("[data-imacs-map-clear]").click();
+    expect(model.get("selection")).toEqual([]);
+    const cv = q("[data-imacs-map-canvas]"), c = cv.imacsMap;
+    for (const type of ["pointerdown", "pointerup"]) cv.dispatchEvent(new MouseEvent(type, { clientX: c.px[4], clientY: c.py[4], bubbles: true }));
+    expect(model.get("selected_cluster")).toBe(4 % 3);
+    // the opened cluster's points are drawn strong, the others fade
+    expect(q("[data-imacs-map-canvas]").imacsMap.strong).toBe(8);
+    // the legend is clickable too, and the colour control is a trait
+    q('[data-imacs-map-cluster="2"]').click();
+    expect(model.get("selected_cluster")).toBe(2);
+    const sel = q('[data-imacs-control="map-color"]');
+    sel.value = "attribution";
+    sel.dispatchEvent(new Event("change", { bubbles: true }));
+    expect(model.get("map_color")).toBe("attribution");
+  });
+
+  it("live: the map tab asks the kernel for the map once and draws it", async () => {
+    const n = 24;
+    const raw = new Uint16Array(2 * n).map((_, k) => (k * 2731) % 65535);
+    const { q, kernel } = await mountLive({ n, clusters: 3 }, { view: "clusters" },
+      { handlers: { _map: () => [{ ok: true, method: "umap", count: n }, [new DataView(raw.buffer)]] } });
+    q('[data-imacs-tab="map"]').click();
+    expect(q("[data-imacs-map-note]").textContent).toMatch(/Computing/);
+    await settle();
+    const canvas = q("[data-imacs-map-canvas]");
+    expect(canvas).not.toBeNull();
+    expect(canvas.imacsMap.px).toHaveLength(n);
+    q('[data-imacs-tab="clusters"]').click();
+    q('[data-imacs-tab="map"]').click();
+    await settle();
+    expect(kernel.sent.filter((c) => c.name === "_map")).toHaveLength(1);
+  });
+
+  it("segment map without coordinates in a static report says how to get them", () => {
+    const { q } = mount({ n: 24, clusters: 3 }, { view: "map" });
+    expect(q("[data-imacs-map-canvas]")).toBeNull();
+    expect(q("[data-imacs-map-note]").textContent).toContain("segment_map()");
+  });
+
   it("refuses a payload whose model keys are not A, B, ...", () => {
     const p = makePayload();
     p.models = ["A", "X"];

@@ -57,7 +57,8 @@ w
 # Re-run after interacting: the kernel-side state.
 PRINT_STATE = '''\
 print(f"STATE n_clusters={w.n_clusters} clusters={len(result.clusters)} "
-      f"selected={w.selected_cluster}")
+      f"selected={w.selected_cluster} map={result.map_method} "
+      f"lasso={0 if result.selection is None else len(result.selection)}")
 '''
 
 
