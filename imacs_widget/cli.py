@@ -87,7 +87,11 @@ def _saved(run, args) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = show
         result = run()
+        if args.segment_map or args.report:
+            result.segment_map(args.segment_map or "auto")
     out = result.save(args.out)
+    if args.report:
+        print(f"wrote {result.to_html(args.report)} (the static report, with the segment map)")
     n_seg = len(result.segments)
     hits = result.params.get("cache_hits")
     extra = f"; cache: {hits} hit(s), {result.params.get('cache_misses')} miss(es)" if hits is not None else ""
@@ -300,6 +304,11 @@ def _shared_inputs(io) -> None:
     io.add_argument("--unsafe", action="store_true",
                     help="load model files with Keras safe_mode=False, and pickled PyTorch "
                     "modules. This RUNS PYTHON CODE STORED IN THE FILES; only for files you trust")
+    io.add_argument("--segment-map", choices=("auto", "umap", "tsne", "pca"), default=None,
+                    help="also compute the segment map (a 2-D projection of every segment's "
+                    "embedding; auto: UMAP with umap-learn, else t-SNE) into the result")
+    io.add_argument("--report", metavar="report.html", default=None,
+                    help="also write the static HTML report (with the segment map)")
 
 
 def _engine_group(parser):

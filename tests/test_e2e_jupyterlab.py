@@ -27,18 +27,20 @@ from e2e.harness import (  # noqa: E402
     set_control,
     write_notebook,
 )
-from e2e.notebooks import PRINT_STATE, REAL_COMPARE, SHOW_WIDGET  # noqa: E402
+from e2e.notebooks import PRINT_STATE, REAL_COMPARE, SHOW_WIDGET, THREE_MODELS  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 _MISSING = chromium_missing_reason()
 
-CLUSTERS = '[data-imacs-view="clusters"]'
+W1 = ":nth-match([data-imacs-root], 1)"  # the pair's widget; the second one shows 3 models
+W3 = ":nth-match([data-imacs-root], 2)"
+CLUSTERS = f'{W1} [data-imacs-view="clusters"]'
 CLUSTER = "[data-imacs-cluster]"
-SLIDER = '[data-imacs-control="n-clusters"]'
-CONFUSION = '[data-imacs-view="confusion"]'
+SLIDER = f'{W1} [data-imacs-control="n-clusters"]'
+CONFUSION = f'{W1} [data-imacs-view="confusion"]'
 TILE = "[data-imacs-tile]"
-SOURCE = '[data-imacs-view="source"]'
+SOURCE = f'{W1} [data-imacs-view="source"]'
 
 
 def _state(lab_page: LabPage, cell: dict) -> dict[str, str]:
@@ -56,7 +58,7 @@ def test_widget_in_jupyterlab(tmp_path):
     shot = Path(os.environ.get("IMACS_SCREENSHOT") or tmp_path / "imacs-jupyterlab.png")
     nb_dir = tmp_path / "nb"
     nb_dir.mkdir()
-    write_notebook(nb_dir / "e2e.ipynb", [REAL_COMPARE, SHOW_WIDGET, PRINT_STATE])
+    write_notebook(nb_dir / "e2e.ipynb", [REAL_COMPARE, SHOW_WIDGET, PRINT_STATE, THREE_MODELS])
 
     with JupyterLab(nb_dir, tmp_path) as lab, sync_playwright() as p:
         browser = launch_chromium(p)
@@ -67,8 +69,18 @@ def test_widget_in_jupyterlab(tmp_path):
             try:
                 lp.open("e2e.ipynb", timeout=120)
                 lp.run_all()
-                cells = lp.wait_cells_done([0, 1, 2], timeout=300)
+                cells = lp.wait_cells_done([0, 1, 2, 3], timeout=300)
                 state0 = _state(lp, cells[2])
+
+                # -- three models: a checkbox each, Python's consensus on every cluster ---------
+                three = next(ln for ln in lp.text(cells[3]).splitlines() if ln.startswith("THREE"))
+                expected = [kv.split(":")[1] for kv in three.split()[1:]]
+                boxes = page.locator(f"{W3} [data-imacs-control='models'] input")
+                expect(boxes).to_have_count(3)
+                badges = page.locator(f"{W3} [data-imacs-view='clusters'] [data-imacs-consensus]")
+                expect(badges).to_have_count(len(expected))
+                assert [badges.nth(k).get_attribute("data-imacs-consensus")
+                        for k in range(len(expected))] == expected
 
                 page.locator(CLUSTERS).first.wait_for(state="visible")
                 blocks = page.locator(f"{CLUSTERS} {CLUSTER}")
@@ -102,8 +114,8 @@ def test_widget_in_jupyterlab(tmp_path):
                 expect(page.locator(SOURCE).first).to_be_visible()
 
                 # -- the segment map: computed by the kernel, a lasso reaches result.selection ----
-                page.locator("[data-imacs-tab='map']").click()
-                canvas = page.locator("[data-imacs-map-canvas]")
+                page.locator(f"{W1} [data-imacs-tab='map']").click()
+                canvas = page.locator(f"{W1} [data-imacs-map-canvas]")
                 expect(canvas).to_be_visible(timeout=180_000)  # UMAP's first run compiles
                 box = canvas.bounding_box()
                 x0, y0 = box["x"] + 8, box["y"] + 8
@@ -113,7 +125,7 @@ def test_widget_in_jupyterlab(tmp_path):
                 for x, y in ((x1, y0), (x1, y1), (x0, y1), (x0, y0 + 1)):
                     page.mouse.move(x, y, steps=4)
                 page.mouse.up()
-                count = page.locator("[data-imacs-map-count]")
+                count = page.locator(f"{W1} [data-imacs-map-count]")
                 expect(count).not_to_have_attribute("data-imacs-map-count", "0")
                 n_sel = int(count.get_attribute("data-imacs-map-count"))
                 lp.run_cell(2)

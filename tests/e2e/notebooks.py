@@ -54,6 +54,19 @@ w = result.widget()
 w
 '''
 
+# Three models of the same notebook (after REAL_COMPARE): a third CNN, one epoch.
+THREE_MODELS = '''\
+model_c = tiny_cnn(2, epochs=1)
+result3 = imacs.compare({"trained": model_a, "untrained": model_b, "one epoch": model_c},
+                        images, labels, class_names=names, target_class=names[0], n_clusters=3,
+                        n_per_model=12, grid=(3, 3), k=3, seed=0,
+                        embedder=Embedder(colour_stats, 16, "colour-stats"), progress=False)
+print("THREE", " ".join(f"{c['id']}:{c['consensus']['n']}/{c['consensus']['of']}"
+                        for c in result3.clusters if c["size"]))
+w3 = result3.widget()
+w3
+'''
+
 # Re-run after interacting: the kernel-side state.
 PRINT_STATE = '''\
 print(f"STATE n_clusters={w.n_clusters} clusters={len(result.clusters)} "
