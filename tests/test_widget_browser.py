@@ -252,3 +252,34 @@ def test_three_real_models_in_the_browser(browser, tmp_path, tiny_models, tiny_i
     assert page.evaluate("window.__imacsReport.models[0].get('models')") == ["A", "B"]
     assert not page.errors
     page.close()
+
+
+def test_dataset_pair_in_the_browser(browser, tmp_path, tiny_models, tiny_images):
+    """A real compare_datasets() in the static report: the two sides are the datasets (their
+    names in the legend, a row each), and the map is there."""
+    import warnings
+
+    from conftest import tiny_embedder
+
+    import imacs_widget as imacs
+
+    x, y = tiny_images
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", imacs.ImacsWarning)
+        result = imacs.compare_datasets(tiny_models[0], x[:48], 255 - x[48:], y[:48], y[48:],
+                                        name_a="original", name_b="inverted", target_class=0,
+                                        n_per_model=12, n_clusters=3, k=3,
+                                        embedder=tiny_embedder(), progress=False)
+    result.segment_map("pca")
+    page = _open(browser, tmp_path, result, live=False)
+    legend = page.locator(".imacs-legend").inner_text()
+    assert "original" in legend and "inverted" in legend
+    shown = [c for c in result.clusters if c["size"]]
+    for m in ("A", "B"):
+        rows = page.locator(f"[data-imacs-view='clusters'] .imacs-row-{m} [data-imacs-tile]")
+        assert rows.count() == sum(c["count"][m] for c in shown)
+    page.locator("[data-imacs-tab='map']").click()
+    assert page.locator("[data-imacs-map-canvas]").get_attribute("data-imacs-map-canvas") == str(
+        len(result.segments))
+    assert not page.errors
+    page.close()
