@@ -4,7 +4,8 @@ Builds two tiny Keras models in a notebook, runs imacs.compare(), shows the widg
 user: changes the number of clusters (checked in the DOM *and* in the kernel), opens a cluster
 (confusion matrices with tiles), hovers a tile (source preview), opens the segment map (computed
 by the kernel on request) and draws a lasso on it (the selection reaches result.selection in
-the kernel). A screenshot goes to
+the kernel). Two more widgets of the same notebook: three models (a checkbox each, Python's
+consensus on every cluster) and one model on two datasets (the sides named by the datasets). A screenshot goes to
 ``$IMACS_SCREENSHOT`` (default: the test's tmp dir).
 """
 
@@ -27,7 +28,13 @@ from e2e.harness import (  # noqa: E402
     set_control,
     write_notebook,
 )
-from e2e.notebooks import PRINT_STATE, REAL_COMPARE, SHOW_WIDGET, THREE_MODELS  # noqa: E402
+from e2e.notebooks import (  # noqa: E402
+    DATASETS,
+    PRINT_STATE,
+    REAL_COMPARE,
+    SHOW_WIDGET,
+    THREE_MODELS,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -35,6 +42,7 @@ _MISSING = chromium_missing_reason()
 
 W1 = ":nth-match([data-imacs-root], 1)"  # the pair's widget; the second one shows 3 models
 W3 = ":nth-match([data-imacs-root], 2)"
+WD = ":nth-match([data-imacs-root], 3)"  # one model on two datasets
 CLUSTERS = f'{W1} [data-imacs-view="clusters"]'
 CLUSTER = "[data-imacs-cluster]"
 SLIDER = f'{W1} [data-imacs-control="n-clusters"]'
@@ -58,7 +66,8 @@ def test_widget_in_jupyterlab(tmp_path):
     shot = Path(os.environ.get("IMACS_SCREENSHOT") or tmp_path / "imacs-jupyterlab.png")
     nb_dir = tmp_path / "nb"
     nb_dir.mkdir()
-    write_notebook(nb_dir / "e2e.ipynb", [REAL_COMPARE, SHOW_WIDGET, PRINT_STATE, THREE_MODELS])
+    write_notebook(nb_dir / "e2e.ipynb", [REAL_COMPARE, SHOW_WIDGET, PRINT_STATE, THREE_MODELS,
+                                          DATASETS])
 
     with JupyterLab(nb_dir, tmp_path) as lab, sync_playwright() as p:
         browser = launch_chromium(p)
@@ -69,7 +78,7 @@ def test_widget_in_jupyterlab(tmp_path):
             try:
                 lp.open("e2e.ipynb", timeout=120)
                 lp.run_all()
-                cells = lp.wait_cells_done([0, 1, 2, 3], timeout=300)
+                cells = lp.wait_cells_done([0, 1, 2, 3, 4], timeout=300)
                 state0 = _state(lp, cells[2])
 
                 # -- three models: a checkbox each, Python's consensus on every cluster ---------
@@ -81,6 +90,14 @@ def test_widget_in_jupyterlab(tmp_path):
                 expect(badges).to_have_count(len(expected))
                 assert [badges.nth(k).get_attribute("data-imacs-consensus")
                         for k in range(len(expected))] == expected
+
+                # -- one model on two datasets: the sides are the datasets ----------------------
+                assert "DATASETS originals negatives" in lp.text(cells[4])
+                legend = page.locator(f"{WD} .imacs-legend")
+                expect(legend).to_contain_text("originals")
+                expect(legend).to_contain_text("negatives")
+                expect(page.locator(f"{WD} [data-imacs-view='clusters'] .imacs-row-B").first
+                       ).to_be_visible()
 
                 page.locator(CLUSTERS).first.wait_for(state="visible")
                 blocks = page.locator(f"{CLUSTERS} {CLUSTER}")

@@ -148,6 +148,8 @@ def run_demo(out_dir=None, seed: int = 0, untrained: bool = False, n_per_model: 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / "summary.json").write_text(json.dumps(summary, indent=2))
+        if report:  # the report carries the segment map: the saved result too
+            result.segment_map()
         result.save(out / "result.imacs")
         if report:
             try:

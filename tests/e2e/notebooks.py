@@ -67,6 +67,19 @@ w3 = result3.widget()
 w3
 '''
 
+# Dataset against dataset (after REAL_COMPARE): model A on the images and on their negatives.
+DATASETS = '''\
+result_ds = imacs.compare_datasets(model_a, images, 255 - images, labels, labels,
+                                   name_a="originals", name_b="negatives", class_names=names,
+                                   target_class=names[0], n_clusters=3, n_per_model=12,
+                                   grid=(3, 3), k=3, seed=0,
+                                   embedder=Embedder(colour_stats, 16, "colour-stats"),
+                                   progress=False)
+print("DATASETS", result_ds.model_names["A"], result_ds.model_names["B"],
+      len(result_ds.segments))
+result_ds.widget()
+'''
+
 # Re-run after interacting: the kernel-side state.
 PRINT_STATE = '''\
 print(f"STATE n_clusters={w.n_clusters} clusters={len(result.clusters)} "
