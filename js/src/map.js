@@ -124,7 +124,7 @@ function draw(canvas, px, py, rgb, strong, background) {
   const img = g.createImageData(w, hgt), d = img.data;
   const [br, bg, bb] = background;
   for (let k = 0; k < d.length; k += 4) { d[k] = br; d[k + 1] = bg; d[k + 2] = bb; d[k + 3] = 255; }
-  const size = n > 20000 ? 2 : 3;
+  const size = n > 20000 ? 2 : n > 2000 ? 3 : 5;
   const put = (i, fade) => {
     const x0 = Math.round(px[i]) - (size >> 1), y0 = Math.round(py[i]) - (size >> 1);
     let r = rgb[3 * i], gg = rgb[3 * i + 1], b = rgb[3 * i + 2];
