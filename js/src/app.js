@@ -161,7 +161,8 @@ export function createApp(el, model, { invoke = null } = {}) {
         if (!a.ok || !answer.page) { showNotice("warning", a.error || "the kernel sent no tiles"); return; }
         const added = pictures.add(kind, answer.page, buffers);
         local.pages.push({ kind, asked: page.length, added, ms: (typeof performance !== "undefined" ? performance.now() : Date.now()) - t0 });
-        if (kind === "thumbs") paintPending(); else refreshSource();
+        if (kind === "thumbs") paintPending();
+        refreshSource();
       }, (err) => {
         if (!local.destroyed) showNotice("error", `tiles: no answer from the kernel (${err && err.message ? err.message : err})`);
       });
@@ -370,7 +371,7 @@ export function createApp(el, model, { invoke = null } = {}) {
       onColor: (v) => setTrait("map_color", v),
       onSelect: (rows) => setTrait("selection", rows),
       onPick: (i) => toggleCluster(ctx.data.segments[i].cluster),
-      onHover: (i, rect) => showSourceAt(i, rect),
+      onHover: (i, rect) => showSourceAt(i, rect, true),
       onLeave: hideSource,
     });
     root.imacsMapMs = (typeof performance !== "undefined" ? performance.now() : 0) - t0;
@@ -412,14 +413,17 @@ export function createApp(el, model, { invoke = null } = {}) {
   function showSource(tileEl) {
     showSourceAt(Number(tileEl.dataset.imacsTile), tileEl.getBoundingClientRect());
   }
-  /** The source preview of segment row `i`, beside the rectangle `t` (client coordinates). */
-  function showSourceAt(i, t) {
+  /** The source preview of segment row `i`, beside the rectangle `t` (client coordinates);
+   * `withTile`: with the segment's own tile (a map point has none on screen). */
+  function showSourceAt(i, t, withTile = false) {
     const ctx = local.ctx;
     if (!ctx || !Number.isInteger(i) || !ctx.data.segments[i]) return;
     local.sourceSeg = i;
-    replace(source, sourceContent(ctx.data.segments[i], ctx));
+    local.sourceTile = withTile;
+    replace(source, sourceContent(ctx.data.segments[i], ctx, 200, { withTile }));
     source.hidden = false;
     fetchPictures("sources", [ctx.data.segments[i].image]);
+    if (withTile) fetchPictures("thumbs", [i]);
     const r = root.getBoundingClientRect();
     const sw = source.offsetWidth || 440, sh = source.offsetHeight || 220;
     let left = t.right - r.left + 8;
@@ -436,7 +440,7 @@ export function createApp(el, model, { invoke = null } = {}) {
   function refreshSource() {
     const ctx = local.ctx, i = local.sourceSeg;
     if (source.hidden || !ctx || !ctx.data.segments[i]) return;
-    replace(source, sourceContent(ctx.data.segments[i], ctx));
+    replace(source, sourceContent(ctx.data.segments[i], ctx, 200, { withTile: local.sourceTile }));
   }
   function hideSource() {
     source.hidden = true;
@@ -445,7 +449,7 @@ export function createApp(el, model, { invoke = null } = {}) {
 
   root.addEventListener("mouseover", (ev) => {
     const t = ev.target instanceof Element ? ev.target.closest("[data-imacs-tile]") : null;
-    if (t && root.contains(t)) showSource(t);
+    if (t && root.contains(t) && !source.contains(t)) showSource(t);
   });
   root.addEventListener("mouseout", (ev) => {
     const t = ev.target instanceof Element ? ev.target.closest("[data-imacs-tile]") : null;

@@ -242,7 +242,7 @@ function cell(segs, o, ctx) {
 }
 
 /** Contents of the source preview (§7.0.1) for one segment. */
-export function sourceContent(seg, ctx, maxSide = 200) {
+export function sourceContent(seg, ctx, maxSide = 200, { withTile = false } = {}) {
   const d = ctx.data, img = d.images[seg.image], atlas = d.payload.sources;
   const held = ctx.pictures ? ctx.pictures.size("sources", seg.image) : null;
   const [w, hgt] = held || (ctx.pictures ? null : atlas.sizes[seg.image]) || [img.width || atlas.cell, img.height || atlas.cell];
@@ -270,6 +270,7 @@ export function sourceContent(seg, ctx, maxSide = 200) {
   return h("div", { class: "imacs-source-inner" }, [
     pic,
     h("div", { class: "imacs-source-info" }, [
+      withTile ? h("div", { class: "imacs-source-tile" }, [tile(seg, ctx, 56)]) : null,
       h("div", { class: "imacs-source-title", text: `Image ${img.index} · segment ${seg.segment}` }),
       h("div", {}, [h("span", { class: "imacs-muted", text: "label " }), h("strong", { text: cls(img.label) })]),
       h("table", { class: "imacs-source-table" }, [

@@ -135,6 +135,11 @@ describe("rendering", () => {
     const ev = (type, x, y) => canvas.dispatchEvent(new MouseEvent(type, { clientX: x, clientY: y, bubbles: true }));
     ev("pointerdown", x0, y0); ev("pointermove", x1, y0); ev("pointermove", x1, y1); ev("pointermove", x0, y1); ev("pointerup", x0, y1 - 1);
     expect(model.get("selection")).toEqual(rows0);
+    // hover near a point: its source preview, with the segment's own tile
+    const m2 = q("[data-imacs-map-canvas]").imacsMap;
+    q("[data-imacs-map-canvas]").dispatchEvent(new MouseEvent("pointermove", { clientX: m2.px[3], clientY: m2.py[3], bubbles: true }));
+    expect(q('[data-imacs-view="source"]').hidden).toBe(false);
+    expect(q('[data-imacs-view="source"] .imacs-source-tile [data-imacs-tile]').dataset.imacsTile).toBe("3");
     expect(q("[data-imacs-map-count]").dataset.imacsMapCount).toBe(String(rows0.length));
     // the cluster views show only the selection: one cluster left
     q('[data-imacs-tab="clusters"]').click();
