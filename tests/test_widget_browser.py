@@ -278,6 +278,13 @@ def test_dataset_pair_in_the_browser(browser, tmp_path, tiny_models, tiny_images
     for m in ("A", "B"):
         rows = page.locator(f"[data-imacs-view='clusters'] .imacs-row-{m} [data-imacs-tile]")
         assert rows.count() == sum(c["count"][m] for c in shown)
+    b_tile = page.locator("[data-imacs-view='clusters'] .imacs-row-B [data-imacs-tile]").first
+    row = int(b_tile.get_attribute("data-imacs-tile"))
+    b_tile.hover()
+    title = page.locator("[data-imacs-view='source'] .imacs-source-title")
+    title.wait_for(state="visible")
+    assert title.inner_text().startswith(
+        f"Image {result.segments['dataset_index'].iloc[row]} of inverted")
     page.locator("[data-imacs-tab='map']").click()
     assert page.locator("[data-imacs-map-canvas]").get_attribute("data-imacs-map-canvas") == str(
         len(result.segments))

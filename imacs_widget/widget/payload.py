@@ -83,6 +83,8 @@ Typed shape (version 4)::
                                            # class of interest (pred_c / score_c ... with more
                                            # models: "pred_" + key.lower())
             "width": Column[uint], "height": Column[uint],         # original size in pixels
+            "dataset_index": Column[uint], # only with compare_datasets: the image's index in
+                                           # its own dataset (the side of its segments)
         },
         "thumbs": Atlas,                   # thumbnails (pixels outside the segment dimmed) of
                                            # the segment rows atlas["ids"]
@@ -556,6 +558,8 @@ def _static_columns(seg, image_shape, encoding: str, models=MODELS):
         "width": _column(np.full(len(order), w, np.int64), encoding, buffers),
         "height": _column(np.full(len(order), h, np.int64), encoding, buffers),
     }
+    if "dataset_index" in seg:  # compare_datasets: each image's index in its own dataset
+        images["dataset_index"] = col("dataset_index")
 
     # ---- segments table
     bb = np.asarray(seg["bbox"].tolist(), np.float64).reshape(n, 4)

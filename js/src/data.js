@@ -88,6 +88,8 @@ export function decodePayload(p, buffers = [], reuse = null) {
     if (m < 0 && im[c]) m = im[c].length;
     if (!im[c] || im[c].length !== m) return { ok: false, error: `images.${c} has the wrong length` };
   }
+  const dsIndex = (p.images || {}).dataset_index === undefined ? null : column(p.images.dataset_index, buffers);
+  if (dsIndex !== null && (!dsIndex || dsIndex.length !== m)) return { ok: false, error: "images.dataset_index has the wrong length" };
   if (reuse && reuse.segments.length === n && reuse.images.length === m) {
     for (let i = 0; i < n; i++) {  // only what a re-cluster changes
       if (!known.has(s.cluster[i])) return { ok: false, error: `segment ${i} is in an unlisted cluster` };
@@ -130,7 +132,7 @@ export function decodePayload(p, buffers = [], reuse = null) {
       pred[k] = im[`pred_${l}`][j];
       score[k] = isNum(v) ? v : null;
     }
-    images[j] = { index: im.index[j], label: im.label[j], pred, score, width: im.width[j], height: im.height[j] };
+    images[j] = { index: im.index[j], label: im.label[j], pred, score, width: im.width[j], height: im.height[j], datasetIndex: dsIndex ? dsIndex[j] : null };
   }
   let maxAbs = 0;
   for (const d of segments) if (d.attribution !== null) maxAbs = Math.max(maxAbs, Math.abs(d.attribution));

@@ -60,6 +60,7 @@ export const PAYLOAD_VERSION = 4;
  * @property {Column} pred_b
  * @property {Column} score_a   float64, model A's score of the class of interest (score_b, ...)
  * @property {Column} score_b
+ * @property {Column} [dataset_index]  compare_datasets only: the image's index in its own dataset
  * @property {Column} width   original size, pixels
  * @property {Column} height
  */

@@ -271,7 +271,9 @@ export function sourceContent(seg, ctx, maxSide = 200, { withTile = false } = {}
     pic,
     h("div", { class: "imacs-source-info" }, [
       withTile ? h("div", { class: "imacs-source-tile" }, [tile(seg, ctx, 56)]) : null,
-      h("div", { class: "imacs-source-title", text: `Image ${img.index} · segment ${seg.segment}` }),
+      h("div", { class: "imacs-source-title", text: img.datasetIndex === null || img.datasetIndex === undefined
+        ? `Image ${img.index} · segment ${seg.segment}`
+        : `Image ${img.datasetIndex} of ${d.modelNames[seg.model]} · segment ${seg.segment}` }),
       h("div", {}, [h("span", { class: "imacs-muted", text: "label " }), h("strong", { text: cls(img.label) })]),
       h("table", { class: "imacs-source-table" }, [
         h("thead", {}, [h("tr", {}, [h("th", { text: "model" }), h("th", { text: "prediction" }), h("th", { class: "imacs-num", text: `score “${target}”` })])]),
