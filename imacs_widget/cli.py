@@ -173,22 +173,38 @@ def _compare(args) -> int:
 
 
 def _compare_datasets(args) -> int:
-    data_a, labels_a, names = _read(args.data_a, args.labels_a, args.image_size,
-                                    args.class_names, "--data-a", "--labels-a")
-    data_b, labels_b, names = _read(args.data_b, args.labels_b, args.image_size, names,
-                                    "--data-b", "--labels-b")
+    sides = []
+    for data, csv, flag in ((args.data_a, args.labels_a, "--data-a"),
+                            (args.data_b, args.labels_b, "--data-b")):
+        images, labels, names = _read(data, csv, args.image_size, args.class_names, flag,
+                                      flag.replace("data", "labels"))
+        if labels is not None and names:  # each set's indices name its own classes
+            labels = [names[int(v)] for v in labels]
+        sides.append((images, labels, names))
+    (data_a, labels_a, names_a), (data_b, labels_b, _) = sides
+    names = args.class_names or names_a or getattr(data_a, "class_names", None)
     target = _targets(args, names)
+    name_a, name_b = args.name_a or _stem(args.data_a), args.name_b or _stem(args.data_b)
+    if name_a == name_b and not (args.name_a and args.name_b):  # e.g. clean/test vs wm/test
+        name_a, name_b = _label(args.data_a), _label(args.data_b)
 
     def run():
         from .engine.dataset_pair import compare_datasets
 
         model = load_model(args.model, "--model", args.unsafe)
         return compare_datasets(model, data_a, data_b, labels_a, labels_b, class_names=names,
-                                name_a=args.name_a or _stem(args.data_a),
-                                name_b=args.name_b or _stem(args.data_b),
-                                preprocess=args.preprocess, **_engine_options(args, target))
+                                name_a=name_a, name_b=name_b, preprocess=args.preprocess,
+                                **_engine_options(args, target))
 
     return _saved(run, args)
+
+
+def _label(path) -> str:
+    """A path's last two parts (``clean/test``), to tell two sets of the same name apart."""
+    from pathlib import Path
+
+    p = Path(path)
+    return f"{p.parent.name}/{p.stem}" if p.parent.name else p.stem
 
 
 def _engine_options(args, target) -> dict:

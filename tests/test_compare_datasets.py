@@ -107,6 +107,41 @@ def test_names_on_one_side_indices_on_the_other(model, two_sets, result):
         run(model, xa, xb, ya, ["zebra"] * len(yb))
 
 
+def test_each_dataset_s_indices_mean_its_own_class_names(model, tmp_path):
+    """Two file sets whose class indices follow different class-name orders."""
+    from PIL import Image
+
+    from imacs_widget.data.sources import FileSource
+
+    rng = np.random.default_rng(4)
+    paths, y = [], rng.integers(0, 3, 18)
+    for i in range(18):
+        Image.fromarray((rng.random((32, 32, 3)) * 255).astype(np.uint8)).save(tmp_path / f"{i}.png")
+        paths.append(tmp_path / f"{i}.png")
+    a = FileSource(paths, labels=list(y), class_names=NAMES)
+    reordered = NAMES[::-1]  # the same images, labelled in another order
+    b = FileSource(paths, labels=[reordered.index(NAMES[v]) for v in y], class_names=reordered)
+    r = run(model, a, b, class_names=None, n_per_model=8)
+    seg = r.segments
+    np.testing.assert_array_equal(seg["label"], np.concatenate([y, y])[seg["image_index"]])
+    # one-hot labels on one side, indices on the other
+    onehot = np.eye(3)[y]
+    r2 = run(model, a, b, list(y), onehot, n_per_model=8)
+    np.testing.assert_array_equal(r2.segments["label"],
+                                  np.concatenate([y, y])[r2.segments["image_index"]])
+
+
+def test_the_same_model_twice_keeps_both_names(tiny_images):
+    m = tiny_cnn(seed=1)
+    x, y = tiny_images
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", imacs.ImacsWarning)
+        r = imacs.compare(m, m, x, y, name_a="first", name_b="second", target_class=0,
+                          n_per_model=8, n_clusters=2, k=3, embedder=tiny_embedder(),
+                          progress=False)
+    assert r.model_names == {"A": "first", "B": "second"}
+
+
 def test_errors(model, two_sets):
     xa, ya, xb, yb = two_sets
     with pytest.raises(ImacsInputError, match="labels_b.*is required"):

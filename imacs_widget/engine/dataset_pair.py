@@ -102,6 +102,14 @@ def _check_pixel_ranges(source: DatasetPair) -> None:
                               "give both datasets in one scale (e.g. both uint8 0-255)")
 
 
+def _named(lab) -> bool:
+    return any(isinstance(v, str) for v in lab)
+
+
+def _one_hot(lab) -> bool:
+    return bool(lab) and isinstance(lab[0], np.ndarray) and lab[0].ndim == 1
+
+
 def _pair_labels(source: DatasetPair, labels_a, labels_b, class_names=None) -> list:
     """The two datasets' labels, one after the other (each given, or the dataset's own); class
     names of one dataset and indices of the other are made indices (of ``class_names``, else
@@ -117,18 +125,29 @@ def _pair_labels(source: DatasetPair, labels_a, labels_b, class_names=None) -> l
             raise ImacsInputError(arg, f"has {len(lab)} entries but its dataset has "
                                   f"{len(side)} images; they must have the same length")
         sides.append((arg, lab))
-    named = [any(isinstance(v, str) for v in lab) for _, lab in sides]
+    if any(_one_hot(lab) for _, lab in sides) and not all(_one_hot(lab) for _, lab in sides):
+        sides = [(arg, [int(np.argmax(v)) for v in lab] if _one_hot(lab) else lab)
+                 for arg, lab in sides]  # one-hot rows on one side only: class indices
+    own = [source.a.class_names, source.b.class_names]
+    if class_names is None and own[0] and own[1] and list(own[0]) != list(own[1]):
+        # each side's class indices mean its own class names: compare them by name
+        sides = [(arg, [names[int(v)] for v in lab] if names and not _named(lab) else lab)
+                 for (arg, lab), names in zip(sides, own, strict=True)]
+    named = [_named(lab) for _, lab in sides]
+    names = list(class_names or source.class_names or [])
     if named[0] != named[1]:  # e.g. an ImageFolder tree against an .npz of indices
-        names = list(class_names or source.class_names or [])
         arg, lab = sides[named.index(True)]
         if not names:
             raise ImacsInputError(arg, "are class names but the other dataset's labels are "
                                   "class indices; pass class_names=[...] to tell them apart")
-        unknown = sorted({str(v) for v in lab} - set(names))
-        if unknown:
-            raise ImacsInputError(arg, f"name classes {unknown[:5]} that are not in "
-                                  f"class_names {names[:20]}")
-        sides[named.index(True)] = (arg, [names.index(str(v)) for v in lab])
+    for k, (arg, lab) in enumerate(sides):
+        if names and _named(lab):
+            unknown = sorted({str(v) for v in lab} - set(names))
+            if unknown:
+                raise ImacsInputError(arg, f"name classes {unknown[:5]} that are not in "
+                                      f"class_names {names[:20]}")
+            if not all(named):
+                sides[k] = (arg, [names.index(str(v)) for v in lab])
     out = sides[0][1] + sides[1][1]
     if out and isinstance(out[0], np.ndarray):  # one-hot rows
         return np.stack(out)

@@ -236,7 +236,8 @@ def _compare(source, ex, rs, temporary, settings, models, labels, class_names, t
     keys = model_keys(len(models))
     adapters, wrapped = {}, {}
     for k, (name, model, prep) in zip(keys, models, strict=True):
-        same = (id(model), id(prep))  # one model on two datasets: one adapter, run once
+        # one model on two datasets: one adapter, run once (two models are always two)
+        same = (id(model), id(prep)) if sides is not None else k
         if same not in wrapped:
             wrapped[same] = as_adapter(model, name, preprocess=prep, score=score,
                                        batch_size=batch_size)

@@ -112,10 +112,13 @@ def _layout(x: np.ndarray, method: str, seed: int) -> np.ndarray:
             warnings.simplefilter("ignore")
             return umap.UMAP(n_neighbors=min(15, n - 1), random_state=seed,
                              init="spectral" if n > 16 else "random").fit_transform(x)
+    import inspect
+
     from sklearn.manifold import TSNE
 
+    iters = "max_iter" if "max_iter" in inspect.signature(TSNE).parameters else "n_iter"
     return TSNE(2, perplexity=float(min(30, (n - 1) / 3)), init="pca", random_state=seed,
-                max_iter=500).fit_transform(x)
+                **{iters: 500}).fit_transform(x)
 
 
 def _place(fit_x: np.ndarray, fit_xy: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -130,9 +130,12 @@ def histogram(attributions, edges) -> list[int]:
 
 
 def filter_segments(segments: pd.DataFrame, outcomes: Iterable[str] = OUTCOMES,
-                    models: Iterable[str] = MODELS) -> pd.DataFrame:
-    """The rows of ``segments`` whose ``outcome`` and ``model`` are shown (order kept)."""
-    keep = segments["outcome"].isin(list(outcomes)) & segments["model"].isin(list(models))
+                    models: Iterable[str] | None = None) -> pd.DataFrame:
+    """The rows of ``segments`` whose ``outcome`` and ``model`` are shown (order kept;
+    ``models=None``: every model)."""
+    keep = segments["outcome"].isin(list(outcomes))
+    if models is not None:
+        keep &= segments["model"].isin(list(models))
     return segments[keep]
 
 

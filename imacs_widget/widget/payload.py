@@ -461,7 +461,7 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
     n = len(seg)
     if len(result.thumbnails) != n:
         raise ValueError(f"result.thumbnails: {len(result.thumbnails)} thumbnails for {n} segments")
-    static = _cached(cache, ("static", encoding, "map_x" in seg), (seg, result.image_shape),
+    static = _cached(cache, ("static", encoding, _map_key(seg)), (seg, result.image_shape),
                      lambda: _static_columns(seg, result.image_shape, encoding, result.models))
     images, segments_static, buffers, image_rows, order = static
     buffers = list(buffers)  # the cached prefix; this payload's own buffers follow
@@ -579,6 +579,16 @@ def _static_columns(seg, image_shape, encoding: str, models=MODELS):
     if "map_x" in seg:
         segments["map"] = _column(map_column(seg), encoding, buffers, "uint16")
     return images, segments, buffers, image_rows, order
+
+
+def _map_key(seg: pd.DataFrame):
+    """What the cached static columns depend on of the segment map (a recomputed map differs)."""
+    if "map_x" not in seg:
+        return None
+    import hashlib
+
+    xy = np.ascontiguousarray(seg[["map_x", "map_y"]].to_numpy(np.float32))
+    return hashlib.blake2b(xy.tobytes(), digest_size=16).hexdigest()
 
 
 def map_column(seg: pd.DataFrame) -> np.ndarray:

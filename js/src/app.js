@@ -362,14 +362,17 @@ export function createApp(el, model, { invoke = null } = {}) {
   }
   function renderMap(ctx, st) {
     const xy = mapOf(ctx.data);
-    if (!xy && local.live) requestMap();
+    const cls = ctx.data.payload.target_class;
+    if (local.mapError && local.mapErrorClass !== cls) local.mapError = null; // another class
+    if (!xy && local.live && !local.mapError) requestMap();
     const note = local.live ? (local.mapError || "Computing the segment map in the kernel (UMAP or t-SNE of the embeddings; once per result)…")
       : "This report has no segment map: call result.segment_map() before result.to_html(), or open the result in a notebook.";
     const t0 = typeof performance !== "undefined" ? performance.now() : 0;
     const el = mapView({ ...ctx, map: xy, rootEl: root }, {
       width: body.clientWidth || root.clientWidth || 900, colorBy: st.mapColor, note,
       onColor: (v) => setTrait("map_color", v),
-      onSelect: (rows) => setTrait("selection", rows),
+      onSelect: (rows) => { if (local.pending === null && !readState(model).busy) setTrait("selection", rows); },
+      onRetry: local.live && local.mapError ? () => { local.mapError = null; renderViews(); } : null,
       onPick: (i) => toggleCluster(ctx.data.segments[i].cluster),
       onHover: (i, rect) => showSourceAt(i, rect, true),
       onLeave: hideSource,
@@ -387,14 +390,21 @@ export function createApp(el, model, { invoke = null } = {}) {
       const [answer, buffers] = Array.isArray(res) ? res : [res, []];
       const a = parseAnswer(answer);
       const raw = a.ok && buffers && buffers[0] ? column({ dtype: "uint16", buffer: 0, length: 2 * answer.count }, buffers) : null;
-      if (!raw) { local.mapError = a.error || "the kernel sent no segment map"; renderViews(); return; }
+      if (!raw) { mapFailed(a.error || "the kernel sent no segment map", cls); return; }
+      local.mapError = null;
       local.mapXY = decodeMap(raw);
       local.mapClass = cls;
       renderViews();
     }, (err) => {
       local.mapPending = false;
-      if (!local.destroyed) { local.mapError = `segment map: no answer from the kernel (${err && err.message ? err.message : err})`; renderViews(); }
+      if (!local.destroyed) mapFailed(`segment map: no answer from the kernel (${err && err.message ? err.message : err})`, cls);
     });
+  }
+  /** A failed "_map": said once (not asked again by every render); the note offers a retry. */
+  function mapFailed(text, cls) {
+    local.mapError = `${text}; “retry” asks the kernel again`;
+    local.mapErrorClass = cls;
+    renderViews();
   }
 
   let fetchQueued = false;

@@ -158,6 +158,7 @@ function draw(canvas, px, py, rgb, strong, background) {
  * @param {(i: number, rect: {left: number, top: number, right: number, bottom: number}) => void} opt.onHover
  * @param {() => void} opt.onLeave
  * @param {string} opt.note    shown instead of the canvas when there is no map yet
+ * @param {(() => void) | null} [opt.onRetry]  a "retry" button next to the note
  */
 export function mapView(ctx, opt) {
   const root = h("div", { class: "imacs-view imacs-mapview", data: { imacsView: "map" } });
@@ -173,7 +174,10 @@ export function mapView(ctx, opt) {
   ]);
   root.append(bar);
   if (!ctx.map) {
-    root.append(h("div", { class: "imacs-empty imacs-pad", data: { imacsMapNote: "1" }, text: opt.note }));
+    root.append(h("div", { class: "imacs-empty imacs-pad", data: { imacsMapNote: "1" } }, [
+      h("span", { text: opt.note }),
+      opt.onRetry ? h("button", { class: "imacs-more", type: "button", data: { imacsMapRetry: "1" }, text: "retry", onclick: opt.onRetry }) : null,
+    ]));
     return root;
   }
   const width = Math.max(240, Math.floor(opt.width || 720) - 200);

@@ -69,7 +69,7 @@ function clusterTitle(st, pos, ctx) {
     h("span", { class: "imacs-cluster-meta", text: `${st.size} segment${st.size === 1 ? "" : "s"}` }),
     st.one_sided !== null && ctx.models.length >= 2 ? h("span", {
       class: `imacs-badge imacs-badge-${st.one_sided}`, text: `only ${st.one_sided}`,
-      title: `only ${ctx.data.modelNames[st.one_sided]}'s segments fall into this cluster (imbalance undefined; ranked first by imbalance)`,
+      title: `only ${ctx.data.modelNames[st.one_sided]}'s segments fall into this cluster${(ctx.allModels || []).length > ctx.models.length ? " among the models shown" : ""} (imbalance undefined; ranked first by imbalance)`,
     }) : null,
     (ctx.allModels || []).length > 2 ? consensusBadge(st, ctx) : null,
     ...ctx.models.map((m) => h("span", { class: `imacs-cluster-mean imacs-text-${m}`, title: `mean attribution of ${ctx.data.modelNames[m]}` }, [

@@ -180,6 +180,22 @@ describe("rendering", () => {
     expect(kernel.sent.filter((c) => c.name === "_map")).toHaveLength(1);
   });
 
+  it("live: a failed map is said once, not asked again by every render; retry asks again", async () => {
+    let calls = 0;
+    const { q, kernel } = await mountLive({ n: 24, clusters: 3 }, { view: "map" },
+      { handlers: { _map: () => { calls += 1; return { ok: false, error: "segment map failed: boom" }; } } });
+    await settle();
+    expect(q("[data-imacs-map-note]").textContent).toContain("boom");
+    q('[data-imacs-tab="clusters"]').click();
+    q('[data-imacs-tab="map"]').click();
+    await settle();
+    expect(calls).toBe(1);
+    q("[data-imacs-map-retry]").click();
+    await settle();
+    expect(calls).toBe(2);
+    expect(kernel.sent.filter((c) => c.name === "_map")).toHaveLength(2);
+  });
+
   it("segment map without coordinates in a static report says how to get them", () => {
     const { q } = mount({ n: 24, clusters: 3 }, { view: "map" });
     expect(q("[data-imacs-map-canvas]")).toBeNull();
