@@ -20,7 +20,9 @@ def run(models, data, **kw):
     opts.update(kw)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", imacs.ImacsWarning)
-        return imacs.compare(models[0], models[1], x, y, **opts)
+        if isinstance(models, dict):  # compare({name: model, ...}, images, labels)
+            return imacs.compare(models, x, y, **opts)
+        return imacs.compare(*models, x, y, **opts)
 
 
 @pytest.fixture(scope="module")

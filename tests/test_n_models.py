@@ -12,21 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import tiny_cnn, tiny_embedder, trained_scenario
+from test_compare import NAMES, run  # compare() with the small, quiet settings of test_compare
 
 import imacs_widget as imacs
 from imacs_widget.errors import ImacsInputError
-
-NAMES = ["a", "b", "c"]
-
-
-def run(models, data, *args, **kw):
-    x, y = data
-    opts = dict(class_names=NAMES, target_class="a", n_clusters=4, n_per_model=16,
-                embedder=tiny_embedder(), progress=False, seed=0)
-    opts.update(kw)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", imacs.ImacsWarning)
-        return imacs.compare(models, *args, x, y, **opts)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +72,7 @@ def test_three_model_summaries(result3):
 
 
 def test_two_models_as_a_dict_equal_the_pair_call(tiny_models, tiny_images):
-    pair = run(tiny_models[0], tiny_images, tiny_models[1], name_a="v1", name_b="v2")
+    pair = run(tiny_models, tiny_images, name_a="v1", name_b="v2")
     as_dict = run({"v1": tiny_models[0], "v2": tiny_models[1]}, tiny_images)
     pd.testing.assert_frame_equal(pair.segments, as_dict.segments)
     assert pair.model_names == as_dict.model_names == {"A": "v1", "B": "v2"}
@@ -130,7 +119,7 @@ def test_model_set_errors(three, tiny_images):
     with pytest.raises(ImacsInputError, match="preprocess.*not among the models"):
         run(three, tiny_images, preprocess={"v9": "unit_range"})
     with pytest.raises(ImacsInputError, match="preprocess.*dict of models"):
-        run(three["v1"], tiny_images, three["v2"], preprocess={"v1": None})
+        run((three["v1"], three["v2"]), tiny_images, preprocess={"v1": None})
     with pytest.raises(ImacsInputError, match="model_b.*is required"):
         imacs.compare(three["v1"], images=x, labels=y, target_class="a")
     four = tiny_cnn(n_classes=4, seed=4)

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..data.pair import DatasetPair
 from ..errors import ImacsInputError
+from ..models.adapter import as_adapter
 from ..result import ComparisonResult
 from .crops import detect_pixel_range
 from .pipeline import compare, run_comparison
@@ -81,8 +82,10 @@ def compare_datasets(model, data_a, data_b, labels_a=None, labels_b=None, *,
     source = DatasetPair(data_a, data_b, image_size=image_size)
     _check_pixel_ranges(source)
     labels = _pair_labels(source, labels_a, labels_b, opts["class_names"])
+    adapter = as_adapter(model, "model", preprocess=preprocess, score=settings.score,
+                         batch_size=settings.batch_size)  # one adapter for both sides
     return run_comparison(
-        source, [(str(name_a), model, preprocess), (str(name_b), model, preprocess)], labels,
+        source, [(str(name_a), adapter, None), (str(name_b), adapter, None)], labels,
         settings, class_names=opts["class_names"], target_class=opts["target_class"],
         embedder=opts["embedder"], cache_dir=opts["cache_dir"], progress=opts["progress"],
         store=opts["store"], executor=opts["executor"], display=[str(name_a), str(name_b)],

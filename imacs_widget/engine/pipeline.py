@@ -169,8 +169,8 @@ def run_comparison(source, models, labels, settings: RunSettings, *, class_names
     """The pipeline behind :func:`compare` and
     :func:`~imacs_widget.engine.dataset_pair.compare_datasets`, their arguments checked.
 
-    ``models``: ``[(name, model, preprocess), ...]`` (the same model object may come twice:
-    it is wrapped and run once); ``display``: the names shown (default: the adapters' own);
+    ``models``: ``[(name, model, preprocess), ...]`` (one ``ModelAdapter`` given for several
+    keys is one model: it runs once per image); ``display``: the names shown (default: the adapters' own);
     ``sides``: ``{key: (start, stop)}`` the range of ``source`` each key may sample from
     (default: every key samples from all of it).
     """
@@ -234,14 +234,8 @@ def _compare(source, ex, rs, temporary, settings, models, labels, class_names, t
         raise ImacsInputError("images", f"none of the first {len(first_ok)} images could be read")
     pixel_range = detect_pixel_range(first[first_ok])
     keys = model_keys(len(models))
-    adapters, wrapped = {}, {}
-    for k, (name, model, prep) in zip(keys, models, strict=True):
-        # one model on two datasets: one adapter, run once (two models are always two)
-        same = (id(model), id(prep)) if sides is not None else k
-        if same not in wrapped:
-            wrapped[same] = as_adapter(model, name, preprocess=prep, score=score,
-                                       batch_size=batch_size)
-        adapters[k] = wrapped[same]
+    adapters = {k: as_adapter(model, name, preprocess=prep, score=score, batch_size=batch_size)
+                for k, (name, model, prep) in zip(keys, models, strict=True)}
     for ad in adapters.values():
         ad.pixel_range = pixel_range  # what preprocess="unit_range" maps to 0..1
     sigma = settings.sigma(*source.image_shape)
