@@ -73,6 +73,10 @@ class ClassComparison:
     models: tuple = MODELS
     map_method: str | None = None
     """How ``segments["map_x"]`` / ``["map_y"]`` were computed (``None``: not yet)."""
+    games: np.ndarray | None = None
+    """``float32 [n_segments, 2^k]``: each row's image's Shapley game for the class (the score
+    of every coalition of its ranked segments; see :mod:`~imacs_widget.engine.faithfulness`);
+    ``None`` in results computed before it was kept."""
 
     def cluster(self, n_clusters: int, seed: int) -> None:
         """(Re)cluster the pooled segments; updates ``cluster``/``centroid_distance`` and stats."""
@@ -84,6 +88,10 @@ class ClassComparison:
         labels, dist = kmeans(self.embeddings, n_clusters, seed, reduced=self.reduced_embeddings)
         self.segments["cluster"] = labels
         self.segments["centroid_distance"] = dist
+        if self.games is not None:
+            from .engine.faithfulness import cluster_removal
+
+            self.segments["cluster_removal"] = cluster_removal(self.segments, self.games)
         self.n_clusters = int(n_clusters)
         self.summarize()
 
@@ -247,6 +255,24 @@ class ComparisonResult:
     def clusters(self) -> list[dict]:
         """Cluster summaries of the active class, in :attr:`order` (see :mod:`~imacs_widget.summary`)."""
         return order_clusters(self._active.summaries, self._order)
+
+    @property
+    def faithfulness(self) -> pd.DataFrame:
+        """Faithfulness of each model's attributions (active class), one row per model.
+
+        Columns: ``deletion_auc`` / ``insertion_auc`` (areas under the deletion and insertion
+        curves of the ranked segments, attribution order), ``deletion_random`` /
+        ``insertion_random`` (the same for random order, exact), ``faithfulness`` (the gain of
+        the attribution order over random, 0 = no better than chance) and ``n_images``; means
+        over the model's sampled images. Read from the Shapley games: no model evaluation
+        beyond the attribution (see :mod:`~imacs_widget.engine.faithfulness`). Empty for a
+        result computed before faithfulness was.
+        """
+        from .engine.faithfulness import model_faithfulness
+
+        rows = {m: v for m, v in model_faithfulness(self.segments, self.models).items()
+                if v is not None}
+        return pd.DataFrame.from_dict(rows, orient="index")
 
     @property
     def max_mean_attribution(self) -> float:

@@ -6,8 +6,8 @@
 The fixture holds the payload (``imacs_widget.widget.payload.build_payload``) of a small real
 :class:`~imacs_widget.result.ComparisonResult` and, for several outcome / model filter
 settings, what :mod:`imacs_widget.engine.summary` (the one definition) computes from it: per
-cluster the counts, means, histograms, outcome counts, imbalance, importance and one-sided
-flag, the reference bar, the order of clusters for every order key and the order of segments
+cluster the counts, means, histograms, outcome counts, imbalance, importance, one-sided
+flag, consensus and removal effect, the reference bar, the order of clusters for every order key and the order of segments
 inside every cluster (per model) for every inner order. ``js/tests/summary.test.js`` checks
 that ``js/src/data.js`` reproduces every number and order; ``tests/test_cross_language.py``
 checks that the committed fixture is what this script writes now, so Python and JavaScript
@@ -109,6 +109,14 @@ def fixture_result(models=("A", "B")):
             "cluster": cluster, "centroid_distance": distance, "label": image % 3,
             "pred_a": (image + 1) % 3, "pred_b": image % 3, "score_a": 0.25, "score_b": 0.75,
             **({"pred_c": (image + 2) % 3, "score_c": 0.5} if len(models) == 3 else {}),
+            # one value per (model, image, cluster), as the engine makes it; cluster 1 holds
+            # two rows of one image of A (counted once), cluster 0's B has no value (NaN)
+            "cluster_removal": (float("nan") if (cluster, model) == (0, "B")
+                                else ((image * 3 + cluster + ord(model)) % 7) / 8 - 0.25),
+            # the image's deletion / insertion areas (one value per model and image)
+            "deletion_auc": ((image + ord(model)) % 5) / 10, "insertion_auc": 0.5,
+            "deletion_random": 0.3, "insertion_random": 0.4,
+            "faithfulness": (0.1 + 0.3 - ((image + ord(model)) % 5) / 10) / 2,
         })
     order = rng.permutation(len(records))  # rows not grouped by cluster
     seg = pd.DataFrame([records[i] for i in order]).reset_index(drop=True)

@@ -35,6 +35,15 @@ def test_watermark_shortcut_found(scenario, tmp_path):
     assert b is not None and b > 0.05
     # far above A's: at least twice and 0.15 above (seed 2's A has a weak shortcut of its own)
     assert b > 2 * max(a or 0.0, 0.01) and b - (a or 0.0) > 0.15
+    # faithfulness: blurring the watermark cluster's segments takes B's score down, not A's;
+    # both models' attributions order their segments better than chance
+    r = s["_result"]
+    rem = next(c for c in r.clusters if c["id"] == top["id"])["removal"]
+    faith = r.faithfulness["faithfulness"]
+    print(f"seed {scenario.seed}: removal A {rem['A']} B {rem['B']}; faithfulness "
+          f"A {faith['A']:.3f} B {faith['B']:.3f}")
+    assert rem["B"] > 0.1 and rem["B"] > 3 * max(rem["A"] or 0.0, 0.01)
+    assert faith["A"] > 0 and faith["B"] > 0
     on_disk = json.loads((tmp_path / "summary.json").read_text())
     assert on_disk["top_cluster"]["watermark_fraction"] == top["watermark_fraction"]
     assert set(on_disk["accuracy"]) == {"A", "B"}

@@ -56,7 +56,7 @@ def segment_shapley(score_fn: Callable[[np.ndarray], np.ndarray], images: np.nda
                     label_maps: Sequence[np.ndarray], blurred: np.ndarray,
                     segment_ids: Sequence[Sequence[int]], batch_size: int = 64,
                     progress: Callable[[int], None] | None = None,
-                    known: Sequence[dict] | None = None) -> list[np.ndarray]:
+                    known: Sequence[dict] | None = None, return_games: bool = False):
     """Exact Shapley values of the ranked segments of each image, for every class at once.
 
     Parameters
@@ -78,12 +78,16 @@ def segment_shapley(score_fn: Callable[[np.ndarray], np.ndarray], images: np.nda
         (e.g. the unmasked image, ``2^k - 1``, and the images with one ranked segment blurred,
         which a leave-one-out ranking scored); they are not evaluated again. See
         :func:`known_coalitions`.
+    return_games : bool
+        Also return each image's game: ``float64 [2^k_i, C]``, the score of every coalition
+        (what :mod:`~imacs_widget.engine.faithfulness` reads its curves from).
 
     Returns
     -------
     list of numpy.ndarray
         Per image, ``float64 [k_i, C]``: Shapley value of each ranked segment for each class.
-        Efficiency holds: ``values.sum(0) == v(all) - v(none)``.
+        Efficiency holds: ``values.sum(0) == v(all) - v(none)``. With ``return_games``, the
+        pair ``(values, games)``.
     """
     ks = [len(s) for s in segment_ids]
     known = [dict(d) for d in known] if known is not None else [{} for _ in ks]
@@ -102,7 +106,7 @@ def segment_shapley(score_fn: Callable[[np.ndarray], np.ndarray], images: np.nda
         rows = [r for d in known for r in d.values()]
         v = np.zeros((0, len(rows[0]) if rows else 0))
     n_classes = v.shape[1]
-    out, pos = [], 0
+    out, games, pos = [], [], 0
     for i, k in enumerate(ks):
         game = np.empty((1 << k, n_classes))
         for m, row in known[i].items():
@@ -111,7 +115,8 @@ def segment_shapley(score_fn: Callable[[np.ndarray], np.ndarray], images: np.nda
         game[todo[i]] = v[pos:pos + len(todo[i])]
         pos += len(todo[i])
         out.append(shapley_weights(k) @ game if k else np.zeros((0, n_classes)))
-    return out
+        games.append(game)
+    return (out, games) if return_games else out
 
 
 def known_coalitions(segment_ids: Sequence[Sequence[int]], full_scores: np.ndarray,

@@ -18,7 +18,8 @@ for two models; ``"A"`` .. ``"H"`` for up to eight)::
      "imbalance": 0.21,                                 # max - min of the means, or None
      "importance": 0.22,                                # largest mean, or None
      "consensus": {"models": ["B"], "n": 1, "of": 2,    # who attributes it positively
-                   "strength": 0.22}}                   # their mean of means, or None
+                   "strength": 0.22},                   # their mean of means, or None
+     "removal": {"A": 0.00, "B": 0.31}}                 # score drop when the cluster is blurred
 
 Definitions
 -----------
@@ -46,6 +47,11 @@ Definitions
   mean of any model in any cluster, computed on the same rows); ``n`` of ``of`` (all models of
   the comparison, present or not) and ``strength``, the mean of their means (``None`` when no
   model does). When no mean is positive, no model attributes any cluster positively.
+* **removal** of a model in a cluster: how much blurring the cluster's segments changes the
+  model's score, the mean over the model's images with a segment in the cluster of the
+  segments table's ``cluster_removal`` (one value per image: its first row in the table),
+  exactly summed like a mean attribution; ``None`` when the model has no such image or the
+  table has no ``cluster_removal`` column (see :mod:`~imacs_widget.engine.faithfulness`).
 
 Orders between clusters (:func:`order_clusters`; every order puts empty clusters, ``size`` 0,
 last, by id):
@@ -153,6 +159,9 @@ def summarize_clusters(segments: pd.DataFrame, n_clusters: int, edges: np.ndarra
     code = pd.Categorical(segments["model"], categories=models).codes.astype(np.int64)
     att = segments["attribution"].to_numpy().astype(np.float64)
     outc = pd.Categorical(segments["outcome"], categories=OUTCOMES).codes.astype(np.int64)
+    removal = (segments["cluster_removal"].to_numpy(np.float64)
+               if "cluster_removal" in segments else None)
+    image = segments["image_index"].to_numpy() if removal is not None else None
     key = np.where(code >= 0, cl * nm + code, -1)  # rows grouped by (cluster, model), one sort
     order = np.argsort(key, kind="stable")
     bounds = np.searchsorted(key[order], np.arange(nm * n_clusters + 1))
@@ -175,11 +184,23 @@ def summarize_clusters(segments: pd.DataFrame, n_clusters: int, edges: np.ndarra
             "one_sided": present[0] if len(present) == 1 else None,
             "imbalance": max(vals) - min(vals) if len(present) >= 2 else None,
             "importance": max(vals) if present else None,
+            "removal": {m: _removal(removal, image, rows[m]) for m in models},
         })
     ref = max_mean_attribution(out)
     for c in out:
         c["consensus"] = consensus(c["mean_attribution"], ref)
     return out
+
+
+def _removal(removal: np.ndarray | None, image: np.ndarray | None, rows: np.ndarray
+             ) -> float | None:
+    """Mean ``cluster_removal`` over the distinct images of ``rows`` (first row of each, rows
+    in table order)."""
+    if removal is None or not len(rows):
+        return None
+    rows = np.sort(rows)
+    _, first = np.unique(image[rows], return_index=True)
+    return mean_attribution(removal[rows[np.sort(first)]])
 
 
 def consensus(means: dict, reference: float) -> dict:

@@ -19,12 +19,14 @@ import numpy as np
 from ..io.cache import AttributionCache
 from ..widget.thumbnails import segment_thumbnails, source_previews
 from .embedding.segments import embed_segments
+from .faithfulness import CURVE_COLUMNS, game_rows, image_faithfulness
 from .masking import blur_images
 from .segmentation import segment_bboxes, segment_images
 from .settings import RunSettings
 from .shapley import known_coalitions, segment_shapley
 
-COLUMNS = ("model", "image_index", "segment_index", "rank", "bbox", "outcome", "attribution")
+COLUMNS = ("model", "image_index", "segment_index", "rank", "bbox", "outcome", "attribution",
+           *CURVE_COLUMNS)
 """Per-segment columns a worker produces (the driver adds source, label, predictions, clusters)."""
 
 
@@ -64,11 +66,14 @@ class ChunkOutput:
     model B's, ...).
 
     ``columns`` holds :data:`COLUMNS` (``bbox`` as ``int64 [r, 4]``); the arrays have one row
-    per segment row; ``preview_index`` / ``previews`` one per image with a segment.
+    per segment row (``games``: the row's image's target-class game, see
+    :func:`~imacs_widget.engine.faithfulness.game_rows`); ``preview_index`` / ``previews`` one
+    per image with a segment.
     """
 
     columns: dict
     shapley: np.ndarray
+    games: np.ndarray
     embeddings: np.ndarray
     thumbnails: np.ndarray
     masks: np.ndarray
@@ -150,7 +155,7 @@ class Worker:
         lmaps = segment_images(x, **st.segmentation_options)
         by_index = {int(i): j for j, i in enumerate(task.indices)}
         cols = {c: [] for c in COLUMNS}
-        shap, hits, misses = [], 0, 0
+        shap, games, hits, misses = [], [], 0, 0
         for m in self.adapters:  # the comparison's model order
             sel = np.flatnonzero(task.members[m])
             if not len(sel):
@@ -160,6 +165,9 @@ class Worker:
             hits, misses = hits + h, misses + mi
             for j, out, res in zip(sel, task.outcomes[m], found, strict=True):
                 boxes = segment_bboxes(lmaps[j])
+                game = np.asarray(res["game"])[:, task.target]
+                faith = image_faithfulness(game, np.asarray(res["values"])[:, task.target])
+                games.append(game_rows(game, len(res["segments"]), st.k))
                 for rank, (sid, v) in enumerate(zip(res["segments"], res["values"], strict=True)):
                     cols["model"].append(m)
                     cols["image_index"].append(int(task.indices[j]))
@@ -168,6 +176,8 @@ class Worker:
                     cols["bbox"].append(boxes[sid])
                     cols["outcome"].append(str(out))
                     cols["attribution"].append(float(v[task.target]))
+                    for c in CURVE_COLUMNS:
+                        cols[c].append(faith[c])
                     shap.append(np.asarray(v, np.float64))
         n_classes = next(iter(task.scores.values())).shape[1]
         columns = {
@@ -177,7 +187,8 @@ class Worker:
             "rank": np.asarray(cols["rank"], np.int64),
             "bbox": np.asarray(cols["bbox"], np.int64).reshape(-1, 4),
             "outcome": np.asarray(cols["outcome"], dtype=object),
-            "attribution": np.asarray(cols["attribution"], np.float64)}
+            "attribution": np.asarray(cols["attribution"], np.float64),
+            **{c: np.asarray(cols[c], np.float64) for c in CURVE_COLUMNS}}
         keys = list(zip(columns["image_index"].tolist(), columns["segment_index"].tolist(),
                         strict=True))
         imgs = {int(i): images[j] for i, j in by_index.items()}
@@ -193,6 +204,7 @@ class Worker:
         return ChunkOutput(
             columns=columns,
             shapley=np.stack(shap) if shap else np.zeros((0, n_classes)),
+            games=np.concatenate(games) if games else np.zeros((0, 1 << st.k), np.float32),
             embeddings=np.asarray(emb, np.float32), thumbnails=thumbs, masks=masks,
             preview_index=np.asarray(shown, np.int64),
             previews=np.stack([prev[i] for i in shown]) if shown else None,
@@ -210,6 +222,7 @@ class Worker:
             part = st.attribution_key(task.target, self.sigma)
             keys = [cache.key(fp, ri, lm, part) for ri, lm in zip(raw, lmaps, strict=True)]
         found = [cache.get(k) if cache is not None else None for k in keys]
+        found = [h if h is not None and "game" in h else None for h in found]  # older entries
         todo = [j for j, h in enumerate(found) if h is None]
         if todo:
             xt = x[todo]
@@ -220,9 +233,10 @@ class Worker:
                                batch_size=st.batch_size, seed=st.seed)
             known = known_coalitions(ranked, task.scores[m][todo],
                                      getattr(ranked, "masked_scores", None))
-            vals = segment_shapley(ad.scores, xt, lt, blurred, ranked, st.batch_size, known=known)
-            for j, r, v in zip(todo, ranked, vals, strict=True):
-                found[j] = {"segments": np.asarray(r, np.int64), "values": v}
+            vals, games = segment_shapley(ad.scores, xt, lt, blurred, ranked, st.batch_size,
+                                          known=known, return_games=True)
+            for j, r, v, g in zip(todo, ranked, vals, games, strict=True):
+                found[j] = {"segments": np.asarray(r, np.int64), "values": v, "game": g}
                 if cache is not None:
-                    cache.put(keys[j], segments=found[j]["segments"], values=v)
+                    cache.put(keys[j], segments=found[j]["segments"], values=v, game=g)
         return found, len(x) - len(todo), len(todo)

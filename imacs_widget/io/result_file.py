@@ -22,6 +22,7 @@ from ..errors import ImacsInputError
 from .store import (
     BLOCK_ROWS,
     FORMAT_VERSION,
+    OPTIONAL_ROW_ARRAYS,
     ROW_ARRAYS,
     ResultStore,
     StoredPreviews,
@@ -51,8 +52,9 @@ def save(result, path) -> Path:
     rs = ResultStore.create(tmp)
     for ci, cc in enumerate(result._per_class.values()):
         w = rs.class_writer(ci)
+        names = ROW_ARRAYS + tuple(n for n in OPTIONAL_ROW_ARRAYS if getattr(cc, n) is not None)
         for s in range(0, len(cc.segments), BLOCK_ROWS):
-            w.add(**{name: getattr(cc, name)[s:s + BLOCK_ROWS] for name in ROW_ARRAYS})
+            w.add(**{name: getattr(cc, name)[s:s + BLOCK_ROWS] for name in names})
         w.close()
     pw = rs.preview_writer()
     for i, img in result.source_images.items():
@@ -164,7 +166,8 @@ def load(path):
     per_class = {}
     for ci, info in enumerate(meta["classes"]):
         seg = read_segments(path / f"class{ci}" / "segments.parquet", info["columns"])
-        arrays = {name: rs.array(f"class{ci}", name) for name in ROW_ARRAYS}
+        arrays = {name: rs.array(f"class{ci}", name)
+                  for name in ROW_ARRAYS + OPTIONAL_ROW_ARRAYS}
         reduced = rs.array(f"class{ci}", "reduced_embeddings")
         cc = ClassComparison(target=info["target"], segments=seg, sampling=info["sampling"],
                              models=tuple(meta["model_names"]),

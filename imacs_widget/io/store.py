@@ -12,6 +12,7 @@ opens one without reading its pictures. Layout::
             class0/shapley_all        float64 [n, C]
             class0/thumbnails         uint8   [n, T, T, 3]  (256 rows a chunk)
             class0/segment_masks      bool    [n, T, T]
+            class0/games              float32 [n, 2^k]       each row's image's Shapley game
             class0/bin_edges          float64 [bins + 1]
             class0/reduced_embeddings float32 [n, d]        (large results only)
             sources/previews          uint8   [p, h, w, 3]
@@ -37,12 +38,15 @@ FORMAT_VERSION = 2
 BLOCK_ROWS = 2048
 """Rows buffered before a write (a multiple of every array's chunk rows)."""
 CHUNK_ROWS = {"embeddings": 2048, "shapley_all": 2048, "thumbnails": 256, "segment_masks": 256,
-              "reduced_embeddings": 8192, "previews": 64}
+              "reduced_embeddings": 8192, "previews": 64, "games": 2048}
 """Rows per stored chunk: small for pictures (read a few at a time), larger for features."""
 DTYPES = {"embeddings": np.float16, "shapley_all": np.float64, "thumbnails": np.uint8,
-          "segment_masks": bool, "reduced_embeddings": np.float32, "previews": np.uint8}
+          "segment_masks": bool, "reduced_embeddings": np.float32, "previews": np.uint8,
+          "games": np.float32}
 ROW_ARRAYS = ("embeddings", "shapley_all", "thumbnails", "segment_masks")
 """The per-segment arrays every class has (row order = its segments table)."""
+OPTIONAL_ROW_ARRAYS = ("games",)
+"""Per-segment arrays results written before they existed lack (``None`` when missing)."""
 _FULL_DISK = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
@@ -250,26 +254,31 @@ class ClassWriter:
 
     def __init__(self, store: ResultStore, group):
         self.store = store
-        self._parts = {name: _Appender(group, name) for name in ROW_ARRAYS}
+        self._parts = {name: _Appender(group, name) for name in ROW_ARRAYS + OPTIONAL_ROW_ARRAYS}
 
     def append(self, out) -> None:
         """Buffer (and write whole blocks of) one chunk's rows."""
         if len(out):
             self.add(embeddings=out.embeddings, shapley_all=out.shapley,
-                     thumbnails=out.thumbnails, segment_masks=out.masks)
+                     thumbnails=out.thumbnails, segment_masks=out.masks, games=out.games)
 
     def add(self, **rows: np.ndarray) -> None:
-        """Buffer rows of each of :data:`ROW_ARRAYS` (same number of rows each)."""
+        """Buffer rows of each of :data:`ROW_ARRAYS` (same number of rows each) and of those
+        :data:`OPTIONAL_ROW_ARRAYS` given (all of a class's rows or none)."""
         try:
             for name in ROW_ARRAYS:
                 self._parts[name].add(rows[name])
+            for name in OPTIONAL_ROW_ARRAYS:
+                if rows.get(name) is not None:
+                    self._parts[name].add(rows[name])
         except OSError as exc:
             raise disk_error(exc, self.store.path) from exc
 
     def close(self) -> dict[str, StoredArray]:
         """Write what is buffered; the class's arrays, read on demand."""
         try:
-            return {name: p.close() for name, p in self._parts.items()}
+            return {name: p.close() for name, p in self._parts.items()
+                    if name in ROW_ARRAYS or p.array is not None or p.buffered}
         except OSError as exc:
             raise disk_error(exc, self.store.path) from exc
 

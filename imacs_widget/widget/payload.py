@@ -70,6 +70,9 @@ Typed shape (version 4)::
             "by_centroid": Column[uint32],     # position in order_within(all, "centroid")
             "box": Column[uint16],         #   flat, 4 per segment: x0, y0, x1, y1 in thousandths
                                            #   of the image width / height (x1, y1 exclusive)
+            "removal": Column[float64],    #   only in results with faithfulness: the score drop
+                                           #   of the row's model when its cluster is blurred
+                                           #   in its image (segments["cluster_removal"])
             "map": Column[uint16],         #   only once the segment map is computed
                                            #   (result.segment_map()): flat, 2 per segment,
                                            #   x, y in 0..65535 (= 0..1)
@@ -86,11 +89,15 @@ Typed shape (version 4)::
             "dataset_index": Column[uint], # only with compare_datasets: the image's index in
                                            # its own dataset (the side of its segments)
         },
+        "faithfulness": {key: Faith | None},  # result.faithfulness per model (None: not computed)
         "thumbs": Atlas,                   # thumbnails (pixels outside the segment dimmed) of
                                            # the segment rows atlas["ids"]
         "sources": Atlas,                  # downscaled source images (hover preview) of the
                                            # image rows atlas["ids"]
     }
+
+    Faith = {"deletion_auc": float, "insertion_auc": float, "deletion_random": float,
+             "insertion_random": float, "faithfulness": float, "n_images": int}
 
     Column[T] = {"dtype": "uint8" | "uint16" | "uint32" | "int32" | "float64",
                  "buffer": int,            # index into the buffers (little-endian T)
@@ -473,6 +480,10 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
         "by_attribution": _column(_positions(orders["attribution"]), encoding, buffers, "uint32"),
         "by_centroid": _column(_positions(orders["centroid"]), encoding, buffers, "uint32"),
     })
+    if "cluster_removal" in seg:
+        rem = seg["cluster_removal"].to_numpy(np.float64)
+        segments["removal"] = _column(np.where(np.isfinite(rem), rem, np.nan), encoding, buffers,
+                                      "float64")
 
     # ---- pictures: only the chosen tiles
     if tiles == "all":
@@ -523,10 +534,24 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
         "static_buffers": static_buffers,
         "segments": segments,
         "images": images,
+        "faithfulness": _faithfulness(result),
         "thumbs": thumbs,
         "sources": sources,
     }
     return payload, buffers
+
+
+def _faithfulness(result) -> dict:
+    """``{model: {column: value} | None}`` of :attr:`ComparisonResult.faithfulness`."""
+    table = result.faithfulness
+    out = {}
+    for m in result.models:
+        if m not in table.index:
+            out[m] = None
+            continue
+        row = table.loc[m]
+        out[m] = {c: (int(row[c]) if c == "n_images" else _num(row[c], 6)) for c in table.columns}
+    return out
 
 
 def _static_columns(seg, image_shape, encoding: str, models=MODELS):

@@ -7,7 +7,7 @@
 import { h, replace } from "./dom.js";
 import {
   decodePayload, filterSegments, clusterStats, orderClusters, maxMeanAttribution,
-  OUTCOMES, MODELS, MODEL_KEYS, ORDERS, INNER_ORDERS, VIEWS, parseAnswer, column, decodeMap,
+  OUTCOMES, MODELS, MODEL_KEYS, ORDERS, INNER_ORDERS, VIEWS, parseAnswer, column, decodeMap, fmtSigned,
 } from "./data.js";
 import { PAYLOAD_VERSION } from "./types.js";
 import { mapView, MAP_COLORS } from "./map.js";
@@ -267,7 +267,7 @@ export function createApp(el, model, { invoke = null } = {}) {
         ]),
       ]),
       h("div", { class: "imacs-legend" }, [
-        ...d.models.map((m) => h("span", { class: "imacs-legend-item", title: `model ${m}` }, [modelChip(m, d.modelNames[m]), h("span", { class: "imacs-muted", text: pct(acc[m]) })])),
+        ...d.models.map((m) => h("span", { class: "imacs-legend-item", title: `model ${m}` }, [modelChip(m, d.modelNames[m]), h("span", { class: "imacs-muted", text: pct(acc[m]) }), faithChip(m)])),
         h("span", { class: "imacs-legend-sep" }),
         ...OUTCOMES.map((o) => outcomeChip(o)),
       ]),
@@ -279,6 +279,19 @@ export function createApp(el, model, { invoke = null } = {}) {
       ]));
     }
     void st;
+  }
+
+  /** The model's faithfulness (payload.faithfulness, Python's numbers): attribution order vs
+   * random order on the deletion and insertion curves of its ranked segments. */
+  function faithChip(m) {
+    const f = (local.data.payload.faithfulness || {})[m];
+    if (!f || typeof f.faithfulness !== "number") return null;
+    const n = (v) => (typeof v === "number" ? v.toFixed(3) : "n/a");
+    return h("span", {
+      class: "imacs-faith", data: { imacsFaithfulness: m },
+      title: `faithfulness of ${local.data.modelNames[m]}'s attributions over ${f.n_images} images: blurring its ranked segments in attribution order leaves an area of ${n(f.deletion_auc)} under the score (random order ${n(f.deletion_random)}); un-blurring them gives ${n(f.insertion_auc)} (random ${n(f.insertion_random)}). Gain over random order: ${fmtSigned(f.faithfulness)} (0 = no better than chance)`,
+      text: ` · faith ${fmtSigned(f.faithfulness)}`,
+    });
   }
 
   function renderControls(st) {

@@ -61,6 +61,12 @@ export function decodePayload(p, buffers = [], reuse = null) {
   }
   s.box = column(p.segments.box, buffers);
   if (!s.box || s.box.length !== 4 * n) return { ok: false, error: "segments.box has the wrong length" };
+  let removal = null; // faithfulness: each row's cluster removal, when the result has it
+  if (p.segments.removal !== undefined) {
+    removal = column(p.segments.removal, buffers);
+    if (!removal || removal.length !== n) return { ok: false, error: "segments.removal has the wrong length" };
+  }
+  const removalAt = (i) => (removal === null ? undefined : isNum(removal[i]) ? removal[i] : null);
   let map = null; // the segment map, when the result has one: x, y in 0..1
   if (p.segments.map !== undefined) {
     const raw = column(p.segments.map, buffers);
@@ -99,6 +105,7 @@ export function decodePayload(p, buffers = [], reuse = null) {
       d.cluster = s.cluster[i];
       d.byAttribution = s.by_attribution[i];
       d.byCentroid = s.by_centroid[i];
+      d.removal = removalAt(i);
     }
     return { ok: true, data: { ...reuse, payload: p, clusterIds, edges: edges.slice(), map: map || reuse.map } };
   }
@@ -121,6 +128,7 @@ export function decodePayload(p, buffers = [], reuse = null) {
       attribution: isNum(a) ? a : null,
       byAttribution: s.by_attribution[i],
       byCentroid: s.by_centroid[i],
+      removal: removalAt(i),
       box: [s.box[4 * i] / 1000, s.box[4 * i + 1] / 1000, s.box[4 * i + 2] / 1000, s.box[4 * i + 3] / 1000],
     };
   }
@@ -279,12 +287,25 @@ export function clusterStats(segments, clusterIds, edges, models = MODELS) {
       imbalance: present.length >= 2 ? Math.max(...vals) - Math.min(...vals) : null,
       importance: present.length ? Math.max(...vals) : null,
       consensus: null,
+      removal: perModel((m) => removalMean(g[m])),
       segments: g,
     });
   }
   const ref = maxMeanAttribution(out);
   for (const c of out.values()) c.consensus = consensus(c.mean_attribution, ref);
   return out;
+}
+
+/** summary._removal: mean cluster removal over the distinct images of one model's segments
+ * (first row of each image in table order); null without the column or segments. */
+export function removalMean(segs) {
+  if (!segs.length || segs[0].removal === undefined) return null;
+  const first = new Map();
+  for (const s of segs) {
+    const f = first.get(s.image);
+    if (f === undefined || s.i < f.i) first.set(s.image, s);
+  }
+  return meanAttribution([...first.values()].map((s) => s.removal));
 }
 
 /** summary.consensus: the models whose mean exceeds CONSENSUS_FRACTION of the reference bar. */
@@ -305,6 +326,7 @@ export function consensus(means, reference) {
  * @property {number | null} imbalance     spread max - min of the means (|A - B| for a pair)
  * @property {number | null} importance
  * @property {{models: string[], n: number, of: number, strength: number | null}} consensus
+ * @property {Object<string, number | null>} removal   score drop when the cluster is blurred
  * @property {Object<string, Segment[]>} segments
  */
 

@@ -75,6 +75,11 @@ function clusterTitle(st, pos, ctx) {
     ...ctx.models.map((m) => h("span", { class: `imacs-cluster-mean imacs-text-${m}`, title: `mean attribution of ${ctx.data.modelNames[m]}` }, [
       h("span", { class: "imacs-swatch imacs-swatch-" + m, attrs: { "aria-hidden": "true" } }),
       h("span", { text: `${st.count[m]} · mean ${fmtSigned(st.mean_attribution[m])}` }),
+      st.removal && st.removal[m] !== null && st.removal[m] !== undefined ? h("span", {
+        class: "imacs-removal", data: { imacsRemoval: m },
+        title: `removal effect: ${ctx.data.modelNames[m]}'s score for the class falls by ${fmtSigned(st.removal[m])} on average when this cluster's segments are blurred in its images`,
+        text: ` · removal ${fmtSigned(st.removal[m])}`,
+      }) : null,
     ])),
   ]);
 }

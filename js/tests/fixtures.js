@@ -6,7 +6,7 @@ import { PAYLOAD_VERSION } from "../src/types.js";
 import { fakeKernel } from "./fake_kernel.js";
 
 export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflower", modelNames, models = ["A", "B"], map = false } = {}) {
-  const seg = { model: [], image: [], segment: [], rank: [], cluster: [], outcome: [], attribution: [], by_attribution: [], by_centroid: [], box: [] };
+  const seg = { model: [], image: [], segment: [], rank: [], cluster: [], outcome: [], attribution: [], by_attribution: [], by_centroid: [], box: [], removal: [] };
   const distance = [];
   const nImages = Math.ceil(n / 4);
   for (let i = 0; i < n; i++) {
@@ -17,6 +17,7 @@ export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflo
     seg.cluster.push(i % clusters);
     seg.outcome.push(Math.floor(i / 2) % 4);
     seg.attribution.push(((i % 7) - 3) / 10 + (i % 2 ? 0.05 : 0));
+    seg.removal.push(((Math.floor(i / 4) + (i % clusters)) % 5) / 10 - 0.1);
     distance.push((i * 37) % 11 / 10);
     const c = i % 4, r = Math.floor(i / 4) % 4;
     seg.box.push(c * 250, r * 250, c * 250 + 250, r * 250 + 250);
@@ -73,6 +74,7 @@ export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflo
     static_buffers: 0,
     segments: seg,
     images,
+    faithfulness: Object.fromEntries(models.map((m, k) => [m, { deletion_auc: 0.2 + 0.1 * k, insertion_auc: 0.6 - 0.1 * k, deletion_random: 0.35, insertion_random: 0.45, faithfulness: 0.15 - 0.1 * k, n_images: nImages }])),
     thumbs,
     sources,
   };

@@ -41,6 +41,27 @@ describe("rendering", () => {
     expect(q('[data-imacs-view="confusion"]')).toBeNull();
   });
 
+  it("faithfulness per model in the header, removal effect per cluster and model", () => {
+    const { q, qa } = mount({ n: 24, clusters: 3 });
+    const chips = qa("[data-imacs-faithfulness]");
+    expect(chips.map((c) => c.dataset.imacsFaithfulness)).toEqual(["A", "B"]);
+    expect(chips[0].textContent).toContain("+0.150");
+    expect(chips[1].title).toContain("random order 0.350");
+    // cluster 0's A rows are 0, 6, 12, 18 (images 0, 1, 3, 4): removal (image + 0) % 5 / 10 - 0.1
+    const block = q('[data-imacs-view="clusters"] [data-imacs-cluster="0"]');
+    const a = block.querySelector('[data-imacs-removal="A"]');
+    expect(a.textContent).toBe(` · removal ${(((0 + 0.1 + 0.3 + 0.4) / 4) - 0.1 >= 0 ? "+" : "")}${((0 + 0.1 + 0.3 + 0.4) / 4 - 0.1).toFixed(3)}`);
+    // a payload without faithfulness (an older result) shows neither
+    const p = makePayload();
+    delete p.faithfulness;
+    delete p.segments.removal;
+    const el = document.createElement("div");
+    document.body.append(el);
+    createApp(el, makeModel(makeState(p)), { invoke: invokeFor(makeModel(makeState(p)), null) });
+    expect(el.querySelector("[data-imacs-faithfulness], [data-imacs-removal]")).toBeNull();
+    expect(el.querySelectorAll("[data-imacs-cluster]").length).toBeGreaterThan(0);
+  });
+
   it("escapes class and model names (no markup injection)", () => {
     const { el, qa, q } = mount({ classNames: [EVIL, "daisy", "sunflower"], target: EVIL, modelNames: { A: EVIL, B: "<b>bold</b>" } });
     expect(el.querySelectorAll("img, b, script")).toHaveLength(0);

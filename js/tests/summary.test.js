@@ -58,6 +58,7 @@ function checkSection(label, section) {
           expect(s.consensus.models, `${at} consensus`).toEqual(e.consensus.models);
           expect([s.consensus.n, s.consensus.of], `${at} consensus`).toEqual([e.consensus.n, e.consensus.of]);
           expectNumber(s.consensus.strength, e.consensus.strength, `${at} consensus strength`);
+          for (const m of models) expectNumber(s.removal[m], e.removal[m], `${at} removal ${m}`);
         }
         expectNumber(maxMeanAttribution(stats), c.max_mean_attribution, "reference bar");
       });
