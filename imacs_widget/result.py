@@ -151,6 +151,7 @@ class ComparisonResult:
         self._selection: dict[str, np.ndarray] = {}
         self.store_path: Path | None = None
         """The folder this result's arrays are read from (``None``: held in memory)."""
+        self._run: dict | None = None  # compare()'s models, data and settings (in memory only)
 
     # -- active class ----------------------------------------------------------------------------
     @property
@@ -357,6 +358,131 @@ class ComparisonResult:
             cc.cluster(int(n_clusters), seed)
         self.params["n_clusters"] = int(n_clusters)
         return self
+
+    # -- sanity check ------------------------------------------------------------------------------
+    def sanity_check(self, models: dict | None = None, images=None, n_images: int = 16,
+                     seed: int | None = None, max_steps: int | None = None,
+                     progress: bool = True) -> pd.DataFrame:
+        """Does each model's attribution survive randomising the model? (Active class.)
+
+        Re-attributes ``n_images`` of each model's sampled images (the same segments and
+        players) with copies of the model whose weights are randomised layer by layer from the
+        output down, and reports the Spearman correlation with the real attributions at each
+        step (see :mod:`~imacs_widget.engine.sanity`; the last step, every layer randomised,
+        is the paper's untrained-model check). A model whose final correlation stays at or
+        above :data:`~imacs_widget.engine.sanity.PASS_BELOW` is flagged: its attributions do
+        not depend on what it learned. The verdicts are kept in ``params["sanity"]`` (saved;
+        the widget and the report show them).
+
+        Parameters
+        ----------
+        models : dict, optional
+            ``{model key or name: model}``; needed for a loaded result (the models are not
+            saved). Right after :func:`~imacs_widget.compare` the compared models are used.
+        images : optional
+            The evaluation images, as given to ``compare``; needed for a loaded result.
+        n_images : int
+            Images per model (the first of its sample by image index).
+        seed : int, optional
+            Seeds the randomisation (default: the result's seed).
+        max_steps : int, optional
+            Cascade steps besides step 0 (default :data:`~imacs_widget.engine.sanity.MAX_STEPS`).
+        progress : bool
+            Show a progress bar.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per model and step: ``model``, ``layers``, ``layer``, ``spearman``,
+            ``n_images``, and ``passed`` (the model's verdict, on every row of it).
+        """
+        from .engine import sanity
+        from .engine.progress import stage
+        from .engine.segmentation import segment_images
+
+        n_images = check_int(n_images, "n_images", 1, 10_000)
+        seed = self.seed if seed is None else int(seed)
+        steps = sanity.MAX_STEPS if max_steps is None else check_int(max_steps, "max_steps", 1, 100)
+        adapters, source, settings = self._sanity_inputs(models, images)
+        sigma = float(self.params["blur_sigma"])
+        target = self.class_names.index(self.target_class)
+        seg = self.segments
+        tables = []
+        with stage("sanity check " + "+".join(self.models), len(self.models), progress) as tick:
+            for m in self.models:
+                rows = seg[seg["model"] == m]
+                idx = np.sort(rows["image_index"].unique())[:n_images]
+                if not len(idx):
+                    tick(1)
+                    continue
+                images_m, ok = source.read(idx)
+                if not ok.all():
+                    raise ImacsInputError("images", f"could not read images {idx[~ok][:3]} of "
+                                          f"model {m}")
+                x = np.asarray(images_m, np.float32)
+                if adapters[m].returns == "auto":  # a loaded result's model: settle its outputs
+                    adapters[m].settle_returns(adapters[m].raw(x[:8]))
+                lmaps = segment_images(x, **settings.segmentation_options)
+                players, real = [], []
+                for i in idx:
+                    r = rows[rows["image_index"] == i].sort_values("rank")
+                    players.append(r["segment_index"].to_numpy(np.int64))
+                    real.append(r["attribution"].to_numpy(np.float64))
+                t = sanity.sanity_check(adapters[m], x, lmaps, players, real, target, sigma,
+                                        settings.batch_size, seed, steps)
+                t.insert(0, "model", m)
+                t["passed"] = sanity.verdict(t)["passed"]
+                tables.append(t)
+                tick(1)
+        table = pd.concat(tables, ignore_index=True)
+        self.params.setdefault("sanity", {})[self._target] = {
+            m: sanity.verdict(table[table["model"] == m]) for m in table["model"].unique()}
+        return table
+
+    @property
+    def sanity(self) -> dict | None:
+        """``{model: {"spearman", "layers", "passed"}}`` of the last :meth:`sanity_check` of
+        the active class (``None``: not run)."""
+        return self.params.get("sanity", {}).get(self._target)
+
+    def _sanity_inputs(self, models, images):
+        """The adapters, data source and settings :meth:`sanity_check` works with."""
+        from .engine.settings import RunSettings
+
+        run = self._run or {}
+        if models is None and images is None and run:
+            return run["adapters"], run["source"], run["settings"]
+        if models is None or images is None:
+            missing = "models" if models is None else "images"
+            raise ImacsInputError(missing, "a loaded result needs the models and the images "
+                                  "it compared: sanity_check(models={...}, images=...)")
+        from .data.sources import as_image_source
+        from .models.adapter import ModelAdapter
+
+        keys = {**{m: m for m in self.models}, **{n: m for m, n in self.model_names.items()}}
+        adapters = {}
+        for name, model in dict(models).items():
+            if name not in keys:
+                raise ImacsInputError("models", f"{name!r} is none of this result's models "
+                                      f"{list(self.model_names.values())} (or keys {list(self.models)})")
+            adapters[keys[name]] = model if isinstance(model, ModelAdapter) else ModelAdapter(
+                model, name=str(name))
+        missing = [m for m in self.models if m not in adapters]
+        if missing:
+            raise ImacsInputError("models", f"give every model of the result; missing {missing}")
+        source = as_image_source(images)
+        if tuple(source.image_shape) != tuple(self.image_shape):
+            source = as_image_source(images, image_size=tuple(self.image_shape))
+        if len(source) <= int(self.segments["image_index"].max()):
+            raise ImacsInputError("images", f"has {len(source)} images but the result refers to "
+                                  f"image {int(self.segments['image_index'].max())}")
+        p = self.params
+        settings = RunSettings(segmentation=p.get("segmentation", "grid"),
+                               grid=tuple(p.get("grid", (4, 4))),
+                               n_segments=int(p.get("n_segments", 16)), seed=self.seed)
+        for ad in adapters.values():
+            ad.pixel_range = tuple(p.get("pixel_range", (0.0, 255.0)))
+        return adapters, source, settings
 
     # -- presentation ------------------------------------------------------------------------------
     def summary_text(self, top: int = 5) -> str:

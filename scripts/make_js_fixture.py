@@ -134,7 +134,10 @@ def fixture_result(models=("A", "B")):
                                                  strict=False)),
                             accuracy=dict(zip(models, (0.9, 0.8, 0.7), strict=False)),
                             source_images=sources,
-                            image_shape=(64, 64), params={"n_clusters": 8}, seed=0)
+                            image_shape=(64, 64), seed=0,
+                            params={"n_clusters": 8, "sanity": {"circle": {  # one flagged
+                                "A": {"spearman": 0.04, "layers": 5, "passed": True},
+                                "B": {"spearman": 0.91, "layers": 0, "passed": False}}}})
 
 
 def _case(result, name, outcomes, models) -> dict:

@@ -44,6 +44,12 @@ def test_watermark_shortcut_found(scenario, tmp_path):
           f"A {faith['A']:.3f} B {faith['B']:.3f}")
     assert rem["B"] > 0.1 and rem["B"] > 3 * max(rem["A"] or 0.0, 0.01)
     assert faith["A"] > 0 and faith["B"] > 0
+    # the sanity check: both trained models' attributions fall apart when randomised
+    t = r.sanity_check(n_images=12, progress=False)
+    final = t.groupby("model")["spearman"].last()
+    print(f"seed {scenario.seed}: sanity check, every layer randomised: Spearman "
+          f"A {final['A']:.3f} B {final['B']:.3f} (step 0: {t['spearman'].iloc[0]:.3f})")
+    assert t["passed"].all() and (t.groupby("model")["spearman"].first() > 0.999).all()
     on_disk = json.loads((tmp_path / "summary.json").read_text())
     assert on_disk["top_cluster"]["watermark_fraction"] == top["watermark_fraction"]
     assert set(on_disk["accuracy"]) == {"A", "B"}

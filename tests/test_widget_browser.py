@@ -233,7 +233,20 @@ def test_three_real_models_in_the_browser(browser, tmp_path, tiny_models, tiny_i
     x, y = tiny_images
     result = quick_compare({"v1": tiny_models[0], "v2": tiny_models[1], "v3": tiny_cnn(seed=3)},
                            x, y, sampling="balanced", n_per_model=16, n_clusters=4)
+    result.sanity_check(n_images=4, progress=False)
     page = _open(browser, tmp_path, result, live=False)
+    # trust: each model's faithfulness and sanity verdict in the header (Python's numbers),
+    # a removal effect on every model row of a cluster that model has segments in
+    faith = page.eval_on_selector_all("[data-imacs-faithfulness]",
+                                      "els => els.map(e => [e.dataset.imacsFaithfulness, e.textContent])")
+    table = result.faithfulness["faithfulness"]
+    assert [m for m, _ in faith] == ["A", "B", "C"]
+    for m, text in faith:
+        assert abs(float(text.split("faith ")[1]) - table[m]) <= 5e-4, (m, text)
+    verdicts = page.eval_on_selector_all("[data-imacs-sanity]", "els => els.map(e => e.dataset.imacsSanity)")
+    assert verdicts == ["pass" if result.sanity[m]["passed"] else "fail" for m in "ABC"]
+    n_removal = sum(1 for c in result.clusters for m in "ABC" if c["removal"][m] is not None)
+    assert page.locator("[data-imacs-view='clusters'] [data-imacs-removal]").count() == n_removal > 0
     boxes = page.eval_on_selector_all("[data-imacs-control='models'] input",
                                       "els => els.map(e => [e.value, e.checked])")
     assert boxes == [["A", True], ["B", True], ["C", True]]

@@ -305,6 +305,7 @@ def _compare(source, ex, rs, temporary, settings, models, labels, class_names, t
 
     write_tables(result, rs)  # the folder is a complete result file (imacs_widget.load(store))
     result.store_path = rs.path
+    result._run = {"adapters": adapters, "source": source, "settings": settings}  # not saved
     if temporary:
         weakref.finalize(result, shutil.rmtree, str(rs.path), True)
     return result

@@ -90,6 +90,7 @@ Typed shape (version 4)::
                                            # its own dataset (the side of its segments)
         },
         "faithfulness": {key: Faith | None},  # result.faithfulness per model (None: not computed)
+        "sanity": {key: Sanity | None},    # result.sanity (None: sanity_check() not run)
         "thumbs": Atlas,                   # thumbnails (pixels outside the segment dimmed) of
                                            # the segment rows atlas["ids"]
         "sources": Atlas,                  # downscaled source images (hover preview) of the
@@ -98,6 +99,10 @@ Typed shape (version 4)::
 
     Faith = {"deletion_auc": float, "insertion_auc": float, "deletion_random": float,
              "insertion_random": float, "faithfulness": float, "n_images": int}
+
+    Sanity = {"spearman": float | None,  # rank correlation with every layer randomised
+              "layers": int,             # layers randomised
+              "passed": bool}            # False: the attributions survive randomisation
 
     Column[T] = {"dtype": "uint8" | "uint16" | "uint32" | "int32" | "float64",
                  "buffer": int,            # index into the buffers (little-endian T)
@@ -535,6 +540,7 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
         "segments": segments,
         "images": images,
         "faithfulness": _faithfulness(result),
+        "sanity": {m: _json_safe((result.sanity or {}).get(m)) for m in result.models},
         "thumbs": thumbs,
         "sources": sources,
     }

@@ -267,11 +267,18 @@ export function createApp(el, model, { invoke = null } = {}) {
         ]),
       ]),
       h("div", { class: "imacs-legend" }, [
-        ...d.models.map((m) => h("span", { class: "imacs-legend-item", title: `model ${m}` }, [modelChip(m, d.modelNames[m]), h("span", { class: "imacs-muted", text: pct(acc[m]) }), faithChip(m)])),
+        ...d.models.map((m) => h("span", { class: "imacs-legend-item", title: `model ${m}` }, [modelChip(m, d.modelNames[m]), h("span", { class: "imacs-muted", text: pct(acc[m]) }), faithChip(m), sanityChip(m)])),
         h("span", { class: "imacs-legend-sep" }),
         ...OUTCOMES.map((o) => outcomeChip(o)),
       ]),
     );
+    const failed = d.models.filter((m) => ((d.payload.sanity || {})[m] || {}).passed === false);
+    if (failed.length) {
+      header.append(h("div", { class: "imacs-sanity-warning", role: "alert", data: { imacsSanityWarning: failed.join(",") } }, [
+        h("strong", { text: "Attributions survive randomisation: " }),
+        h("span", { text: `${failed.map((m) => d.modelNames[m]).join(", ")} — with every layer's weights randomised, the attributions keep their order (rank correlation ≥ 0.5), so they follow the images or the blur rather than what the model learned. Treat these clusters with care.` }),
+      ]));
+    }
     if (d.payload.warnings && d.payload.warnings.length) {
       header.append(h("details", { class: "imacs-warnings" }, [
         h("summary", { text: `${d.payload.warnings.length} note${d.payload.warnings.length === 1 ? "" : "s"} from sampling` }),
@@ -291,6 +298,20 @@ export function createApp(el, model, { invoke = null } = {}) {
       class: "imacs-faith", data: { imacsFaithfulness: m },
       title: `faithfulness of ${local.data.modelNames[m]}'s attributions over ${f.n_images} images: blurring its ranked segments in attribution order leaves an area of ${n(f.deletion_auc)} under the score (random order ${n(f.deletion_random)}); un-blurring them gives ${n(f.insertion_auc)} (random ${n(f.insertion_random)}). Gain over random order: ${fmtSigned(f.faithfulness)} (0 = no better than chance)`,
       text: ` · faith ${fmtSigned(f.faithfulness)}`,
+    });
+  }
+
+  /** The model's sanity check verdict (payload.sanity, from result.sanity_check()). */
+  function sanityChip(m) {
+    const v = (local.data.payload.sanity || {})[m];
+    if (!v || typeof v.passed !== "boolean") return null;
+    const rho = typeof v.spearman === "number" ? v.spearman.toFixed(2) : "n/a";
+    return h("span", {
+      class: `imacs-sanity imacs-sanity-${v.passed ? "pass" : "fail"}`, data: { imacsSanity: v.passed ? "pass" : "fail" },
+      title: v.passed
+        ? `sanity check passed: with ${v.layers} layers' weights randomised, the attributions' rank correlation with the real ones falls to ${rho}`
+        : `sanity check FAILED: with ${v.layers} layers' weights randomised, the attributions' rank correlation with the real ones stays at ${rho}`,
+      text: v.passed ? " · sanity ✓" : " · sanity ✗",
     });
   }
 

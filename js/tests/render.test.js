@@ -51,14 +51,19 @@ describe("rendering", () => {
     const block = q('[data-imacs-view="clusters"] [data-imacs-cluster="0"]');
     const a = block.querySelector('[data-imacs-removal="A"]');
     expect(a.textContent).toBe(` · removal ${(((0 + 0.1 + 0.3 + 0.4) / 4) - 0.1 >= 0 ? "+" : "")}${((0 + 0.1 + 0.3 + 0.4) / 4 - 0.1).toFixed(3)}`);
+    // the sanity check: B's attributions survive randomisation, the header says so
+    expect(qa("[data-imacs-sanity]").map((c) => c.dataset.imacsSanity)).toEqual(["pass", "fail"]);
+    expect(q("[data-imacs-sanity-warning]").dataset.imacsSanityWarning).toBe("B");
+    expect(q("[data-imacs-sanity-warning]").textContent).toContain("watermarked");
     // a payload without faithfulness (an older result) shows neither
     const p = makePayload();
     delete p.faithfulness;
+    delete p.sanity;
     delete p.segments.removal;
     const el = document.createElement("div");
     document.body.append(el);
     createApp(el, makeModel(makeState(p)), { invoke: invokeFor(makeModel(makeState(p)), null) });
-    expect(el.querySelector("[data-imacs-faithfulness], [data-imacs-removal]")).toBeNull();
+    expect(el.querySelector("[data-imacs-faithfulness], [data-imacs-removal], [data-imacs-sanity], [data-imacs-sanity-warning]")).toBeNull();
     expect(el.querySelectorAll("[data-imacs-cluster]").length).toBeGreaterThan(0);
   });
 
