@@ -15,7 +15,9 @@ latter the target score is near 0 and so are most Shapley values).
 Rankings: ``loo`` (imacs default: blur one cell), ``include-one`` (keep one cell, blur the rest),
 ``loo+include`` (sum of both marginals), ``mc-shapley-2perm`` (permutation-sampling Shapley with
 one antithetic pair of permutations), ``xrai-gig-top5`` (the paper: XRAI + Guided IG, the top-5
-classes, 200 steps), ``xrai-gig-target`` (the same for the target class only), and ``random``
+classes, 200 steps), ``xrai-gig-target`` (the same for the target class only), ``ig``
+(Integrated Gradients from the blurred image, 32 steps, summed per cell), ``gradcam`` (Grad-CAM
+of the last convolution, summed per cell), and ``random``
 (expected precision 5/16 = 0.3125 exactly; shown as measured over 1,000 draws per image).
 Cost is per image: model evaluations (forward passes; gradients for Guided IG) and seconds.
 """
@@ -140,6 +142,7 @@ def main(argv=None):
 
     from imacs_widget.demo.scenario import make_scenario
     from imacs_widget.engine.masking import blur_images, default_sigma
+    from imacs_widget.engine.gradient_rankers import rank_gradcam, rank_integrated_gradients
     from imacs_widget.engine.ranking import rank_leave_one_out, rank_xrai_guided_ig
     from imacs_widget.engine.segmentation import grid_segments
     from imacs_widget.engine.shapley import segment_shapley
@@ -213,6 +216,10 @@ def main(argv=None):
     timed(f"xrai-gig-target ({args.steps} steps)", lambda: rank_xrai_guided_ig(
         ad, x, lm, bl, target, K, full_scores=full_lo, classes="target", steps=args.steps),
         grads=True)
+    timed("ig (32 steps, from the blur)", lambda: rank_integrated_gradients(
+        ad, x, lm, bl, target, K, steps=32, batch_size=bs), grads=True)
+    timed("gradcam (last conv, summed)", lambda: rank_gradcam(ad, x, lm, bl, target, K),
+          grads=True)
     draws = np.stack([[rng.permutation(16)[:K] for _ in range(1000)] for _ in range(n)])
     rankings["random"] = dict(tops=None, s=0.0, evals=0.0, grads=False, draws=draws)
 

@@ -25,6 +25,19 @@ def _demo(args) -> int:
 
 # -- imacs compare ---------------------------------------------------------------------------------
 
+def _baseline(text: str):
+    """``--baseline``: ``blur``, ``mean``, one number or ``R,G,B``."""
+    if text in ("blur", "mean"):
+        return text
+    try:
+        vals = [float(v) for v in text.split(",")]
+    except ValueError:
+        vals = []
+    if len(vals) not in (1, 3):
+        raise argparse.ArgumentTypeError(f"expected blur, mean, a number or R,G,B; got {text!r}")
+    return vals[0] if len(vals) == 1 else tuple(vals)
+
+
 def _size(text):
     t = text.lower().replace("×", "x")
     parts = t.split("x") if "x" in t else [t, t]
@@ -214,7 +227,8 @@ def _engine_options(args, target) -> dict:
                 n_per_model=args.n_per_model, outcome=args.outcome,
                 min_confidence=args.min_confidence, segmentation=args.segmentation,
                 grid=args.grid, n_segments=args.n_segments, k=args.k, ranking=args.ranking,
-                blur_sigma=args.blur_sigma, embedder=args.embedder, score=args.score,
+                blur_sigma=args.blur_sigma, baseline=args.baseline, embedder=args.embedder,
+                score=args.score,
                 batch_size=args.batch_size, cache_dir=args.cache_dir, progress=not args.quiet)
 
 
@@ -340,12 +354,16 @@ def _engine_group(parser):
     e.add_argument("--min-confidence", type=float, default=0.0,
                    help="with --sampling disagreements")
     e.add_argument("--k", type=int, default=5, help="segments kept per image (Shapley players)")
-    e.add_argument("--ranking", default="loo", choices=("loo", "xrai"),
-                   help="segment ranking: leave-one-out (default) or the paper's XRAI + Guided IG")
+    e.add_argument("--ranking", default="loo", choices=("loo", "xrai", "ig", "gradcam"),
+                   help="segment ranking: leave-one-out (default), the paper's XRAI + Guided IG, "
+                        "Integrated Gradients or Grad-CAM (summed per segment)")
     e.add_argument("--segmentation", default="grid", choices=("grid", "slic"))
     e.add_argument("--grid", type=_size, default=(4, 4), metavar="RxC", help="grid rows x cols")
     e.add_argument("--n-segments", type=int, default=16, help="SLIC superpixels per image")
     e.add_argument("--blur-sigma", type=float, default=None, help="blur of excluded segments (px)")
+    e.add_argument("--baseline", type=_baseline, default="blur", metavar="blur|mean|R,G,B",
+                   help="what an excluded segment shows: its blur (default), the image's mean "
+                        "colour, or a colour in the images' pixel scale")
     e.add_argument("--embedder", default="efficientnet_lite0",
                    choices=("efficientnet_lite0", "inception_v3"))
     e.add_argument("--score", default="probability", choices=("probability", "logit"))

@@ -429,7 +429,8 @@ class ComparisonResult:
                     players.append(r["segment_index"].to_numpy(np.int64))
                     real.append(r["attribution"].to_numpy(np.float64))
                 t = sanity.sanity_check(adapters[m], x, lmaps, players, real, target, sigma,
-                                        settings.batch_size, seed, steps)
+                                        settings.batch_size, seed, steps,
+                                        baseline=settings.baseline)
                 t.insert(0, "model", m)
                 t["passed"] = sanity.verdict(t)["passed"]
                 tables.append(t)
@@ -477,8 +478,14 @@ class ComparisonResult:
             raise ImacsInputError("images", f"has {len(source)} images but the result refers to "
                                   f"image {int(self.segments['image_index'].max())}")
         p = self.params
+        base = str(p.get("baseline", "blur"))
+        if base.startswith("callable:"):
+            raise ImacsInputError("models", "this result used a callable baseline, which is "
+                                  "not saved; run sanity_check() on the result compare() returned")
+        if base.startswith("colour:"):
+            base = tuple(float(v) for v in base.split(":", 1)[1].split(","))
         settings = RunSettings(segmentation=p.get("segmentation", "grid"),
-                               grid=tuple(p.get("grid", (4, 4))),
+                               grid=tuple(p.get("grid", (4, 4))), baseline=base,
                                n_segments=int(p.get("n_segments", 16)), seed=self.seed)
         for ad in adapters.values():
             ad.pixel_range = tuple(p.get("pixel_range", (0.0, 255.0)))

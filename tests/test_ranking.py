@@ -118,8 +118,11 @@ def test_loo_input_errors():
 
 
 def test_registry_and_get_ranker():
+    from imacs_widget.engine.gradient_rankers import rank_gradcam, rank_integrated_gradients
+
     assert ranking.RANKERS == {"loo": ranking.rank_leave_one_out,
-                               "xrai": ranking.rank_xrai_guided_ig}
+                               "xrai": ranking.rank_xrai_guided_ig,
+                               "ig": rank_integrated_gradients, "gradcam": rank_gradcam}
     assert ranking.get_ranker() is ranking.rank_leave_one_out
     assert ranking.get_ranker("xrai") is ranking.rank_xrai_guided_ig
 

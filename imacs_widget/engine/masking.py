@@ -1,8 +1,10 @@
-"""Blur-based exclusion of segments and streamed, batched evaluation of masked images.
+"""Exclusion of segments and streamed, batched evaluation of masked images.
 
-An excluded segment takes the Gaussian-blurred pixels of its image (paper §4): the blur is computed
-once per image and masked images are composed on the fly, a batch at a time, so memory stays
-bounded however many masked variants are evaluated.
+An excluded segment takes the Gaussian-blurred pixels of its image (paper §4), or another
+baseline (:func:`baseline_images`: the image's mean colour, a constant colour, a callable): the
+baseline is computed once per image and masked images are composed on the fly, a batch at a
+time, so memory stays bounded however many masked variants are evaluated. (Arguments are named
+``blurred`` throughout the engine: they hold whichever baseline the run uses.)
 """
 
 from __future__ import annotations
@@ -25,6 +27,62 @@ def blur_images(images: np.ndarray, sigma: float | None = None) -> np.ndarray:
     if sigma is None:
         sigma = default_sigma(*images.shape[1:3])
     return gaussian_filter(images, sigma=(0, sigma, sigma, 0), mode="reflect").astype(np.float32)
+
+
+BASELINES = ("blur", "mean")
+"""Named exclusion baselines: ``"blur"`` (the paper's, default), ``"mean"`` (each image's mean
+colour). A colour (one number or three, in the images' pixel scale) or a callable work too."""
+
+
+def baseline_images(images: np.ndarray, baseline="blur", sigma: float | None = None
+                    ) -> np.ndarray:
+    """What an excluded segment shows: ``float32 [N, H, W, 3]``, one per image.
+
+    Parameters
+    ----------
+    images : numpy.ndarray
+        ``[N, H, W, 3]`` pixel-scale images.
+    baseline : str, number, sequence of 3 numbers or callable
+        ``"blur"`` (Gaussian blur of ``sigma`` pixels), ``"mean"`` (the image's mean colour),
+        a constant colour in the images' pixel scale (``0`` = black for 0–255 images,
+        ``(124, 116, 104)`` = the ImageNet mean), or ``fn(images) -> [N, H, W, 3]``.
+    sigma : float, optional
+        Blur sigma (``"blur"`` only; default :func:`default_sigma`).
+    """
+    from ..errors import ImacsInputError
+
+    images = np.asarray(images, dtype=np.float32)
+    if isinstance(baseline, str):
+        if baseline == "blur":
+            return blur_images(images, sigma)
+        if baseline == "mean":
+            return np.broadcast_to(images.mean(axis=(1, 2), keepdims=True), images.shape).copy()
+        raise ImacsInputError("baseline", f"unknown baseline {baseline!r}; choose one of "
+                              f"{BASELINES}, a colour or a callable")
+    if callable(baseline):
+        out = np.asarray(baseline(images.copy()), dtype=np.float32)
+        if out.shape != images.shape:
+            raise ImacsInputError("baseline", f"the callable returned shape {out.shape} for "
+                                  f"images of shape {images.shape}; it must keep the shape")
+        if not np.isfinite(out).all():
+            raise ImacsInputError("baseline", "the callable returned NaN or inf pixels")
+        return out
+    colour = np.asarray(baseline, dtype=np.float64).ravel()
+    if colour.size not in (1, 3) or not np.isfinite(colour).all():
+        raise ImacsInputError("baseline", f"a colour is one number or three (R, G, B) in the "
+                              f"images' pixel scale, got {baseline!r}")
+    return np.broadcast_to(colour.astype(np.float32), images.shape).copy()
+
+
+def baseline_name(baseline) -> str:
+    """A stable, JSON-ready description of a baseline (for params and cache keys)."""
+    if isinstance(baseline, str):
+        return baseline
+    if callable(baseline):
+        from .settings import callable_fingerprint
+
+        return "callable:" + callable_fingerprint(baseline)
+    return "colour:" + ",".join(f"{float(v):g}" for v in np.asarray(baseline, float).ravel())
 
 
 def compose(image: np.ndarray, blurred: np.ndarray, keep: np.ndarray) -> np.ndarray:

@@ -45,7 +45,7 @@ def compare(model_a, model_b=None, images=None, labels=None, *,
             sampling: str = "balanced", n_per_model: int = 100, outcome: str | None = None,
             min_confidence: float = 0.0, segmentation: str = "grid", grid=(4, 4),
             n_segments: int = 16, k: int = 5, ranking="loo", blur_sigma: float | None = None,
-            embedder="efficientnet_lite0", score: str = "probability",
+            baseline="blur", embedder="efficientnet_lite0", score: str = "probability",
             preprocess_a=None, preprocess_b=None, name_a: str = "A", name_b: str = "B",
             batch_size: int = 64, cache_dir=None, progress: bool = True,
             image_size=None, store=None, executor=None, preprocess=None) -> ComparisonResult:
@@ -108,6 +108,12 @@ def compare(model_a, model_b=None, images=None, labels=None, *,
         attributed, and ``seed`` breaks exact ties.
     blur_sigma : float, optional
         Gaussian blur of excluded segments, in pixels (default: 1/16 of the shorter side).
+    baseline : str, colour or callable
+        What an excluded segment shows: ``"blur"`` (default, the paper's), ``"mean"`` (the
+        image's mean colour), a constant colour in the images' pixel scale (``0``, or
+        ``(124, 116, 104)``), or ``fn(images [n, H, W, 3]) -> same shape`` (see
+        :func:`~imacs_widget.engine.masking.baseline_images`). The ranking, the Shapley game
+        and the faithfulness curves all use it.
     embedder : str or callable
         ``"efficientnet_lite0"`` (offline default), ``"inception_v3"`` or a callable.
     score : {"probability", "logit"}
@@ -155,7 +161,7 @@ def compare(model_a, model_b=None, images=None, labels=None, *,
     settings = RunSettings(sampling=sampling, n_per_model=n_per_model, outcome=outcome,
                            min_confidence=min_confidence, segmentation=segmentation, grid=grid,
                            n_segments=n_segments, k=k, ranking=ranking, blur_sigma=blur_sigma,
-                           score=score, n_clusters=n_clusters, seed=seed, batch_size=batch_size)
+                           baseline=baseline, score=score, n_clusters=n_clusters, seed=seed, batch_size=batch_size)
     source = as_image_source(images, image_size=image_size)
     display = [m[0] for m in models] if isinstance(model_a, Mapping) else None
     return run_comparison(source, models, labels, settings, class_names=class_names,

@@ -2,7 +2,8 @@
 
 Exact Shapley values cost ``2^k`` model evaluations per image, so IMACS (paper §4) first ranks the
 segments of each image and keeps the top ``k`` (default 5) as the Shapley players. Ranking is
-pluggable; two rankers ship with the package (:data:`RANKERS`):
+pluggable; four rankers ship with the package (:data:`RANKERS`; ``"ig"`` and ``"gradcam"`` in
+:mod:`~imacs_widget.engine.gradient_rankers`):
 
 ``"loo"`` — :func:`rank_leave_one_out` (the default)
     Blur one segment at a time (everything else original) and measure the drop of the target
@@ -453,8 +454,12 @@ def rank_xrai_guided_ig(adapter, images, label_maps, blurred, target: int, k: in
 # registry
 # ---------------------------------------------------------------------------------------------
 
-RANKERS: dict[str, Ranker] = {"loo": rank_leave_one_out, "xrai": rank_xrai_guided_ig}
-"""Built-in rankers by name; ``"loo"`` is the default."""
+from .gradient_rankers import rank_gradcam, rank_integrated_gradients  # noqa: E402
+
+RANKERS: dict[str, Ranker] = {"loo": rank_leave_one_out, "xrai": rank_xrai_guided_ig,
+                              "ig": rank_integrated_gradients, "gradcam": rank_gradcam}
+"""Built-in rankers by name; ``"loo"`` is the default (``"ig"`` and ``"gradcam"``: see
+:mod:`~imacs_widget.engine.gradient_rankers`)."""
 
 DEFAULT_RANKER = "loo"
 
@@ -488,4 +493,8 @@ def progress_total(name_or_callable: str | Ranker, label_maps: Sequence[np.ndarr
         else:
             n_cls = len(list(classes))
         return len(label_maps) * steps * n_cls
+    if r is rank_integrated_gradients:
+        return len(label_maps) * int(options.get("steps", 32))
+    if r is rank_gradcam:
+        return len(label_maps)
     return None

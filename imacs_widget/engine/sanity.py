@@ -132,7 +132,7 @@ def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 def sanity_check(adapter, images: np.ndarray, label_maps: list, players: list, real: list,
                  target: int, sigma: float, batch_size: int = 64, seed: int = 0,
-                 max_steps: int = MAX_STEPS, progress=None) -> pd.DataFrame:
+                 max_steps: int = MAX_STEPS, progress=None, baseline="blur") -> pd.DataFrame:
     """The cascading randomisation check of one model on one sample.
 
     Parameters
@@ -152,6 +152,8 @@ def sanity_check(adapter, images: np.ndarray, label_maps: list, players: list, r
     batch_size, seed, max_steps, progress
         Masked images per model call; the randomisation seed; cascade steps; a callable given
         1 per step done.
+    baseline
+        The run's exclusion baseline (:func:`~imacs_widget.engine.masking.baseline_images`).
 
     Returns
     -------
@@ -160,11 +162,11 @@ def sanity_check(adapter, images: np.ndarray, label_maps: list, players: list, r
         randomised, ``""`` at step 0), ``spearman`` (mean over the images with a defined
         correlation), ``n_images``.
     """
-    from .masking import blur_images
+    from .masking import baseline_images
     from .shapley import segment_shapley
 
     names = weighted_layers(adapter.backend.model)
-    blurred = blur_images(images, sigma)
+    blurred = baseline_images(images, baseline, sigma)
     rows = []
     for n in cascade_steps(len(names), max_steps):
         ad = randomized_adapter(adapter, n, seed) if n else adapter

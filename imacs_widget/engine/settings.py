@@ -94,6 +94,7 @@ class RunSettings:
     k: int = 5
     ranking: Any = "loo"
     blur_sigma: float | None = None
+    baseline: Any = "blur"
     score: str = "probability"
     n_clusters: int = 8
     seed: int = 0
@@ -138,6 +139,9 @@ class RunSettings:
                 raise ImacsInputError("blur_sigma", f"must be a positive number of pixels, got "
                                       f"{self.blur_sigma!r}")
             put("blur_sigma", sigma)
+        from .masking import baseline_images
+
+        baseline_images(np.zeros((1, 2, 2, 3), np.float32), self.baseline, 1.0)  # checks it
         if self.score not in SCORES:
             raise ImacsInputError("score", f"must be 'probability' or 'logit', got {self.score!r}")
         put("n_clusters", check_int(self.n_clusters, "n_clusters", 1))
@@ -183,11 +187,15 @@ class RunSettings:
         breaks ranking ties). Sampling, clustering and batching do not change a cached image.
         """
         rk = self.ranking if isinstance(self.ranking, str) else callable_fingerprint(self.ranking)
+        from .masking import baseline_name
+
         parts = {"ranking": rk, "k": self.k, "sigma": round(float(sigma), 9), "target": int(target),
                  "score": self.score, "segmentation": self.segmentation,
                  "grid": list(self.grid) if self.segmentation == "grid" else None,
                  "n_segments": self.n_segments if self.segmentation == "slic" else None,
                  "seed": self.seed}
+        if self.baseline != "blur":  # (keys of blur runs as before: their cache stays valid)
+            parts["baseline"] = baseline_name(self.baseline)
         return json.dumps(parts, sort_keys=True)
 
     def params(self, **extra) -> dict:
@@ -195,6 +203,9 @@ class RunSettings:
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.init}
         d["grid"] = list(self.grid)
         d["ranking"] = self.ranking_name
+        from .masking import baseline_name
+
+        d["baseline"] = baseline_name(self.baseline)
         d.pop("batch_size")
         d.update(extra)
         return d

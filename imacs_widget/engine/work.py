@@ -20,7 +20,7 @@ from ..io.cache import AttributionCache
 from ..widget.thumbnails import segment_thumbnails, source_previews
 from .embedding.segments import embed_segments
 from .faithfulness import CURVE_COLUMNS, game_rows, image_faithfulness
-from .masking import blur_images
+from .masking import baseline_images
 from .segmentation import segment_bboxes, segment_images
 from .settings import RunSettings
 from .shapley import known_coalitions, segment_shapley
@@ -226,7 +226,7 @@ class Worker:
         todo = [j for j, h in enumerate(found) if h is None]
         if todo:
             xt = x[todo]
-            blurred = blur_images(xt, self.sigma)
+            blurred = baseline_images(xt, st.baseline, self.sigma)
             lt = [lmaps[j] for j in todo]
             ranked = st.ranker(ad, xt, lt, blurred, task.target, st.k,
                                full_scores=task.log_odds[m][todo],

@@ -100,7 +100,9 @@ class TorchBackend:
         return h.digest()
 
     # -- gradients ---------------------------------------------------------------------------------
-    def gradient_function(self, adapter, example):
+    def score_tensor_function(self, adapter):
+        """``scores(x)``: the adapter's scores as a differentiable torch function of pixel-scale
+        ``[n, H, W, 3]`` tensors (resize, preprocessing and score conversion inside)."""
         import torch
 
         pre = adapter.tensor_preprocess()
@@ -117,6 +119,13 @@ class TorchBackend:
             if score == "probability":
                 return out if returns == "probabilities" else torch.softmax(out, dim=-1)
             return torch.log(out.clamp_min(1e-12)) if returns == "probabilities" else out
+
+        return scores
+
+    def gradient_function(self, adapter, example):
+        import torch
+
+        scores = self.score_tensor_function(adapter)
 
         def fn(x, weights):
             xt = torch.tensor(np.asarray(x, np.float32), device=self.device, requires_grad=True)
