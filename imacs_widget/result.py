@@ -500,12 +500,22 @@ class ComparisonResult:
         lines = [f"IMACS comparison for class {self.target_class!r}: {who}",
                  f"accuracy on the evaluation set: {acc}",
                  f"{len(self.segments)} segments in {self.n_clusters} clusters, ordered by {self.order}:"]
+        faith = self.faithfulness
+        if not faith.empty:
+            lines.insert(2, "faithfulness (gain over random order; 0 = chance): " + ", ".join(
+                f"{m} {faith.at[m, 'faithfulness']:+.3f}" for m in ms if m in faith.index))
+        if self.sanity:
+            lines.insert(2, "sanity check (every layer randomised): " + ", ".join(
+                f"{m} {'passed' if v['passed'] else 'FAILED'}" for m, v in self.sanity.items()))
         fmt = lambda v: "   n/a" if v is None else f"{v:+.3f}"  # noqa: E731
         for c in self.clusters[:top]:
             counts = ", ".join(f"{m} {c['count'][m]}" for m in ms)
             means = ", ".join(f"{m} {fmt(c['mean_attribution'][m])}" for m in ms)
             line = (f"  cluster {c['id']:>2}: {c['size']:>4} segments ({counts}); "
                     f"mean attribution {means}")
+            rem = [f"{m} {c['removal'][m]:+.3f}" for m in ms if c["removal"][m] is not None]
+            if rem:
+                line += "; removal " + ", ".join(rem)
             if len(ms) > 2:
                 con = c["consensus"]
                 line += f"; positive for {con['n']} of {con['of']}" + (

@@ -90,6 +90,13 @@ def test_widget_in_jupyterlab(tmp_path):
                 expect(badges).to_have_count(len(expected))
                 assert [badges.nth(k).get_attribute("data-imacs-consensus")
                         for k in range(len(expected))] == expected
+                # trust: every model's faithfulness and the kernel's sanity verdicts
+                sanity = next(ln for ln in lp.text(cells[3]).splitlines()
+                              if ln.startswith("SANITY")).split()[1:]
+                expect(page.locator(f"{W3} [data-imacs-faithfulness]")).to_have_count(3)
+                chips = page.locator(f"{W3} [data-imacs-sanity]")
+                expect(chips).to_have_count(3)
+                assert [chips.nth(k).get_attribute("data-imacs-sanity") for k in range(3)] == sanity
 
                 # -- one model on two datasets: the sides are the datasets ----------------------
                 assert "DATASETS originals negatives" in lp.text(cells[4])

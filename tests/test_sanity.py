@@ -81,6 +81,9 @@ def test_sanity_check_after_compare(data, tmp_path):
     assert list(b["layers"]) == [0] and not bool(b["passed"].iloc[0])
     assert r.sanity == {"A": sanity.verdict(a), "B": sanity.verdict(b)}
     assert r.sanity["B"]["passed"] is False
+    text = r.summary_text()
+    assert "sanity check (every layer randomised): A passed, B FAILED" in text
+    assert "faithfulness (gain over random order" in text and "; removal A " in text
     again = r.sanity_check(n_images=6, progress=False)
     np.testing.assert_array_equal(again["spearman"], t["spearman"])  # same seed, same numbers
     # the verdicts are saved; a loaded result needs the models and images again

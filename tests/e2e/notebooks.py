@@ -63,6 +63,8 @@ result3 = imacs.compare({"trained": model_a, "untrained": model_b, "one epoch": 
                         embedder=Embedder(colour_stats, 16, "colour-stats"), progress=False)
 print("THREE", " ".join(f"{c['id']}:{c['consensus']['n']}/{c['consensus']['of']}"
                         for c in result3.clusters if c["size"]))
+result3.sanity_check(n_images=4, progress=False)
+print("SANITY", " ".join("pass" if result3.sanity[m]["passed"] else "fail" for m in "ABC"))
 w3 = result3.widget()
 w3
 '''
