@@ -262,8 +262,8 @@ class ComparisonResult:
         """Faithfulness of each model's attributions (active class), one row per model.
 
         Columns: ``deletion_auc`` / ``insertion_auc`` (areas under the deletion and insertion
-        curves of the ranked segments, attribution order), ``deletion_random`` /
-        ``insertion_random`` (the same for random order, exact), ``faithfulness`` (the gain of
+        curves of the ranked segments, attribution order), ``random_auc`` (the area of both
+        curves in random order, exact), ``faithfulness`` (the gain of
         the attribution order over random, 0 = no better than chance) and ``n_images``; means
         over the model's sampled images. Read from the Shapley games: no model evaluation
         beyond the attribution (see :mod:`~imacs_widget.engine.faithfulness`). Empty for a
@@ -378,7 +378,9 @@ class ComparisonResult:
         ----------
         models : dict, optional
             ``{model key or name: model}``; needed for a loaded result (the models are not
-            saved). Right after :func:`~imacs_widget.compare` the compared models are used.
+            saved). Right after :func:`~imacs_widget.compare` the compared models are used. A
+            model that had its own ``preprocess`` / input size in the comparison must be given
+            as ``imacs.ModelAdapter(model, preprocess=..., input_size=...)``.
         images : optional
             The evaluation images, as given to ``compare``; needed for a loaded result.
         n_images : int
@@ -467,7 +469,7 @@ class ComparisonResult:
                 raise ImacsInputError("models", f"{name!r} is none of this result's models "
                                       f"{list(self.model_names.values())} (or keys {list(self.models)})")
             adapters[keys[name]] = model if isinstance(model, ModelAdapter) else ModelAdapter(
-                model, name=str(name))
+                model, name=str(name), score=self.params.get("score", "probability"))
         missing = [m for m in self.models if m not in adapters]
         if missing:
             raise ImacsInputError("models", f"give every model of the result; missing {missing}")
@@ -480,8 +482,8 @@ class ComparisonResult:
         p = self.params
         base = str(p.get("baseline", "blur"))
         if base.startswith("callable:"):
-            raise ImacsInputError("models", "this result used a callable baseline, which is "
-                                  "not saved; run sanity_check() on the result compare() returned")
+            raise ImacsInputError("baseline", "this loaded result used a callable baseline, "
+                                  "which is not saved; run sanity_check() right after compare()")
         if base.startswith("colour:"):
             base = tuple(float(v) for v in base.split(":", 1)[1].split(","))
         settings = RunSettings(segmentation=p.get("segmentation", "grid"),

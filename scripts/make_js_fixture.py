@@ -115,8 +115,7 @@ def fixture_result(models=("A", "B")):
                                 else ((image * 3 + cluster + ord(model)) % 7) / 8 - 0.25),
             # the image's deletion / insertion areas (one value per model and image)
             "deletion_auc": ((image + ord(model)) % 5) / 10, "insertion_auc": 0.5,
-            "deletion_random": 0.3, "insertion_random": 0.4,
-            "faithfulness": (0.1 + 0.3 - ((image + ord(model)) % 5) / 10) / 2,
+            "random_auc": 0.35, "faithfulness": (0.5 - ((image + ord(model)) % 5) / 10) / 2,
         })
     order = rng.permutation(len(records))  # rows not grouped by cluster
     seg = pd.DataFrame([records[i] for i in order]).reset_index(drop=True)

@@ -35,6 +35,8 @@ def test_baseline_images_kinds_and_errors():
 
 def test_cache_keys_and_params_name_the_baseline():
     blur, black = RunSettings(), RunSettings(baseline=0)
+    grey = RunSettings(baseline=np.array([128, 128, 128]))  # an array colour (no truth-value error)
+    assert "colour:128,128,128" in grey.attribution_key(0, 2.0)
     assert blur.attribution_key(0, 2.0) != black.attribution_key(0, 2.0)
     assert "baseline" not in blur.attribution_key(0, 2.0)  # keys of earlier blur runs hold
     assert black.params()["baseline"] == "colour:0" and blur.params()["baseline"] == "blur"

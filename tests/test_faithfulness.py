@@ -43,9 +43,8 @@ def test_additive_game_curves_by_hand():
     assert f["deletion_auc"] == pytest.approx((0.6 / 2 + 0.2 + 0.1 + 0.3 / 2) / 3)
     assert f["insertion_auc"] == pytest.approx((0.3 / 2 + 0.7 + 0.8 + 0.6 / 2) / 3)
     # an additive game's random-order curve is the straight line from v(all) to v(none)
-    assert f["deletion_random"] == pytest.approx((0.6 + 0.3) / 2)
-    assert f["insertion_random"] == pytest.approx((0.6 + 0.3) / 2)
-    assert f["faithfulness"] == pytest.approx(((f["insertion_auc"] - 0.45) + (0.45 - f["deletion_auc"])) / 2)
+    assert f["random_auc"] == pytest.approx((0.6 + 0.3) / 2)
+    assert f["faithfulness"] == pytest.approx((f["insertion_auc"] - f["deletion_auc"]) / 2)
     assert f["faithfulness"] > 0
     # the reversed order is worse than chance by as much
     rev = image_faithfulness(g, -phi)
@@ -210,3 +209,13 @@ def test_curves_agree_with_quantus_pixel_flipping(torch_run):
         steps = [3 * (t + 1) - 1 for t in range(k)]  # 3 steps (one per channel) per segment
         np.testing.assert_allclose(q_del[j, steps], ours_del[j][1:], atol=1e-5)
         np.testing.assert_allclose(q_ins[j, steps], ours_ins[j][1:], atol=1e-5)
+
+
+def test_games_above_max_stored_k_are_not_kept(tiny_models, tiny_images):
+    from imacs_widget.engine.faithfulness import MAX_STORED_K
+
+    x, y = tiny_images
+    r = quick_compare(*tiny_models, x[:4], y[:4], k=MAX_STORED_K + 1, n_clusters=2)
+    assert r._active.games is None and "cluster_removal" not in r.segments
+    assert np.isfinite(r.segments["faithfulness"]).all()  # the curves are still computed
+    assert all(v is None for c in r.clusters for v in c["removal"].values())

@@ -69,6 +69,22 @@ def test_brightest_cells_rank_first(ranker, kind):
         assert 5 not in list(other[0])
 
 
+def test_gradcam_on_nested_and_frozen_models():
+    import keras
+
+    inner = keras_brightness()
+    base = keras.Sequential([keras.Input((SIZE, SIZE, 3)), *inner.layers[:2]], name="base")
+    nested = keras.Sequential([keras.Input((SIZE, SIZE, 3)), base, *inner.layers[2:]])
+    nested.trainable = False
+    frozen = torch_brightness().requires_grad_(False)
+    x = np.stack([cells_image({5: 250, 10: 180, 3: 120})])
+    lmaps = segment_images(x)
+    for model, kw in ((nested, {}), (frozen, {"preprocess": "none"})):
+        ad = ModelAdapter(model, score="logit", **kw)
+        ad.settle_returns(np.zeros((1, 2)))
+        assert list(RANKERS["gradcam"](ad, x, lmaps, np.zeros_like(x), 0, 3)[0]) == [5, 10, 3]
+
+
 def test_progress_and_errors():
     x = np.stack([cells_image({5: 250})] * 3)
     lm = segment_images(x)

@@ -5,6 +5,7 @@ loaded result checked with its models given again."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import quick_compare, tiny_cnn
 
@@ -60,10 +61,30 @@ def test_randomized_copies_torch_and_keras():
     rk = sanity.randomized_copy(k, 1, seed=0)
     assert not np.allclose(rk.layers[-1].get_weights()[0], k.layers[-1].get_weights()[0])
     np.testing.assert_array_equal(rk.layers[1].get_weights()[0], k.layers[1].get_weights()[0])
+    # frozen weights are randomised too (only running statistics are kept)
+    m.requires_grad_(False)
+    assert sanity.weighted_layers(m) == ["7", "3", "0"]
+    k.trainable = False
+    assert sanity.weighted_layers(k) == names
     assert sanity.cascade_steps(3) == [0, 1, 2, 3]
     assert sanity.cascade_steps(100, 4) == [0, 1, 34, 67, 100]
     with pytest.raises(ImacsInputError, match="models"):
         sanity.weighted_layers(lambda x: x)
+    assert sanity.verdict(pd.DataFrame({"layers": [3], "spearman": [-0.9]}))["passed"] is False
+
+
+def test_batch_norm_moving_statistics_are_kept():
+    from imacs_widget.demo.scenario import build_cnn
+
+    m = build_cnn((32, 32, 3), 3, seed=0)
+    bn = m.get_layer("bn0")
+    names = sanity.weighted_layers(m)
+    assert "bn0" in names and "probs" == names[0]
+    r = sanity.randomized_copy(m, len(names), seed=1)
+    rb = r.get_layer("bn0")
+    for v, w in zip(bn.weights, rb.weights, strict=True):
+        same = np.array_equal(np.asarray(v.numpy()), np.asarray(w.numpy()))
+        assert same == ("moving_" in v.path), v.path
 
 
 def test_sanity_check_after_compare(data, tmp_path):

@@ -12,13 +12,16 @@ coalitions, so they cost no model evaluation beyond the attribution itself:
 * **insertion**: ``v(none), v({s_1}), v({s_1, s_2}), ..., v(all)``: the score rises fast, a
   *large* area.
 * **random order**: the same curves averaged over every order of the segments, computed exactly
-  (the mean of ``v`` over the coalitions of each size), not sampled.
+  (the mean of ``v`` over the coalitions of each size), not sampled. The random-order deletion
+  curve is the random-order insertion curve reversed, so both have the same area,
+  ``random_auc``.
 
 Areas are trapezoids over ``x = 0, 1/k, ..., 1`` (the fraction of ranked segments removed or
 inserted), in the units of the score (probabilities). The image's **faithfulness** is the gain
 of the attribution order over random order, averaged over both curves::
 
-    faithfulness = ((insertion - insertion_random) + (deletion_random - deletion)) / 2
+    faithfulness = ((insertion - random_auc) + (random_auc - deletion)) / 2
+                 = (insertion - deletion) / 2
 
 ``0`` means the attribution orders the segments no better than chance; the largest possible
 value is the score range. A model's faithfulness is the mean over its sampled images.
@@ -29,7 +32,10 @@ cluster's removal effect (per model) is the mean of that drop over the images wh
 fall into it (see :func:`cluster_removal` and :mod:`~imacs_widget.engine.summary`).
 
 Games are stored one row per segment (:func:`game_rows`): the image's ``2^k`` target-class
-values, NaN-padded to ``2^k_max`` when the image had fewer segments than ``k``.
+values, NaN-padded to ``2^k_max`` when the image had fewer segments than ``k`` (each of the
+image's ``k`` rows holds a copy: 128 bytes a row at ``k = 5``, less than a tenth of its
+embedding). Above ``k =`` :data:`MAX_STORED_K` games are not kept: the curve columns are still
+computed, ``cluster_removal`` is not.
 """
 
 from __future__ import annotations
@@ -37,9 +43,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-CURVE_COLUMNS = ("deletion_auc", "insertion_auc", "deletion_random", "insertion_random",
-                 "faithfulness")
+CURVE_COLUMNS = ("deletion_auc", "insertion_auc", "random_auc", "faithfulness")
 """Per-segment columns of the segments table (one value per image and model, repeated)."""
+
+
+MAX_STORED_K = 10
+"""Largest ``k`` whose games are stored (``2^10`` float32 = 4 KB per segment row)."""
 
 
 def _sizes(k: int) -> np.ndarray:
@@ -108,19 +117,18 @@ def image_faithfulness(game: np.ndarray, values: np.ndarray) -> dict:
     Returns
     -------
     dict
-        ``deletion_auc``, ``insertion_auc``, ``deletion_random``, ``insertion_random``,
-        ``faithfulness`` (floats; NaN when the image has no player).
+        ``deletion_auc``, ``insertion_auc``, ``random_auc`` (the area of both random-order
+        curves), ``faithfulness`` (floats; NaN when the image has no player).
     """
     k = len(values)
     if k == 0:
-        return dict.fromkeys(("deletion_auc", "insertion_auc", "deletion_random",
-                              "insertion_random", "faithfulness"), float("nan"))
+        return dict.fromkeys(CURVE_COLUMNS, float("nan"))
     order = attribution_order(values)
     d = curve_area(deletion_curve(game, order))
     i = curve_area(insertion_curve(game, order))
-    rd, ri = (curve_area(c) for c in random_curves(game, k))
-    return {"deletion_auc": d, "insertion_auc": i, "deletion_random": rd,
-            "insertion_random": ri, "faithfulness": ((i - ri) + (rd - d)) / 2}
+    r = curve_area(random_curves(game, k)[1])
+    return {"deletion_auc": d, "insertion_auc": i, "random_auc": r,
+            "faithfulness": ((i - r) + (r - d)) / 2}
 
 
 def game_rows(game: np.ndarray, n_rows: int, k_max: int) -> np.ndarray:
@@ -141,8 +149,8 @@ def cluster_removal(segments: pd.DataFrame, games) -> np.ndarray:
     missing get NaN.
     """
     n = len(segments)
-    if n == 0:
-        return np.zeros(0)
+    if n == 0 or games is None:
+        return np.full(n, np.nan)
     rank = segments["rank"].to_numpy().astype(np.int64)
     bits = np.left_shift(np.int64(1), rank)
     img = pd.MultiIndex.from_arrays([segments["model"].to_numpy(),
@@ -155,13 +163,14 @@ def cluster_removal(segments: pd.DataFrame, games) -> np.ndarray:
     rest = full ^ absent
     out = np.full(n, np.nan)
     width = games.shape[1]
-    block = 8192
-    for s in range(0, n, block):  # a block of rows at a time (a stored array is not read whole)
-        g = np.asarray(games[s:s + block], np.float64)
+    block = max(256, (32 << 20) // (4 * width))  # ~32 MB of games at a time, never read whole
+    for s in range(0, n, block):
+        g = np.asarray(games[s:s + block])
         r = np.arange(len(g))
         f, a = full[s:s + block], rest[s:s + block]
         ok = f < width
-        out[s:s + block][ok] = g[r[ok], f[ok]] - g[r[ok], a[ok]]
+        out[s:s + block][ok] = (g[r[ok], f[ok]].astype(np.float64)
+                                - g[r[ok], a[ok]].astype(np.float64))
     return out
 
 

@@ -136,7 +136,24 @@ def _keras_gradcam(adapter, example, layer):
             chosen = model.get_layer(layer)
         except ValueError as exc:
             raise ImacsInputError("layer", f"model {adapter.name!r} has no layer {layer!r}") from exc
-    sub = keras.Model(model.inputs, [chosen.output, model.outputs[0]])
+    if isinstance(model, keras.Sequential):  # run the layers in turn (a nested model is one)
+        upto = model.layers.index(chosen) + 1
+
+        def sub(x, training=False):
+            h = x
+            for lyr in model.layers[:upto]:
+                h = lyr(h, training=training)
+            feats = h
+            for lyr in model.layers[upto:]:
+                h = lyr(h, training=training)
+            return feats, h
+    else:
+        try:
+            sub = keras.Model(model.inputs, [chosen.output, model.outputs[0]])
+        except ValueError as exc:
+            raise ImacsInputError("layer", f"can't read the feature map of layer "
+                                  f"{chosen.name!r} of model {adapter.name!r} ({exc}); pass "
+                                  "layer= the name of a top-level layer") from exc
     pre, size, score = adapter.tensor_preprocess(), adapter.input_size, adapter.score
     returns = adapter.returns if adapter.returns != "auto" else (adapter.backend.output_hint() or "logits")
 
@@ -145,6 +162,7 @@ def _keras_gradcam(adapter, example, layer):
         if size is not None and tuple(x.shape[1:3]) != tuple(size):
             x = tf.image.resize(x, size, method="bilinear")
         with tf.GradientTape() as tape:
+            tape.watch(x)  # records the graph even when no weight is trainable
             feats, out = sub(pre(x), training=False)
             tape.watch(feats)
             if score == "probability" and returns != "probabilities":
@@ -187,7 +205,8 @@ def _torch_gradcam(adapter, example, layer):
         handles = [mods[n].register_forward_hook(hook(n)) for n in names]
         try:
             with torch.enable_grad():
-                xt = torch.tensor(np.asarray(x, np.float32), device=device)
+                xt = torch.tensor(np.asarray(x, np.float32), device=device,
+                                  requires_grad=True)  # a graph even with frozen weights
                 out = scores(xt)
                 if not feats:
                     raise _no_gradcam(adapter, "no sub-module has a 4-D output")

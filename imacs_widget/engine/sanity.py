@@ -10,15 +10,19 @@ the last step randomises every layer with weights, which is the paper's untraine
 (§6.1) in one call.
 
 A model **passes** when its correlation with every layer randomised is below
-:data:`PASS_BELOW`; one that stays above it has attributions that survive randomisation (they
-follow the image or the blur, not what the model learned) and is flagged.
+:data:`PASS_BELOW` in absolute value; one that stays above it (or anti-correlates as strongly)
+has attributions that survive randomisation (they follow the image or the blur, not what the
+model learned) and is flagged. A model without any weight has nothing to randomise: its only
+step is step 0 and it is flagged.
 
 Randomising a weight tensor replaces it by Gaussian noise of the tensor's own standard
 deviation (a constant tensor such as a batch-norm scale: of its absolute mean, at least 0.01),
 drawn from a generator seeded by ``seed`` and the layer's position, so the check is
-reproducible; running statistics (batch-norm means and variances) are kept. Keras models
-(``model.trainable_weights`` per layer) and PyTorch modules (parameters of each sub-module, Hugging
-Face classifiers included) are supported; other models raise an error naming ``models``.
+reproducible; running statistics (batch-norm moving means and variances, PyTorch buffers) are
+kept. Frozen weights (``trainable=False``, ``requires_grad=False``) are randomised too. Keras
+models (each layer's weights, nested models' layers included) and PyTorch modules (parameters
+of each sub-module, in registration order, Hugging Face classifiers included) are supported;
+other models raise an error naming ``models``.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import pandas as pd
 from ..errors import ImacsInputError
 
 PASS_BELOW = 0.5
-"""A model passes when the mean Spearman correlation with every layer randomised is below this."""
+"""A model passes when |mean Spearman correlation| with every layer randomised is below this."""
 MAX_STEPS = 6
 """At most this many cascade steps besides step 0 (spread over the layers, the last always all)."""
 
@@ -47,9 +51,9 @@ def weighted_layers(model) -> list[str]:
     """Names of the layers (Keras) or sub-modules (PyTorch) with learned weights, output first."""
     if _is_torch(model):
         return [n for n, m in reversed(list(model.named_modules()))
-                if any(p.requires_grad for p in m.parameters(recurse=False))]
+                if next(m.parameters(recurse=False), None) is not None]
     if hasattr(model, "layers") and hasattr(model, "get_weights"):
-        return [layer.name for layer in reversed(_keras_layers(model)) if layer.trainable_weights]
+        return [layer.name for layer in reversed(_keras_layers(model)) if _learned(layer)]
     raise ImacsInputError("models", f"the sanity check randomises Keras or PyTorch models; got "
                           f"{type(model).__name__}")
 
@@ -60,6 +64,12 @@ def _is_torch(model) -> bool:
     except ImportError:
         return False
     return isinstance(model, torch.nn.Module)
+
+
+def _learned(layer) -> list:
+    """A Keras layer's learned weights, trainable or frozen (not batch-norm moving statistics)."""
+    return [v for v in layer.weights
+            if "moving_" not in str(getattr(v, "path", None) or getattr(v, "name", ""))]
 
 
 def _keras_layers(model) -> list:
@@ -95,7 +105,7 @@ def randomized_copy(model, n_layers: int, seed: int = 0):
     layers = {layer.name: layer for layer in _keras_layers(new)}
     for j, name in enumerate(names):
         rng = np.random.default_rng([int(seed), j])
-        for v in layers[name].trainable_weights:
+        for v in _learned(layers[name]):
             v.assign(_noise(rng, np.asarray(v.numpy())))
     return new
 
@@ -187,4 +197,4 @@ def verdict(table: pd.DataFrame) -> dict:
     last = table.iloc[-1]
     rho = float(last["spearman"])
     return {"spearman": rho if np.isfinite(rho) else None, "layers": int(last["layers"]),
-            "passed": bool(np.isfinite(rho) and rho < PASS_BELOW)}
+            "passed": bool(np.isfinite(rho) and abs(rho) < PASS_BELOW)}

@@ -141,7 +141,8 @@ class RunSettings:
             put("blur_sigma", sigma)
         from .masking import baseline_images
 
-        baseline_images(np.zeros((1, 2, 2, 3), np.float32), self.baseline, 1.0)  # checks it
+        if not callable(self.baseline):  # a callable is checked on the run's images
+            baseline_images(np.zeros((1, 2, 2, 3), np.float32), self.baseline, 1.0)
         if self.score not in SCORES:
             raise ImacsInputError("score", f"must be 'probability' or 'logit', got {self.score!r}")
         put("n_clusters", check_int(self.n_clusters, "n_clusters", 1))
@@ -194,7 +195,7 @@ class RunSettings:
                  "grid": list(self.grid) if self.segmentation == "grid" else None,
                  "n_segments": self.n_segments if self.segmentation == "slic" else None,
                  "seed": self.seed}
-        if self.baseline != "blur":  # (keys of blur runs as before: their cache stays valid)
+        if not (isinstance(self.baseline, str) and self.baseline == "blur"):  # blur: keys as before
             parts["baseline"] = baseline_name(self.baseline)
         return json.dumps(parts, sort_keys=True)
 

@@ -19,7 +19,7 @@ import numpy as np
 from ..io.cache import AttributionCache
 from ..widget.thumbnails import segment_thumbnails, source_previews
 from .embedding.segments import embed_segments
-from .faithfulness import CURVE_COLUMNS, game_rows, image_faithfulness
+from .faithfulness import CURVE_COLUMNS, MAX_STORED_K, game_rows, image_faithfulness
 from .masking import baseline_images
 from .segmentation import segment_bboxes, segment_images
 from .settings import RunSettings
@@ -73,7 +73,7 @@ class ChunkOutput:
 
     columns: dict
     shapley: np.ndarray
-    games: np.ndarray
+    games: np.ndarray | None
     embeddings: np.ndarray
     thumbnails: np.ndarray
     masks: np.ndarray
@@ -165,7 +165,9 @@ class Worker:
             hits, misses = hits + h, misses + mi
             for j, out, res in zip(sel, task.outcomes[m], found, strict=True):
                 boxes = segment_bboxes(lmaps[j])
-                game = np.asarray(res["game"])[:, task.target]
+                game = np.asarray(res["game"], np.float64)  # the class's values [2^k]
+                if game.ndim == 2:  # a cache entry holding every class
+                    game = game[:, task.target]
                 faith = image_faithfulness(game, np.asarray(res["values"])[:, task.target])
                 games.append(game_rows(game, len(res["segments"]), st.k))
                 for rank, (sid, v) in enumerate(zip(res["segments"], res["values"], strict=True)):
@@ -204,7 +206,8 @@ class Worker:
         return ChunkOutput(
             columns=columns,
             shapley=np.stack(shap) if shap else np.zeros((0, n_classes)),
-            games=np.concatenate(games) if games else np.zeros((0, 1 << st.k), np.float32),
+            games=(None if st.k > MAX_STORED_K else np.concatenate(games) if games
+                   else np.zeros((0, 1 << st.k), np.float32)),
             embeddings=np.asarray(emb, np.float32), thumbnails=thumbs, masks=masks,
             preview_index=np.asarray(shown, np.int64),
             previews=np.stack([prev[i] for i in shown]) if shown else None,
@@ -236,6 +239,7 @@ class Worker:
             vals, games = segment_shapley(ad.scores, xt, lt, blurred, ranked, st.batch_size,
                                           known=known, return_games=True)
             for j, r, v, g in zip(todo, ranked, vals, games, strict=True):
+                g = np.asarray(g[:, task.target], np.float32)  # the key holds the target
                 found[j] = {"segments": np.asarray(r, np.int64), "values": v, "game": g}
                 if cache is not None:
                     cache.put(keys[j], segments=found[j]["segments"], values=v, game=g)

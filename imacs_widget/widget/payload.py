@@ -97,8 +97,8 @@ Typed shape (version 4)::
                                            # image rows atlas["ids"]
     }
 
-    Faith = {"deletion_auc": float, "insertion_auc": float, "deletion_random": float,
-             "insertion_random": float, "faithfulness": float, "n_images": int}
+    Faith = {"deletion_auc": float, "insertion_auc": float, "random_auc": float,
+             "faithfulness": float, "n_images": int}
 
     Sanity = {"spearman": float | None,  # rank correlation with every layer randomised
               "layers": int,             # layers randomised

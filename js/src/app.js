@@ -276,7 +276,7 @@ export function createApp(el, model, { invoke = null } = {}) {
     if (failed.length) {
       header.append(h("div", { class: "imacs-sanity-warning", role: "alert", data: { imacsSanityWarning: failed.join(",") } }, [
         h("strong", { text: "Attributions survive randomisation: " }),
-        h("span", { text: `${failed.map((m) => d.modelNames[m]).join(", ")} — with every layer's weights randomised, the attributions keep their order (rank correlation ≥ 0.5), so they follow the images or the blur rather than what the model learned. Treat these clusters with care.` }),
+        h("span", { text: `${failed.map((m) => d.modelNames[m]).join(", ")} — with every layer's weights randomised, the attributions keep their order (|rank correlation| ≥ 0.5), so they follow the images or the blur rather than what the model learned. Treat these clusters with care.` }),
       ]));
     }
     if (d.payload.warnings && d.payload.warnings.length) {
@@ -296,7 +296,7 @@ export function createApp(el, model, { invoke = null } = {}) {
     const n = (v) => (typeof v === "number" ? v.toFixed(3) : "n/a");
     return h("span", {
       class: "imacs-faith", data: { imacsFaithfulness: m },
-      title: `faithfulness of ${local.data.modelNames[m]}'s attributions over ${f.n_images} images: blurring its ranked segments in attribution order leaves an area of ${n(f.deletion_auc)} under the score (random order ${n(f.deletion_random)}); un-blurring them gives ${n(f.insertion_auc)} (random ${n(f.insertion_random)}). Gain over random order: ${fmtSigned(f.faithfulness)} (0 = no better than chance)`,
+      title: `faithfulness of ${local.data.modelNames[m]}'s attributions over ${f.n_images} images: blurring its ranked segments in attribution order leaves an area of ${n(f.deletion_auc)} under the score, un-blurring them ${n(f.insertion_auc)} (random order ${n(f.random_auc)} for both). Gain over random order: ${fmtSigned(f.faithfulness)} (0 = no better than chance)`,
       text: ` · faith ${fmtSigned(f.faithfulness)}`,
     });
   }
