@@ -460,19 +460,8 @@ class ComparisonResult:
             raise ImacsInputError(missing, "a loaded result needs the models and the images "
                                   "it compared: sanity_check(models={...}, images=...)")
         from .data.sources import as_image_source
-        from .models.adapter import ModelAdapter
 
-        keys = {**{m: m for m in self.models}, **{n: m for m, n in self.model_names.items()}}
-        adapters = {}
-        for name, model in dict(models).items():
-            if name not in keys:
-                raise ImacsInputError("models", f"{name!r} is none of this result's models "
-                                      f"{list(self.model_names.values())} (or keys {list(self.models)})")
-            adapters[keys[name]] = model if isinstance(model, ModelAdapter) else ModelAdapter(
-                model, name=str(name), score=self.params.get("score", "probability"))
-        missing = [m for m in self.models if m not in adapters]
-        if missing:
-            raise ImacsInputError("models", f"give every model of the result; missing {missing}")
+        adapters = self._adapters(models, "sanity_check")
         source = as_image_source(images)
         if tuple(source.image_shape) != tuple(self.image_shape):
             source = as_image_source(images, image_size=tuple(self.image_shape))
@@ -489,9 +478,100 @@ class ComparisonResult:
         settings = RunSettings(segmentation=p.get("segmentation", "grid"),
                                grid=tuple(p.get("grid", (4, 4))), baseline=base,
                                n_segments=int(p.get("n_segments", 16)), seed=self.seed)
-        for ad in adapters.values():
-            ad.pixel_range = tuple(p.get("pixel_range", (0.0, 255.0)))
         return adapters, source, settings
+
+    def _adapters(self, models, method: str) -> dict:
+        """``{model key: ModelAdapter}``: the compared models (right after ``compare``) or
+        ``models`` (``{key or name: model}``, every model of the result)."""
+        from .models.adapter import ModelAdapter
+
+        if models is None:
+            if self._run:
+                return self._run["adapters"]
+            raise ImacsInputError("models", f"a loaded result needs the models it compared: "
+                                  f"{method}(models={{...}})")
+        keys = {**{m: m for m in self.models}, **{n: m for m, n in self.model_names.items()}}
+        adapters = {}
+        for name, model in dict(models).items():
+            if name not in keys:
+                raise ImacsInputError("models", f"{name!r} is none of this result's models "
+                                      f"{list(self.model_names.values())} (or keys {list(self.models)})")
+            adapters[keys[name]] = model if isinstance(model, ModelAdapter) else ModelAdapter(
+                model, name=str(name), score=self.params.get("score", "probability"))
+        missing = [m for m in self.models if m not in adapters]
+        if missing:
+            raise ImacsInputError("models", f"give every model of the result; missing {missing}")
+        for ad in adapters.values():
+            ad.pixel_range = tuple(self.params.get("pixel_range", (0.0, 255.0)))
+        return adapters
+
+    # -- each model's picture of the class ---------------------------------------------------------
+    def class_pictures(self, models: dict | None = None, n_starts: int | None = None,
+                       steps: int | None = None, colour: bool = False, seed: int | None = None,
+                       progress: bool = True) -> pd.DataFrame:
+        """Each model's input-agnostic picture of the active class (no evaluation image used).
+
+        Tiles shared by many blank inputs are nudged along each model's gradient towards the
+        class and shown as a mosaic, best first (see :mod:`~imacs_widget.engine.class_pictures`).
+        What a model's picture shows is what raises its score for the class anywhere on any
+        input: a backdoored model's picture shows its trigger. The pictures are kept in
+        ``params["class_pictures"]`` (saved; the widget header and the report show them side
+        by side).
+
+        Parameters
+        ----------
+        models : dict, optional
+            ``{model key or name: model}``; needed for a loaded result (models are not saved).
+        n_starts, steps : int, optional
+            Tiles per model and ascent steps (defaults
+            :data:`~imacs_widget.engine.class_pictures.N_STARTS`,
+            :data:`~imacs_widget.engine.class_pictures.STEPS`).
+        colour : bool
+            Colour tiles instead of grey ones.
+        seed : int, optional
+            Default: the result's seed.
+        progress : bool
+            Show a progress bar.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per model: ``model``, ``name``, ``picture`` (``uint8 [H, W, 3]``),
+            ``best_log_odds``, ``mean_log_odds`` (the class's log-odds with a tile pasted on
+            blank inputs: the best tile, the mean over tiles), ``blank_log_odds`` (without a
+            tile), ``tile``, ``n_evals``.
+        """
+        from .engine import class_pictures as cp
+        from .engine.progress import stage
+
+        adapters = self._adapters(models, "class_pictures")
+        seed = self.seed if seed is None else int(seed)
+        kw = dict(pixel_range=tuple(self.params.get("pixel_range", (0.0, 255.0))),
+                  colour=bool(colour), seed=seed,
+                  n_starts=cp.N_STARTS if n_starts is None else n_starts,
+                  steps=cp.STEPS if steps is None else steps)
+        target = self.class_names.index(self.target_class)
+        total = len(self.models) * kw["n_starts"] * cp.N_INPUTS * kw["steps"]
+        rows, saved = [], {}
+        with stage("class pictures " + "+".join(self.models), total, progress) as tick:
+            for m in self.models:
+                pic = cp.class_picture(adapters[m], target, tuple(self.image_shape), progress=tick,
+                                       **kw)
+                saved[m] = pic.to_json()
+                rows.append({"model": m, "name": self.model_names[m], "picture": pic.picture,
+                             **{k: saved[m][k] for k in ("best_log_odds", "mean_log_odds",
+                                                         "blank_log_odds", "tile", "n_evals")}})
+        self.params.setdefault("class_pictures", {})[self._target] = saved
+        return pd.DataFrame(rows)
+
+    @property
+    def pictures(self) -> dict | None:
+        """``{model: uint8 [H, W, 3]}``: the active class's pictures from the last
+        :meth:`class_pictures` (``None``: not computed)."""
+        from .engine.class_pictures import decode_png
+
+        saved = self.params.get("class_pictures", {}).get(self._target)
+        return None if saved is None else {m: decode_png(v["png"]) for m, v in saved.items()}
 
     # -- presentation ------------------------------------------------------------------------------
     def summary_text(self, top: int = 5) -> str:
@@ -509,6 +589,12 @@ class ComparisonResult:
         if self.sanity:
             lines.insert(2, "sanity check (every layer randomised): " + ", ".join(
                 f"{m} {'passed' if v['passed'] else 'FAILED'}" for m, v in self.sanity.items()))
+        pics = self.params.get("class_pictures", {}).get(self._target)
+        if pics:
+            lines.insert(2, "class pictures (log-odds of the best tile on blank inputs, blank "
+                         "alone): " + ", ".join(f"{m} {v['best_log_odds']:+.2f} "
+                                                f"({v['blank_log_odds']:+.2f})"
+                                                for m, v in pics.items()))
         fmt = lambda v: "   n/a" if v is None else f"{v:+.3f}"  # noqa: E731
         for c in self.clusters[:top]:
             counts = ", ".join(f"{m} {c['count'][m]}" for m in ms)

@@ -39,7 +39,7 @@ SCENARIOS = ("watermark", "photos")
 def run_demo(out_dir=None, seed: int = 0, untrained: bool = False, n_per_model: int = 100,
              n_clusters: int = N_CLUSTERS, progress: bool = True, verbose: bool = True,
              report: bool = True, scenario=None, kind: str = "watermark",
-             datasets: bool = False) -> dict:
+             datasets: bool = False, class_pictures: bool | None = None) -> dict:
     """Train the scenario's models, run :func:`~imacs_widget.compare`, write and return a summary.
 
     Parameters
@@ -71,6 +71,12 @@ def run_demo(out_dir=None, seed: int = 0, untrained: bool = False, n_per_model: 
         (or the untrained model) on the clean evaluation images (side A) against the same
         images with the watermark on half of them (side B). The watermark cluster is then
         B's alone.
+    class_pictures : bool, optional
+        Compute each model's picture of the class (:meth:`ComparisonResult.class_pictures`,
+        ~10–20 s per small CNN) and how much it shows the watermark
+        (:func:`~imacs_widget.engine.class_pictures.pattern_correlation`). Default: for the
+        watermark scenario's two trained models (not the photos scenario's 224-px networks,
+        where it takes minutes on a CPU, nor a dataset pair or the untrained variant).
 
     Returns
     -------
@@ -141,6 +147,11 @@ def run_demo(out_dir=None, seed: int = 0, untrained: bool = False, n_per_model: 
         "warnings": list(result.warnings),
         "seconds": {"train": round(t_train, 1), "compare": round(t_compare, 1)},
     }
+    if class_pictures is None:
+        class_pictures = kind == "watermark" and not datasets and not untrained
+    if class_pictures:
+        summary["class_pictures"] = picture_watermark_correlation(result, progress=progress)
+        summary["seconds"]["class_pictures"] = summary["class_pictures"].pop("seconds")
     if datasets:  # the two sides are datasets: the model's accuracy on each
         summary["dataset_accuracy"] = {result.model_names[m]: float(result.accuracy[m])
                                        for m in ("A", "B")}
@@ -160,6 +171,28 @@ def run_demo(out_dir=None, seed: int = 0, untrained: bool = False, n_per_model: 
         print(format_summary(summary, result))
     summary["_result"] = result
     return summary
+
+
+def picture_watermark_correlation(result, progress: bool = False) -> dict:
+    """Compute each model's class picture and how much it shows the demo's watermark.
+
+    Returns ``{model: {"watermark_correlation", "best_log_odds", "blank_log_odds"}, "seconds":
+    s}``; the correlation is :func:`~imacs_widget.engine.class_pictures.pattern_correlation`
+    of the picture with the "IM" glyph (letters and outline) the scenario stamps.
+    """
+    from ..engine.class_pictures import pattern_correlation
+    from .scenario import watermark_pattern
+
+    t0 = time.perf_counter()
+    table = result.class_pictures(progress=progress)
+    rgb, alpha = watermark_pattern(min(result.image_shape))
+    out = {row.model: {"watermark_correlation": pattern_correlation(row.picture, rgb, alpha,
+                                                                    int(row.tile)),
+                       "best_log_odds": float(row.best_log_odds),
+                       "blank_log_odds": float(row.blank_log_odds)}
+           for row in table.itertuples()}
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    return out
 
 
 def format_summary(summary: dict, result) -> str:
@@ -182,6 +215,13 @@ def format_summary(summary: dict, result) -> str:
         lines.append(f"  cluster {c['id']}: {c['size']:>3} segments (A {c['count']['A']}, "
                      f"B {c['count']['B']}), watermark {c['watermark_fraction']:.0%}, "
                      f"mean attribution A {f(ma)}, B {f(mb)}")
+    pics = summary.get("class_pictures")
+    if pics:
+        lines.append("class pictures (from blank inputs), correlation with the watermark: "
+                     + ", ".join(f"{m} {v['watermark_correlation']:+.3f}"
+                                 for m, v in pics.items()))
     lines.append(f"time: training {summary['seconds']['train']} s, compare "
-                 f"{summary['seconds']['compare']} s")
+                 f"{summary['seconds']['compare']} s"
+                 + (f", class pictures {summary['seconds']['class_pictures']} s"
+                    if "class_pictures" in summary["seconds"] else ""))
     return "\n".join(lines)

@@ -91,6 +91,7 @@ Typed shape (version 4)::
         },
         "faithfulness": {key: Faith | None},  # result.faithfulness per model (None: not computed)
         "sanity": {key: Sanity | None},    # result.sanity (None: sanity_check() not run)
+        "class_pictures": {key: Picture | None},  # result.class_pictures() of the class
         "thumbs": Atlas,                   # thumbnails (pixels outside the segment dimmed) of
                                            # the segment rows atlas["ids"]
         "sources": Atlas,                  # downscaled source images (hover preview) of the
@@ -103,6 +104,12 @@ Typed shape (version 4)::
     Sanity = {"spearman": float | None,  # rank correlation with every layer randomised
               "layers": int,             # layers randomised
               "passed": bool}            # False: the attributions survive randomisation
+
+    Picture = {"png": str,               # the model's picture of the class, base64 PNG
+               "tile": int,              # its tiles' side in pixels
+               "best_log_odds": float,   # the class's log-odds, best tile on blank inputs
+               "mean_log_odds": float,   #   mean over the tiles
+               "blank_log_odds": float}  #   blank inputs alone
 
     Column[T] = {"dtype": "uint8" | "uint16" | "uint32" | "int32" | "float64",
                  "buffer": int,            # index into the buffers (little-endian T)
@@ -541,10 +548,19 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
         "images": images,
         "faithfulness": _faithfulness(result),
         "sanity": {m: _json_safe((result.sanity or {}).get(m)) for m in result.models},
+        "class_pictures": _class_pictures(result),
         "thumbs": thumbs,
         "sources": sources,
     }
     return payload, buffers
+
+
+def _class_pictures(result) -> dict:
+    """Each model's class picture (PNG, base64) and its log-odds figures, or ``None``."""
+    saved = result.params.get("class_pictures", {}).get(result.target_class) or {}
+    keys = ("png", "tile", "best_log_odds", "mean_log_odds", "blank_log_odds")
+    return {m: ({k: _json_safe(saved[m][k]) for k in keys} if m in saved else None)
+            for m in result.models}
 
 
 def _faithfulness(result) -> dict:

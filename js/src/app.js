@@ -79,7 +79,7 @@ export function deriveContext(data, st, expanded, extra = {}) {
 export function createApp(el, model, { invoke = null } = {}) {
   const root = h("div", { class: "imacs-root", attrs: { "data-imacs-root": "" } });
   el.append(root);
-  const local = { live: false, kept: null, pending: null, expanded: new Set(), notice: null, data: null, error: null, hoverTimer: 0, lastHover: undefined, destroyed: false, generation: 0, selectionVersion: 0, mapXY: null, mapClass: null, mapPending: false, mapError: null, asked: { thumbs: new Set(), sources: new Set() }, pages: [] };
+  const local = { live: false, kept: null, pending: null, expanded: new Set(), notice: null, data: null, error: null, hoverTimer: 0, lastHover: undefined, destroyed: false, generation: 0, selectionVersion: 0, mapXY: null, mapClass: null, mapPending: false, mapError: null, picturesOpen: true, asked: { thumbs: new Set(), sources: new Set() }, pages: [] };
   const pictures = new PictureStore(root);
   root.imacsPages = local.pages; // pages fetched: {kind, asked, added, ms} (bench, browser tests)
   const disposers = [];
@@ -272,6 +272,8 @@ export function createApp(el, model, { invoke = null } = {}) {
         ...OUTCOMES.map((o) => outcomeChip(o)),
       ]),
     );
+    const pictures = classPictures();
+    if (pictures) header.append(pictures);
     const failed = d.models.filter((m) => ((d.payload.sanity || {})[m] || {}).passed === false);
     if (failed.length) {
       header.append(h("div", { class: "imacs-sanity-warning", role: "alert", data: { imacsSanityWarning: failed.join(",") } }, [
@@ -299,6 +301,29 @@ export function createApp(el, model, { invoke = null } = {}) {
       title: `faithfulness of ${local.data.modelNames[m]}'s attributions over ${f.n_images} images: blurring its ranked segments in attribution order leaves an area of ${n(f.deletion_auc)} under the score, un-blurring them ${n(f.insertion_auc)} (random order ${n(f.random_auc)} for both). Gain over random order: ${fmtSigned(f.faithfulness)} (0 = no better than chance)`,
       text: ` · faith ${fmtSigned(f.faithfulness)}`,
     });
+  }
+
+  /** Each model's input-agnostic picture of the class side by side (payload.class_pictures,
+   * from result.class_pictures()); null when none was computed. */
+  function classPictures() {
+    const d = local.data;
+    const pics = d.payload.class_pictures || {};
+    const shown = d.models.filter((m) => pics[m] && typeof pics[m].png === "string" && /^[A-Za-z0-9+/=]+$/.test(pics[m].png));
+    if (!shown.length) return null;
+    const cls = String(d.payload.target_class ?? "");
+    return h("details", { class: "imacs-pictures", open: local.picturesOpen !== false, ontoggle: (e) => { local.picturesOpen = e.currentTarget.open; }, data: { imacsClassPictures: shown.join(",") } }, [
+      h("summary", { text: `Each model's picture of "${cls}" (from blank inputs, no evaluation image)` }),
+      h("div", { class: "imacs-pictures-row" }, shown.map((m) => {
+        const p = pics[m];
+        return h("figure", { class: "imacs-picture", data: { imacsClassPicture: m } }, [
+          h("img", {
+            src: `data:image/png;base64,${p.png}`, alt: `${d.modelNames[m]}'s picture of ${cls}`,
+            title: `tiles that raise ${d.modelNames[m]}'s score for "${cls}" wherever they are pasted on blank inputs, best first: the best tile takes the class's log-odds to ${fmtSigned(p.best_log_odds, 2)} (blank inputs alone ${fmtSigned(p.blank_log_odds, 2)})`,
+          }),
+          h("figcaption", {}, [modelChip(m, d.modelNames[m]), h("span", { class: "imacs-muted", text: ` log-odds ${fmtSigned(p.best_log_odds, 2)} (blank ${fmtSigned(p.blank_log_odds, 2)})` })]),
+        ]);
+      })),
+    ]);
   }
 
   /** The model's sanity check verdict (payload.sanity, from result.sanity_check()). */
