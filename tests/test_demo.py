@@ -50,7 +50,16 @@ def test_watermark_shortcut_found(scenario, tmp_path):
     print(f"seed {scenario.seed}: sanity check, every layer randomised: Spearman "
           f"A {final['A']:.3f} B {final['B']:.3f} (step 0: {t['spearman'].iloc[0]:.3f})")
     assert t["passed"].all() and (t.groupby("model")["spearman"].first() > 0.999).all()
+    # each model's picture of the class, from blank inputs: B's shows the watermark, A's not
+    pics = s["class_pictures"]
+    ca, cb = pics["A"]["watermark_correlation"], pics["B"]["watermark_correlation"]
+    print(f"seed {scenario.seed}: class pictures, correlation with the watermark A {ca:.3f} "
+          f"B {cb:.3f}; log-odds A {pics['A']['best_log_odds']:.2f} B "
+          f"{pics['B']['best_log_odds']:.2f} ({s['seconds']['class_pictures']} s)")
+    assert cb > 0.05 and cb >= 2 * max(ca, 0.02)
+    assert set(r.pictures) == {"A", "B"}
     on_disk = json.loads((tmp_path / "summary.json").read_text())
+    assert on_disk["class_pictures"]["B"]["watermark_correlation"] == cb
     assert on_disk["top_cluster"]["watermark_fraction"] == top["watermark_fraction"]
     assert set(on_disk["accuracy"]) == {"A", "B"}
     loaded = imacs.load(tmp_path / "result.imacs")

@@ -97,6 +97,15 @@ def test_widget_in_jupyterlab(tmp_path):
                 chips = page.locator(f"{W3} [data-imacs-sanity]")
                 expect(chips).to_have_count(3)
                 assert [chips.nth(k).get_attribute("data-imacs-sanity") for k in range(3)] == sanity
+                # each model's class picture, computed by the kernel, decoded in the header
+                widths = dict(kv.split(":") for kv in next(
+                    ln for ln in lp.text(cells[3]).splitlines()
+                    if ln.startswith("PICTURES")).split()[1:])
+                figs = page.locator(f"{W3} [data-imacs-class-picture]")
+                expect(figs).to_have_count(3)
+                got = figs.evaluate_all("els => els.map(e => [e.dataset.imacsClassPicture, "
+                                        "String(e.querySelector('img').naturalWidth)])")
+                assert dict(got) == widths
 
                 # -- one model on two datasets: the sides are the datasets ----------------------
                 assert "DATASETS originals negatives" in lp.text(cells[4])

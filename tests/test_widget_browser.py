@@ -234,7 +234,12 @@ def test_three_real_models_in_the_browser(browser, tmp_path, tiny_models, tiny_i
     result = quick_compare({"v1": tiny_models[0], "v2": tiny_models[1], "v3": tiny_cnn(seed=3)},
                            x, y, sampling="balanced", n_per_model=16, n_clusters=4)
     result.sanity_check(n_images=4, progress=False)
+    pictures = result.class_pictures(n_starts=4, steps=5, progress=False)
     page = _open(browser, tmp_path, result, live=False)
+    # each model's class picture side by side in the header, decoded at its size
+    figs = page.eval_on_selector_all("[data-imacs-class-picture]", "els => els.map(e => "
+                                     "[e.dataset.imacsClassPicture, e.querySelector('img').naturalWidth])")
+    assert figs == [[m, pictures["picture"][k].shape[1]] for k, m in enumerate("ABC")]
     # trust: each model's faithfulness and sanity verdict in the header (Python's numbers),
     # a removal effect on every model row of a cluster that model has segments in
     faith = page.eval_on_selector_all("[data-imacs-faithfulness]",

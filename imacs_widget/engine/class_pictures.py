@@ -174,7 +174,9 @@ def class_picture(adapter, target: int, image_shape: tuple[int, int], *,
     -------
     ClassPicture
     """
-    from .ranking import _check_target, _Gradients
+    from ..models.adapter import ModelAdapter
+    from ..models.backends import NotDifferentiable
+    from .ranking import _check_target
 
     h, w = (int(s) for s in image_shape)
     n_starts = _check("n_starts", n_starts, 1, 256)
@@ -187,11 +189,19 @@ def class_picture(adapter, target: int, image_shape: tuple[int, int], *,
     if not float(learning_rate) > 0:
         raise ImacsInputError("learning_rate", f"must be positive, got {learning_rate!r}")
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(target), 7]))
+    if not isinstance(adapter, ModelAdapter):
+        raise ImacsInputError("models", f"expected a ModelAdapter, got {type(adapter).__name__}")
     ad = copy.copy(adapter)  # gradients of the probability: the log-odds gradient follows
     ad.score = "probability"
-    grads = _Gradients(ad, np.full((1, h, w, 3), (lo + hi) / 2, np.float32))
-    target = _check_target(target, grads.n_classes)
-    onehot = np.zeros(grads.n_classes, np.float32)
+    try:
+        grads, n_classes, _ = ad.gradient_function(np.full((1, h, w, 3), (lo + hi) / 2,
+                                                           np.float32))
+    except NotDifferentiable as exc:
+        raise ImacsInputError("models", f"class pictures follow the model's gradient, but model "
+                              f"{ad.name!r} is not differentiable ({exc}); pass a Keras or "
+                              "PyTorch model (or a callable on TensorFlow tensors)") from exc
+    target = _check_target(target, n_classes)
+    onehot = np.zeros(n_classes, np.float32)
     onehot[target] = 1.0
     ch = 3 if colour else 1
     theta = rng.normal(0.0, INIT_SD, (n_starts, tile, tile, ch))

@@ -67,6 +67,29 @@ describe("rendering", () => {
     expect(el.querySelectorAll("[data-imacs-cluster]").length).toBeGreaterThan(0);
   });
 
+  it("each model's class picture side by side in the header; a malformed one is left out", () => {
+    const png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==";
+    const p = makePayload();
+    p.class_pictures = { A: { png, tile: 16, best_log_odds: 6.5, mean_log_odds: 5.1, blank_log_odds: -0.2 }, B: { png, tile: 16, best_log_odds: 11.25, mean_log_odds: 9, blank_log_odds: 0.1 } };
+    const el = document.createElement("div");
+    document.body.append(el);
+    createApp(el, makeModel(makeState(p)), { invoke: invokeFor(makeModel(makeState(p)), null) });
+    const figs = [...el.querySelectorAll("[data-imacs-class-picture]")];
+    expect(figs.map((f) => f.dataset.imacsClassPicture)).toEqual(["A", "B"]);
+    expect(figs[1].querySelector("img").getAttribute("src")).toBe(`data:image/png;base64,${png}`);
+    expect(figs[1].textContent).toContain("log-odds +11.25 (blank +0.10)");
+    expect(figs[0].querySelector("img").title).toContain("−0.20");
+    // not base64 (markup or a URL) → not shown; no pictures at all → no block
+    p.class_pictures.B = { png: '"><script>x</script>', best_log_odds: 1, blank_log_odds: 0 };
+    const el2 = document.createElement("div");
+    document.body.append(el2);
+    createApp(el2, makeModel(makeState(p)), { invoke: invokeFor(makeModel(makeState(p)), null) });
+    expect([...el2.querySelectorAll("[data-imacs-class-picture]")].map((f) => f.dataset.imacsClassPicture)).toEqual(["A"]);
+    expect(el2.querySelector("script")).toBeNull();
+    const { q } = mount({ n: 24, clusters: 3 });
+    expect(q("[data-imacs-class-pictures]")).toBeNull();
+  });
+
   it("escapes class and model names (no markup injection)", () => {
     const { el, qa, q } = mount({ classNames: [EVIL, "daisy", "sunflower"], target: EVIL, modelNames: { A: EVIL, B: "<b>bold</b>" } });
     expect(el.querySelectorAll("img, b, script")).toHaveLength(0);
