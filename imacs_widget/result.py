@@ -545,11 +545,11 @@ class ComparisonResult:
         from .engine.progress import stage
 
         adapters = self._adapters(models, "class_pictures")
-        seed = self.seed if seed is None else int(seed)
+        seed = self.seed if seed is None else check_int(seed, "seed", 0)
         kw = dict(pixel_range=tuple(self.params.get("pixel_range", (0.0, 255.0))),
                   colour=bool(colour), seed=seed,
-                  n_starts=cp.N_STARTS if n_starts is None else n_starts,
-                  steps=cp.STEPS if steps is None else steps)
+                  n_starts=cp.N_STARTS if n_starts is None else check_int(n_starts, "n_starts", 1, 256),
+                  steps=cp.STEPS if steps is None else check_int(steps, "steps", 0, 100_000))
         target = self.class_names.index(self.target_class)
         total = len(self.models) * kw["n_starts"] * cp.N_INPUTS * kw["steps"]
         rows, saved = [], {}

@@ -74,10 +74,11 @@ def test_the_picture_of_a_matched_filter_is_its_pattern(kind):
 def test_class_0_of_the_matched_filter_is_its_negative():
     ad = ModelAdapter(keras_matched_filter(BAR))
     pic = class_picture(ad, 0, (32, 32), **FAST)
-    # class 0's log-odds is minus the best match anywhere: a pasted tile can only add windows,
-    # so no tile raises it above the blank inputs (absence has no picture), and none is a bar
+    # class 0's log-odds is minus the best match anywhere: a tile can at best hide a matching
+    # background window, so none gets far above the blank inputs (absence has no picture),
+    # and none is a bar (measured: best tile -2.95, blank inputs -2.00)
     assert pattern_correlation(pic.picture, BAR, tile=8) < 0.5
-    assert pic.log_odds[0] <= pic.blank_log_odds + 1e-6
+    assert pic.log_odds[0] < pic.blank_log_odds + 0.5
 
 
 def test_same_seed_same_picture_colour_and_errors():
@@ -99,12 +100,30 @@ def test_same_seed_same_picture_colour_and_errors():
         with pytest.raises(ImacsInputError) as err:
             class_picture(ad, 1, (32, 32), **kw)
         assert err.value.argument == name
-    with pytest.raises(ImacsInputError, match="target"):
-        class_picture(ad, 5, (32, 32), **FAST)
+    for target in (5, -1):
+        with pytest.raises(ImacsInputError, match="target"):
+            class_picture(ad, target, (32, 32), **FAST)
+    with pytest.raises(ImacsInputError) as err:
+        class_picture(ad, 1, (32, 32), seed=-1, **FAST)
+    assert err.value.argument == "seed"
     numpy_only = ModelAdapter(lambda x: np.tile(x.mean(axis=(1, 2, 3))[:, None], (1, 2)))
     with pytest.raises(ImacsInputError, match="not differentiable") as err:
         class_picture(numpy_only, 1, (32, 32), **FAST)
     assert err.value.argument == "models"
+
+
+def test_a_softmax_model_with_unsettled_outputs_gets_the_same_picture():
+    """A loaded result's adapter starts with returns="auto": the outputs are settled first, so
+    a PyTorch model ending in softmax is not softmaxed twice."""
+    import torch
+
+    net = torch.nn.Sequential(torch_matched_filter(BAR), torch.nn.Softmax(dim=1))
+    auto = ModelAdapter(net, preprocess="none")
+    told = ModelAdapter(net, preprocess="none", returns="probabilities")
+    a = class_picture(auto, 1, (32, 32), n_starts=2, n_inputs=2, steps=20)
+    b = class_picture(told, 1, (32, 32), n_starts=2, n_inputs=2, steps=20)
+    assert np.array_equal(a.picture, b.picture)
+    assert np.allclose(a.log_odds, b.log_odds) and auto.returns == "auto"
 
 
 def test_pattern_correlation_and_mosaic():
@@ -122,6 +141,8 @@ def test_pattern_correlation_and_mosaic():
     assert pattern_correlation(pic, BAR, alpha) == pytest.approx(1.0)
     three = mosaic(tiles[:3], 0, 255)
     assert three.shape == (16, 16, 3) and (three[8:, 8:] == 128).all()  # the empty cell
+    assert pattern_correlation(pic, BAR, tile=8, n_tiles=3) == pytest.approx(
+        4 / 3 * pattern_correlation(pic, BAR, tile=8) - pattern_correlation(pic[8:, 8:], BAR) / 3)
     with pytest.raises(ImacsInputError) as err:
         pattern_correlation(pic, np.ones((4, 4)))
     assert err.value.argument == "pattern"

@@ -103,8 +103,10 @@ def test_widget_in_jupyterlab(tmp_path):
                     if ln.startswith("PICTURES")).split()[1:])
                 figs = page.locator(f"{W3} [data-imacs-class-picture]")
                 expect(figs).to_have_count(3)
-                got = figs.evaluate_all("els => els.map(e => [e.dataset.imacsClassPicture, "
-                                        "String(e.querySelector('img').naturalWidth)])")
+                got = figs.evaluate_all(
+                    "els => Promise.all(els.map(async (e) => { const i = e.querySelector('img'); "
+                    "await i.decode(); return [e.dataset.imacsClassPicture, "
+                    "String(i.naturalWidth)]; }))")
                 assert dict(got) == widths
 
                 # -- one model on two datasets: the sides are the datasets ----------------------

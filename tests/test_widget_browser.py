@@ -237,8 +237,10 @@ def test_three_real_models_in_the_browser(browser, tmp_path, tiny_models, tiny_i
     pictures = result.class_pictures(n_starts=4, steps=5, progress=False)
     page = _open(browser, tmp_path, result, live=False)
     # each model's class picture side by side in the header, decoded at its size
-    figs = page.eval_on_selector_all("[data-imacs-class-picture]", "els => els.map(e => "
-                                     "[e.dataset.imacsClassPicture, e.querySelector('img').naturalWidth])")
+    figs = page.eval_on_selector_all(
+        "[data-imacs-class-picture]", "els => Promise.all(els.map(async (e) => { const i = "
+        "e.querySelector('img'); await i.decode(); return [e.dataset.imacsClassPicture, "
+        "i.naturalWidth]; }))")
     assert figs == [[m, pictures["picture"][k].shape[1]] for k, m in enumerate("ABC")]
     # trust: each model's faithfulness and sanity verdict in the header (Python's numbers),
     # a removal effect on every model row of a cluster that model has segments in

@@ -73,7 +73,7 @@ def run_demo(out_dir=None, seed: int = 0, untrained: bool = False, n_per_model: 
         B's alone.
     class_pictures : bool, optional
         Compute each model's picture of the class (:meth:`ComparisonResult.class_pictures`,
-        ~10–20 s per small CNN) and how much it shows the watermark
+        9–11 s per small CNN) and how much it shows the watermark
         (:func:`~imacs_widget.engine.class_pictures.pattern_correlation`). Default: for the
         watermark scenario's two trained models (not the photos scenario's 224-px networks,
         where it takes minutes on a CPU, nor a dataset pair or the untrained variant).
@@ -186,8 +186,9 @@ def picture_watermark_correlation(result, progress: bool = False) -> dict:
     t0 = time.perf_counter()
     table = result.class_pictures(progress=progress)
     rgb, alpha = watermark_pattern(min(result.image_shape))
-    out = {row.model: {"watermark_correlation": pattern_correlation(row.picture, rgb, alpha,
-                                                                    int(row.tile)),
+    n = result.params["class_pictures"][result.target_class]
+    out = {row.model: {"watermark_correlation": pattern_correlation(
+                           row.picture, rgb, alpha, int(row.tile), n[row.model]["n_tiles"]),
                        "best_log_odds": float(row.best_log_odds),
                        "blank_log_odds": float(row.blank_log_odds)}
            for row in table.itertuples()}

@@ -22,15 +22,17 @@ How it is done here (:func:`class_picture`):
   lost the watermark's strokes). ``colour=True`` keeps three channels.
 * **Scaling.** The objective is the log-odds of the class, which does not saturate like the
   probability; the ascent uses Adam steps (scale free), so a model's output scale does not
-  change the picture.
+  change the picture. (The log-odds gradient is rebuilt from the float32 probability gradient;
+  above log-odds of about 16 the class's probability rounds to 1 and the steps only lower the
+  other classes — still an ascent, on a cruder gradient.)
 * **Refinement.** ``n_starts`` tiles start from independent values near mid grey; each is scored
   after the ascent on fresh blank inputs and the picture is their mosaic, best first (a
-  4 x 4 mosaic of quarter-side tiles is the size of an input).
+  4 x 4 mosaic of quarter-side tiles is the size of a square input).
 
 The cost is ``n_starts * n_inputs * steps`` gradient evaluations per model (16 x 8 x 120 =
-15,360 with the defaults: about 20 s for the demo's small CNN on 2 CPU cores). Any model with
-gradients works: Keras on TensorFlow, PyTorch modules (Hugging Face classifiers included), and
-TensorFlow callables (see :meth:`~imacs_widget.models.ModelAdapter.gradient_function`).
+15,360 with the defaults: 9–11 s for each of the demo's small CNNs on 2 CPU cores). Any model
+with gradients works: Keras on TensorFlow, PyTorch modules and TensorFlow callables (see
+:meth:`~imacs_widget.models.ModelAdapter.gradient_function`).
 
 :func:`pattern_correlation` measures how much a picture looks like a known pattern (a planted
 watermark or trigger): the best normalised cross-correlation of the pattern with each tile,
@@ -179,28 +181,34 @@ def class_picture(adapter, target: int, image_shape: tuple[int, int], *,
     from .ranking import _check_target
 
     h, w = (int(s) for s in image_shape)
+    if min(h, w) < 2:
+        raise ImacsInputError("image_shape", f"needs at least 2 x 2 pixels, got {image_shape!r}")
+    seed = _check("seed", seed, 0, 2**63 - 1)
     n_starts = _check("n_starts", n_starts, 1, 256)
     n_inputs = _check("n_inputs", n_inputs, 1, 256)
     steps = _check("steps", steps, 0, 100_000)
-    tile = max(4, min(h, w) // 4) if tile is None else _check("tile", tile, 2, min(h, w))
+    tile = (min(max(4, min(h, w) // 4), min(h, w)) if tile is None
+            else _check("tile", tile, 2, min(h, w)))
     lo, hi = (float(v) for v in pixel_range)
     if not hi > lo:
         raise ImacsInputError("pixel_range", f"needs black < white, got {pixel_range!r}")
     if not float(learning_rate) > 0:
         raise ImacsInputError("learning_rate", f"must be positive, got {learning_rate!r}")
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(target), 7]))
     if not isinstance(adapter, ModelAdapter):
         raise ImacsInputError("models", f"expected a ModelAdapter, got {type(adapter).__name__}")
     ad = copy.copy(adapter)  # gradients of the probability: the log-odds gradient follows
     ad.score = "probability"
+    grey = np.full((2, h, w, 3), (lo + hi) / 2, np.float32)
+    if ad.returns == "auto":  # a loaded result's model: settle probabilities vs logits first
+        ad.settle_returns(ad.raw(grey))
     try:
-        grads, n_classes, _ = ad.gradient_function(np.full((1, h, w, 3), (lo + hi) / 2,
-                                                           np.float32))
+        grads, n_classes, _ = ad.gradient_function(grey[:1])
     except NotDifferentiable as exc:
         raise ImacsInputError("models", f"class pictures follow the model's gradient, but model "
                               f"{ad.name!r} is not differentiable ({exc}); pass a Keras or "
                               "PyTorch model (or a callable on TensorFlow tensors)") from exc
     target = _check_target(target, n_classes)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, target, 7]))
     onehot = np.zeros(n_classes, np.float32)
     onehot[target] = 1.0
     ch = 3 if colour else 1
@@ -279,7 +287,7 @@ def mosaic(tiles: np.ndarray, lo: float = 0.0, hi: float = 255.0) -> np.ndarray:
 
 
 def pattern_correlation(picture: np.ndarray, pattern: np.ndarray, alpha: np.ndarray | None = None,
-                        tile: int | None = None) -> float:
+                        tile: int | None = None, n_tiles: int | None = None) -> float:
     """How much a picture shows a known pattern: normalised cross-correlation, best position.
 
     The pattern's grey values (over ``alpha``, its covered pixels) are correlated (Pearson)
@@ -296,6 +304,8 @@ def pattern_correlation(picture: np.ndarray, pattern: np.ndarray, alpha: np.ndar
         ``bool [h, w]``: the pattern's pixels (default: all).
     tile : int, optional
         The picture's tile side (:attr:`ClassPicture.tile`).
+    n_tiles : int, optional
+        Only the first ``n_tiles`` tiles, row by row (a mosaic's empty cells are left out).
 
     Returns
     -------
@@ -320,12 +330,13 @@ def pattern_correlation(picture: np.ndarray, pattern: np.ndarray, alpha: np.ndar
     from numpy.lib.stride_tricks import sliding_window_view
 
     best = []
-    for y0 in range(0, pic.shape[0] - ph + 1, side):
-        for x0 in range(0, pic.shape[1] - pw + 1, side):
-            cell = pic[y0:y0 + side, x0:x0 + side]
-            win = sliding_window_view(cell, (ph, pw))[..., al]  # [py, px, n]
-            sd = win.std(axis=-1)
-            z = (win - win.mean(axis=-1, keepdims=True)) / np.where(sd > 1e-9, sd, 1.0)[..., None]
-            r = np.where(sd > 1e-9, (z * t).mean(axis=-1), 0.0)
-            best.append(float(r.max()))
+    cells = [(y0, x0) for y0 in range(0, pic.shape[0] - ph + 1, side)
+             for x0 in range(0, pic.shape[1] - pw + 1, side)]
+    for y0, x0 in cells[:n_tiles]:
+        cell = pic[y0:y0 + side, x0:x0 + side]
+        win = sliding_window_view(cell, (ph, pw))[..., al]  # [py, px, n]
+        sd = win.std(axis=-1)
+        z = (win - win.mean(axis=-1, keepdims=True)) / np.where(sd > 1e-9, sd, 1.0)[..., None]
+        r = np.where(sd > 1e-9, (z * t).mean(axis=-1), 0.0)
+        best.append(float(r.max()))
     return float(np.mean(best))

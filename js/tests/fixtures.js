@@ -75,6 +75,7 @@ export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflo
     segments: seg,
     images,
     sanity: Object.fromEntries(models.map((m, k) => [m, k === 1 ? { spearman: 0.91, layers: 0, passed: false } : { spearman: 0.04, layers: 5, passed: true }])),
+    class_pictures: Object.fromEntries(models.map((m) => [m, null])),
     faithfulness: Object.fromEntries(models.map((m, k) => [m, { deletion_auc: 0.2 + 0.1 * k, insertion_auc: 0.6 - 0.1 * k, random_auc: 0.35, faithfulness: 0.15 - 0.1 * k, n_images: nImages }])),
     thumbs,
     sources,
