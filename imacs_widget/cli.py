@@ -100,6 +100,10 @@ def _saved(run, args) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = show
         result = run()
+        if args.sanity_check:
+            result.sanity_check(progress=not args.quiet)
+        if args.class_pictures:
+            result.class_pictures(progress=not args.quiet)
         if args.segment_map or args.report:
             result.segment_map(args.segment_map or "auto")
     out = result.save(args.out)
@@ -339,6 +343,12 @@ def _shared_inputs(io) -> None:
                     "embedding; auto: UMAP with umap-learn, else t-SNE) into the result")
     io.add_argument("--report", metavar="report.html", default=None,
                     help="also write the static HTML report (with the segment map)")
+    io.add_argument("--sanity-check", action="store_true",
+                    help="also run the model-randomisation sanity check of the attributions "
+                    "(result.sanity_check(); its verdicts are saved and shown)")
+    io.add_argument("--class-pictures", action="store_true",
+                    help="also compute each model's picture of the class from blank inputs "
+                    "(result.class_pictures(); needs gradients: Keras or PyTorch models)")
 
 
 def _engine_group(parser):

@@ -182,15 +182,20 @@ def test_compare_three_models(saved, tmp_path, capsys):
                "--model", f"v3={tmp_path / 'c.keras'}", "--preprocess", "v3=none",
                "--images", str(d / "data.npz"), "--target-class", "1", "--out", str(out),
                "--n-clusters", "3", "--k", "3", "--n-per-model", "8", "--quiet",
-               "--segment-map", "pca", "--report", str(tmp_path / "three.html")])
+               "--segment-map", "pca", "--report", str(tmp_path / "three.html"),
+               "--sanity-check", "--class-pictures"])
     assert rc == 0, capsys.readouterr().err
     res = imacs.load(out)
     assert res.model_names == {"A": "v1", "B": "v2", "C": "v3"}
+    # the trust checks ran, were saved and reached the report
+    assert set(res.sanity) == {"A", "B", "C"}
+    assert {m: p.shape for m, p in res.pictures.items()} == {m: (32, 32, 3) for m in "ABC"}
     assert set(res.segments["model"]) == {"A", "B", "C"}
     assert all(c["consensus"]["of"] == 3 for c in res.clusters)
     assert res.map_method == "pca" and res.segments[["map_x", "map_y"]].notna().all().all()
     html = (tmp_path / "three.html").read_text()
     assert '"map"' in html and "v3" in html
+    assert '"class_pictures"' in html and '"best_log_odds"' in html
 
 
 @pytest.mark.slow
