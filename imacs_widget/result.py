@@ -539,15 +539,14 @@ class ComparisonResult:
             One row per model: ``model``, ``name``, ``picture`` (``uint8 [H, W, 3]``),
             ``best_log_odds``, ``mean_log_odds`` (the class's log-odds with a tile pasted on
             blank inputs: the best tile, the mean over tiles), ``blank_log_odds`` (without a
-            tile), ``tile``, ``n_evals``.
+            tile), ``tile``, ``n_tiles``, ``n_evals``.
         """
         from .engine import class_pictures as cp
         from .engine.progress import stage
 
         adapters = self._adapters(models, "class_pictures")
         seed = self.seed if seed is None else check_int(seed, "seed", 0)
-        kw = dict(pixel_range=tuple(self.params.get("pixel_range", (0.0, 255.0))),
-                  colour=bool(colour), seed=seed,
+        kw = dict(colour=bool(colour), seed=seed,
                   n_starts=cp.N_STARTS if n_starts is None else check_int(n_starts, "n_starts", 1, 256),
                   steps=cp.STEPS if steps is None else check_int(steps, "steps", 0, 100_000))
         target = self.class_names.index(self.target_class)
@@ -560,9 +559,17 @@ class ComparisonResult:
                 saved[m] = pic.to_json()
                 rows.append({"model": m, "name": self.model_names[m], "picture": pic.picture,
                              **{k: saved[m][k] for k in ("best_log_odds", "mean_log_odds",
-                                                         "blank_log_odds", "tile", "n_evals")}})
+                                                         "blank_log_odds", "tile", "n_tiles",
+                                                         "n_evals")}})
         self.params.setdefault("class_pictures", {})[self._target] = saved
         return pd.DataFrame(rows)
+
+    @property
+    def class_picture_records(self) -> dict | None:
+        """``{model: {"png", "tile", "best_log_odds", "mean_log_odds", "blank_log_odds",
+        "n_tiles", "n_evals", "params"}}``: what the last :meth:`class_pictures` of the active
+        class saved, the picture as a base64 PNG (``None``: not computed)."""
+        return self.params.get("class_pictures", {}).get(self._target)
 
     @property
     def pictures(self) -> dict | None:
@@ -570,7 +577,7 @@ class ComparisonResult:
         :meth:`class_pictures` (``None``: not computed)."""
         from .engine.class_pictures import decode_png
 
-        saved = self.params.get("class_pictures", {}).get(self._target)
+        saved = self.class_picture_records
         return None if saved is None else {m: decode_png(v["png"]) for m, v in saved.items()}
 
     # -- presentation ------------------------------------------------------------------------------
@@ -589,7 +596,7 @@ class ComparisonResult:
         if self.sanity:
             lines.insert(2, "sanity check (every layer randomised): " + ", ".join(
                 f"{m} {'passed' if v['passed'] else 'FAILED'}" for m, v in self.sanity.items()))
-        pics = self.params.get("class_pictures", {}).get(self._target)
+        pics = self.class_picture_records
         if pics:
             lines.insert(2, "class pictures (log-odds of the best tile on blank inputs, blank "
                          "alone): " + ", ".join(f"{m} {v['best_log_odds']:+.2f} "

@@ -186,9 +186,8 @@ def picture_watermark_correlation(result, progress: bool = False) -> dict:
     t0 = time.perf_counter()
     table = result.class_pictures(progress=progress)
     rgb, alpha = watermark_pattern(min(result.image_shape))
-    n = result.params["class_pictures"][result.target_class]
     out = {row.model: {"watermark_correlation": pattern_correlation(
-                           row.picture, rgb, alpha, int(row.tile), n[row.model]["n_tiles"]),
+                           row.picture, rgb, alpha, int(row.tile), int(row.n_tiles)),
                        "best_log_odds": float(row.best_log_odds),
                        "blank_log_odds": float(row.blank_log_odds)}
            for row in table.itertuples()}

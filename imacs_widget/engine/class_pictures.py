@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ImacsInputError
+from .settings import check_int
 
 N_STARTS = 16
 """Independent tiles per model (the picture is their mosaic)."""
@@ -125,25 +126,17 @@ def decode_png(data: str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB"))
 
 
-def _log_odds_gradients(grads, x: np.ndarray, w: np.ndarray, target: int):
-    """``(d log-odds / dx, log-odds)`` of ``target`` from the probability gradient."""
+def _log_odds_gradient(grads, x: np.ndarray, w: np.ndarray, target: int) -> np.ndarray:
+    """``d log-odds / dx`` of ``target`` from the probability gradient:
+    ``d p_t / (p_t (1 - p_t))``."""
     g, p = grads(x, w)
-    g = np.asarray(g, np.float64)
-    p = np.asarray(p, np.float64)
-    pt = np.clip(p[:, target], 1e-12, 1.0)
-    rest = np.clip(p.sum(axis=1) - p[:, target], 1e-12, None)
+    pt = np.clip(np.asarray(p, np.float64)[:, target], 1e-12, 1.0)
     scale = 1.0 / (pt * np.maximum(1.0 - pt, 1e-7))
-    return g * scale[:, None, None, None], np.log(pt) - np.log(rest)
-
-
-def _check(name: str, value, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
-        raise ImacsInputError(name, f"must be an integer in {lo}..{hi}, got {value!r}")
-    return int(value)
+    return np.asarray(g, np.float64) * scale[:, None, None, None]
 
 
 def class_picture(adapter, target: int, image_shape: tuple[int, int], *,
-                  pixel_range: tuple[float, float] = (0.0, 255.0), n_starts: int = N_STARTS,
+                  pixel_range: tuple[float, float] | None = None, n_starts: int = N_STARTS,
                   n_inputs: int = N_INPUTS, steps: int = STEPS, tile: int | None = None,
                   colour: bool = False, learning_rate: float = LEARNING_RATE, seed: int = 0,
                   progress: Callable[[int], None] | None = None) -> ClassPicture:
@@ -157,8 +150,9 @@ def class_picture(adapter, target: int, image_shape: tuple[int, int], *,
         Class index.
     image_shape : (int, int)
         ``(H, W)`` of the inputs the model is given (the comparison's image size).
-    pixel_range : (float, float)
-        ``(black, white)`` of the images' pixel scale.
+    pixel_range : (float, float), optional
+        ``(black, white)`` of the images' pixel scale (default: the adapter's
+        :attr:`~imacs_widget.models.ModelAdapter.pixel_range`).
     n_starts, n_inputs, steps : int
         Independent tiles, blank inputs per tile and step, ascent steps.
     tile : int, optional
@@ -183,19 +177,20 @@ def class_picture(adapter, target: int, image_shape: tuple[int, int], *,
     h, w = (int(s) for s in image_shape)
     if min(h, w) < 2:
         raise ImacsInputError("image_shape", f"needs at least 2 x 2 pixels, got {image_shape!r}")
-    seed = _check("seed", seed, 0, 2**63 - 1)
-    n_starts = _check("n_starts", n_starts, 1, 256)
-    n_inputs = _check("n_inputs", n_inputs, 1, 256)
-    steps = _check("steps", steps, 0, 100_000)
+    seed = check_int(seed, "seed", 0, 2**63 - 1)
+    n_starts = check_int(n_starts, "n_starts", 1, 256)
+    n_inputs = check_int(n_inputs, "n_inputs", 1, 256)
+    steps = check_int(steps, "steps", 0, 100_000)
     tile = (min(max(4, min(h, w) // 4), min(h, w)) if tile is None
-            else _check("tile", tile, 2, min(h, w)))
+            else check_int(tile, "tile", 2, min(h, w)))
+    if not isinstance(adapter, ModelAdapter):
+        raise ImacsInputError("models", f"expected a ModelAdapter, got {type(adapter).__name__}")
+    pixel_range = adapter.pixel_range if pixel_range is None else pixel_range
     lo, hi = (float(v) for v in pixel_range)
     if not hi > lo:
         raise ImacsInputError("pixel_range", f"needs black < white, got {pixel_range!r}")
     if not float(learning_rate) > 0:
         raise ImacsInputError("learning_rate", f"must be positive, got {learning_rate!r}")
-    if not isinstance(adapter, ModelAdapter):
-        raise ImacsInputError("models", f"expected a ModelAdapter, got {type(adapter).__name__}")
     ad = copy.copy(adapter)  # gradients of the probability: the log-odds gradient follows
     ad.score = "probability"
     grey = np.full((2, h, w, 3), (lo + hi) / 2, np.float32)
@@ -240,7 +235,7 @@ def class_picture(adapter, target: int, image_shape: tuple[int, int], *,
     for step in range(steps):
         px = pixels(theta)
         x, ys, xs = paste(np.broadcast_to(px, (n_starts, tile, tile, 3)), n_inputs)
-        g = np.concatenate([_log_odds_gradients(grads, x[s:s + batch], onehot, target)[0]
+        g = np.concatenate([_log_odds_gradient(grads, x[s:s + batch], onehot, target)
                             for s in range(0, len(x), batch)])
         n_evals += len(x)
         gt = np.zeros((n_starts, tile, tile, 3))
@@ -259,10 +254,8 @@ def class_picture(adapter, target: int, image_shape: tuple[int, int], *,
     px = np.broadcast_to(pixels(theta), (n_starts, tile, tile, 3)).astype(np.float64)
     reps = max(4, n_inputs)
     x, _, _ = paste(px, reps)
-    score = np.concatenate([_log_odds_gradients(grads, x[s:s + batch], onehot, target)[1]
-                            for s in range(0, len(x), batch)]).reshape(n_starts, reps).mean(1)
-    blank = np.concatenate([_log_odds_gradients(grads, b, onehot, target)[1]
-                            for b in np.array_split(blanks(reps * 4), 4)])
+    score = ad.log_odds(x)[:, target].reshape(n_starts, reps).mean(1)  # forward passes only
+    blank = ad.log_odds(blanks(reps * 4))[:, target]
     n_evals += len(x) + reps * 4
     order = np.argsort(-score, kind="stable")
     params = dict(n_starts=n_starts, n_inputs=n_inputs, steps=steps, tile=tile,

@@ -557,7 +557,7 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
 
 def _class_pictures(result) -> dict:
     """Each model's class picture (PNG, base64) and its log-odds figures, or ``None``."""
-    saved = result.params.get("class_pictures", {}).get(result.target_class) or {}
+    saved = result.class_picture_records or {}
     keys = ("png", "tile", "best_log_odds", "mean_log_odds", "blank_log_odds")
     return {m: ({k: _json_safe(saved[m][k]) for k in keys} if m in saved else None)
             for m in result.models}
