@@ -188,7 +188,7 @@ def watermarked_copy(folder, out, classes=None, fraction: float = 0.5, seed: int
     """Copy an ImageFolder tree with the "IM" watermark stamped on some of its images (§5).
 
     ``fraction`` of the images of each class in ``classes`` (default: every class) get the
-    watermark of :func:`imacs_widget.demo.scenario.stamp_watermark` (sized to each image) at a
+    watermark of :func:`imacs_widget.data.watermark.stamp_watermark` (sized to each image) at a
     seeded random position; the others are copied unchanged (as PNG). ``out/watermarked.csv``
     lists ``path,class,watermarked``. Use it for model B's training set (one class) or for an
     evaluation set (every class), as in the paper.
@@ -199,7 +199,7 @@ def watermarked_copy(folder, out, classes=None, fraction: float = 0.5, seed: int
     from PIL import Image
 
     from .data.sources import folder_source
-    from .demo.scenario import stamp_watermark, watermark_pattern
+    from .data.watermark import stamp_watermark, watermark_pattern
 
     if not 0.0 <= float(fraction) <= 1.0:
         raise ImacsInputError("fraction", f"must be in [0, 1], got {fraction!r}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ImacsInputError
-from .sources import CHUNK, ImageSource, _common_size, to_rgb
+from .base import CHUNK, ImageSource, common_size, to_rgb
 
 
 def _split_item(item):
@@ -50,7 +50,7 @@ class TorchDatasetSource(ImageSource):
         classes = getattr(dataset, "classes", None)
         self.class_names = [str(c) for c in classes] if classes is not None else None
         first, lab = _split_item(dataset[0])
-        self.image_shape = _common_size([to_rgb(first).shape[:2]], image_size)
+        self.image_shape = common_size([to_rgb(first).shape[:2]], image_size)
         self._seen_label = lab is not None or targets is not None
 
     @property
@@ -98,7 +98,7 @@ class HFDatasetSource(ImageSource):
             feat = feats[self.label_column]
             if kinds[self.label_column] == "ClassLabel":
                 self.class_names = list(feat.names)
-        self.image_shape = _common_size([to_rgb(dataset[0][self.image_column]).shape[:2]],
+        self.image_shape = common_size([to_rgb(dataset[0][self.image_column]).shape[:2]],
                                         image_size)
 
     def _read_one(self, i):
@@ -126,7 +126,7 @@ class TFDataSource(ImageSource):
             self.n += 1
         if first is None:
             raise ImacsInputError("images", "the tf.data.Dataset is empty")
-        self.image_shape = _common_size([first.shape[:2]], image_size)
+        self.image_shape = common_size([first.shape[:2]], image_size)
         self.labels = self._labels if any(v is not None for v in self._labels) else None
 
     def _items(self):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .sources import ImageSource, as_image_source, to_rgb
+from .base import ImageSource, to_rgb
+from .sources import as_image_source
 
 
 class _Resized(ImageSource):

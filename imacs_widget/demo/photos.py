@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .scenario import stamp_watermark
+from ..data.watermark import stamp_watermark
 
 PHOTOS = ("astronaut", "coffee", "cat", "rocket", "motorcycle", "retina", "china", "flower")
 """The classes: one photograph each."""

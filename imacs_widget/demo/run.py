@@ -180,8 +180,8 @@ def picture_watermark_correlation(result, progress: bool = False) -> dict:
     s}``; the correlation is :func:`~imacs_widget.engine.class_pictures.pattern_correlation`
     of the picture with the "IM" glyph (letters and outline) the scenario stamps.
     """
+    from ..data.watermark import watermark_pattern
     from ..engine.class_pictures import pattern_correlation
-    from .scenario import watermark_pattern
 
     t0 = time.perf_counter()
     table = result.class_pictures(progress=progress)
