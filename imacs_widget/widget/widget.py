@@ -64,26 +64,18 @@ import anywidget
 import traitlets as t
 from anywidget.experimental import command
 
+from ..engine.summary import CLUSTER_ORDERS as ORDERS
+from ..engine.summary import INNER_ORDERS, MODEL_KEYS, MODELS, OUTCOMES
 from ..errors import ImacsInputError
 from ..result import ComparisonResult
-from .payload import (
-    INNER_ORDERS,
-    MODELS,
-    ORDERS,
-    OUTCOMES,
-    PAYLOAD_VERSION,
-    build_payload,
-    image_order,
-    map_column,
-    tile_page,
-)
+from .atlas import tile_page
+from .columns import image_order, map_column
+from .payload import build_payload
+from .protocol import ATLASES, COMMANDS, MAP_COLORS, PAGE_SIZE, PAYLOAD_VERSION, VIEWS
+
+__all__ = ["ImacsWidget", "COMMANDS", "PAGE_SIZE", "VIEWS", "MAP_COLORS"]
 
 log = logging.getLogger(__name__)
-
-VIEWS = ("clusters", "histogram", "map")
-MAP_COLORS = ("cluster", "model", "attribution")
-COMMANDS = ("_ping", "_recluster", "_select_class", "_hover", "_tiles", "_map")
-PAGE_SIZE = 256  # most pictures one "_tiles" answer carries
 
 _STATIC = Path(__file__).parent.parent / "static"
 _MISSING_ESM = """
@@ -136,29 +128,29 @@ class ImacsWidget(anywidget.AnyWidget):
                              "holds (result.classes_of_interest). Setting it switches the "
                              "result's active class; the front end asks with the '_select_class' "
                              "command.").tag(sync=True)
-    order = t.Unicode("imbalance", help="Order of clusters: 'imbalance' (one-sided clusters "
+    order = t.Enum(ORDERS, "imbalance", help="Order of clusters: 'imbalance' (one-sided clusters "
                       "first, then |mean A - mean B|, largest first; the paper's default), "
                       "'importance' (largest mean attribution first) or 'size'; see "
                       "imacs_widget.engine.summary.").tag(sync=True)
-    inner_order = t.Unicode("attribution", help="Order of segments within a cluster: "
+    inner_order = t.Enum(INNER_ORDERS, "attribution", help="Order of segments within a cluster: "
                             "'attribution' (highest first) or 'centroid' (closest to the "
                             "cluster centre first).").tag(sync=True)
-    outcomes = t.List(t.Unicode(), default_value=list(OUTCOMES),
+    outcomes = t.List(t.Enum(OUTCOMES), default_value=list(OUTCOMES),
                       help="Outcomes shown, a subset of ['TP', 'TN', 'FP', 'FN'] (of the model "
                       "whose sampling chose the image).").tag(sync=True)
-    models = t.List(t.Unicode(), default_value=list(MODELS),
+    models = t.List(t.Enum(MODEL_KEYS), default_value=list(MODELS),
                     help="Models shown, a subset of the result's model keys (['A', 'B'] for a "
                     "pair, up to 'H'; default: all of them).").tag(sync=True)
     selected_cluster = t.Int(None, allow_none=True,
                              help="Cluster exploded into the two confusion matrices (paper "
                              "§5.3), or None.").tag(sync=True)
-    view = t.Unicode("clusters", help="Main view: 'clusters' (concept clusters, §5.2), "
+    view = t.Enum(VIEWS, "clusters", help="Main view: 'clusters' (concept clusters, §5.2), "
                      "'histogram' (cluster histogram, §5.1) or 'map' (the segment map: every "
                      "segment at a 2-D projection of its embedding).").tag(sync=True)
     selection = t.List(t.Int(), help="Rows of result.segments selected on the segment map "
                        "(lasso), sorted; [] for none. The cluster views show only these, and "
                        "result.selection follows. Python may set it too.").tag(sync=True)
-    map_color = t.Unicode("cluster", help="What colours the segment map's points: 'cluster', "
+    map_color = t.Enum(MAP_COLORS, "cluster", help="What colours the segment map's points: 'cluster', "
                           "'model' or 'attribution'.").tag(sync=True)
 
     # ---- private, owned by this class; the front end only reads them -------------------------
@@ -252,7 +244,9 @@ class ImacsWidget(anywidget.AnyWidget):
 
     # ---- validation ------------------------------------------------------------------------------
     def _normalise(self, name: str, value: Any):
-        """Normalised value of public trait ``name``, or raise ``_Invalid``."""
+        """Normalised value of public trait ``name`` (already accepted by the trait's own type,
+        e.g. an ``Enum`` of the fixed choices), checked against the result; or raise
+        ``_Invalid``."""
         r = self._result
         if name == "n_clusters":
             lo, hi = r.n_clusters_range
@@ -261,25 +255,17 @@ class ImacsWidget(anywidget.AnyWidget):
             return value
         if name == "target_class":
             classes = r.classes_of_interest
-            if not isinstance(value, str) or value not in classes:
+            if value not in classes:
                 raise _Invalid(f"target_class must be one of {classes}, got {value!r}")
-            return value
-        if name in ("order", "inner_order", "view", "map_color"):
-            allowed = {"order": ORDERS, "inner_order": INNER_ORDERS, "view": VIEWS,
-                       "map_color": MAP_COLORS}[name]
-            if not isinstance(value, str) or value not in allowed:
-                raise _Invalid(f"{name} must be one of {list(allowed)}, got {value!r}")
             return value
         if name in ("outcomes", "models"):
             allowed = OUTCOMES if name == "outcomes" else r.models
-            if not isinstance(value, (list, tuple)) or not all(
-                    isinstance(v, str) and v in allowed for v in value):
+            if not all(v in allowed for v in value):
                 raise _Invalid(f"{name} must be a list of {list(allowed)}, got {value!r}")
             return [v for v in allowed if v in value]  # canonical order, no duplicates
         if name == "selection":
             n = len(r.segments)
-            if not isinstance(value, (list, tuple)) or not all(
-                    _is_int(v) and 0 <= v < n for v in value):
+            if not all(_is_int(v) and 0 <= v < n for v in value):
                 raise _Invalid(f"selection must be a list of segment rows in 0..{n - 1}, got "
                                f"{value!r:.80}")
             return sorted(set(value))
@@ -290,7 +276,20 @@ class ImacsWidget(anywidget.AnyWidget):
                 raise _Invalid(f"selected_cluster must be None or a cluster id in "
                                f"0..{r.n_clusters - 1}, got {value!r}")
             return value
-        raise _Invalid(f"unknown trait {name!r}")
+        return value  # order, inner_order, view, map_color: their Enum is the whole check
+
+    def _validated(self, name: str, value: Any):
+        """``value`` (from the front end) for public trait ``name`` as setting it would store
+        it, or raise ``_Invalid``: the trait's own type (``Enum`` of the fixed choices,
+        ``List(Enum)``, ``Int``, ...) must accept it, then :meth:`_normalise` checks the value
+        as sent (no coercion: ``4.0`` is not a cluster count) against the result."""
+        trait = self.traits()[name]
+        if not (value is None and trait.allow_none):
+            try:
+                trait.validate(self, value)
+            except t.TraitError as exc:
+                raise _Invalid(str(exc)) from None
+        return self._normalise(name, value)
 
     @t.validate(*_PUBLIC)
     def _validate_public(self, proposal):
@@ -319,7 +318,7 @@ class ImacsWidget(anywidget.AnyWidget):
                 rejected.append(name)
             elif name in self._PUBLIC:
                 try:
-                    accepted[name] = self._normalise(name, value)
+                    accepted[name] = self._validated(name, value)
                 except _Invalid as exc:
                     log.warning("imacs widget: ignored a front-end update: %s", exc)
                     rejected.append(name)
@@ -386,7 +385,7 @@ class ImacsWidget(anywidget.AnyWidget):
         """Set trait ``name`` from ``msg[name]`` (validated); the answer of a command."""
         value = msg.get(name) if isinstance(msg, dict) else None
         try:
-            value = self._normalise(name, value)
+            value = self._validated(name, value)
         except _Invalid as exc:
             log.warning("imacs widget: ignored %s: %s", what, exc)
             return {"ok": False, name: getattr(self, name), "error": f"{what} ignored: {exc}"}
@@ -422,8 +421,8 @@ class ImacsWidget(anywidget.AnyWidget):
             self._image_order = image_order(self._result.segments)
         count = len(self._result.segments) if atlas == "thumbs" else len(self._image_order)
         problem = None
-        if atlas not in ("thumbs", "sources"):
-            problem = f"atlas must be 'thumbs' or 'sources', got {atlas!r}"
+        if atlas not in ATLASES:
+            problem = f"atlas must be one of {list(ATLASES)}, got {atlas!r}"
         elif not isinstance(ids, list) or not 1 <= len(ids) <= PAGE_SIZE:
             problem = f"ids must be a list of 1..{PAGE_SIZE} rows, got {ids!r:.80}"
         elif not all(_is_int(i) and 0 <= i < count for i in ids):
