@@ -1,4 +1,5 @@
-"""Result files: :func:`save` / :func:`load` of a :class:`~imacs_widget.result.ComparisonResult`.
+"""Result files: :func:`load` (and :func:`save`, from :mod:`imacs_widget.io.result_write`) of a
+:class:`~imacs_widget.result.ComparisonResult`.
 
 A result file (conventionally ``.imacs``) is a folder (format 2, :mod:`imacs_widget.io.store`):
 ``meta.json``, one Parquet segments table per class of interest, and chunked Zarr arrays
@@ -12,111 +13,20 @@ at the end, so an interrupted save leaves no half result. Format 1 files (a zip 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..comparison import ClassComparison
 from ..errors import ImacsInputError
-from .store import (
-    BLOCK_ROWS,
-    FORMAT_VERSION,
-    OPTIONAL_ROW_ARRAYS,
-    ROW_ARRAYS,
-    ResultStore,
-    StoredPreviews,
-    disk_error,
-    open_store,
-    write_json,
-)
+from ..result import ComparisonResult
+from .result_write import STRING_COLUMNS, save, write_segments, write_tables
+from .result_zip import read_zip
+from .store import FORMAT_VERSION, OPTIONAL_ROW_ARRAYS, ROW_ARRAYS, StoredPreviews, open_store
 
-STRING_COLUMNS = ("model", "outcome", "source")
-"""Segments columns stored dictionary-encoded (few distinct values)."""
-
-
-def save(result, path) -> Path:
-    """Write ``result`` to the folder ``path`` (replacing what is there); returns the path.
-
-    Saving to the folder the result lives in (``compare(store=path)`` or a loaded result)
-    rewrites only its tables (clusters, order, active class).
-    """
-    path = Path(path)
-    own = getattr(result, "store_path", None)
-    if own is not None and path.exists() and Path(own).resolve() == path.resolve():
-        write_tables(result, open_store(path))
-        return path
-    tmp = path.with_name(path.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
-    rs = ResultStore.create(tmp)
-    for ci, cc in enumerate(result._per_class.values()):
-        w = rs.class_writer(ci)
-        names = ROW_ARRAYS + tuple(n for n in OPTIONAL_ROW_ARRAYS if getattr(cc, n) is not None)
-        for s in range(0, len(cc.segments), BLOCK_ROWS):
-            w.add(**{name: getattr(cc, name)[s:s + BLOCK_ROWS] for name in names})
-        w.close()
-    pw = rs.preview_writer()
-    for i, img in result.source_images.items():
-        pw.append(np.asarray([int(i)]), np.asarray(img)[None])
-    pw.close()
-    write_tables(result, rs)
-    try:
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
-        tmp.replace(path)
-    except OSError as exc:
-        raise disk_error(exc, path) from exc
-    return path
-
-
-def write_tables(result, rs: ResultStore) -> None:
-    """Write what changes after a run: each class's segments table, bin edges and reduced
-    embeddings, and ``meta.json`` (last, so a folder with one is complete)."""
-    meta = {"format": "imacs-result", "version": FORMAT_VERSION,
-            "class_names": result.class_names, "model_names": result.model_names,
-            "accuracy": result.accuracy, "image_shape": list(result.image_shape),
-            "params": result.params, "seed": result.seed, "order": result._order,
-            "inner_order": result._inner_order, "active": result._target, "classes": []}
-    try:
-        for ci, (name, cc) in enumerate(result._per_class.items()):
-            (rs.path / f"class{ci}").mkdir(exist_ok=True)
-            write_segments(rs.path / f"class{ci}" / "segments.parquet", cc.segments)
-            rs.write_array(f"class{ci}", "bin_edges", np.asarray(cc.bin_edges, np.float64))
-            if cc.reduced_embeddings is not None and rs.array(
-                    f"class{ci}", "reduced_embeddings") is None:
-                rs.write_array(f"class{ci}", "reduced_embeddings", cc.reduced_embeddings)
-            meta["classes"].append({"target": name, "sampling": cc.sampling,
-                                    "warnings": cc.warnings, "columns": list(cc.segments.columns),
-                                    "n_clusters": int(cc.n_clusters),
-                                    "map_method": cc.map_method})
-        write_json(rs.path / "meta.json", meta)
-    except OSError as exc:
-        raise disk_error(exc, rs.path) from exc
-
-
-def write_segments(path: Path, seg: pd.DataFrame) -> None:
-    """One class's segments table as Parquet (``bbox`` as four int columns, strings
-    dictionary-encoded); written through a temporary file."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    cols = {}
-    for col in seg.columns:
-        if col == "bbox":
-            b = np.asarray(seg["bbox"].tolist(), np.int64).reshape(-1, 4)
-            for j in range(4):
-                cols[f"bbox.{j}"] = pa.array(b[:, j])
-        elif seg[col].dtype == object or pd.api.types.is_string_dtype(seg[col].dtype):
-            cols[col] = pa.array(seg[col].astype(str).to_numpy(dtype=object)).dictionary_encode()
-        else:
-            cols[col] = pa.array(seg[col].to_numpy())
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(pa.table(cols), tmp)
-    tmp.replace(path)
-
+__all__ = ["STRING_COLUMNS", "load", "read_segments", "result_from_meta", "save",
+           "write_segments", "write_tables"]
 
 def read_segments(path: Path, columns: list[str]) -> pd.DataFrame:
     """A segments table written by :func:`write_segments` (columns in ``columns`` order)."""
@@ -140,20 +50,34 @@ def read_segments(path: Path, columns: list[str]) -> pd.DataFrame:
 
 
 def load(path):
-    """Load a result written by :meth:`ComparisonResult.save` or ``compare(store=...)``.
+    """Load a result written by :meth:`ComparisonResult.save
+    <imacs_widget.result.ComparisonResult.save>` or ``compare(store=...)``.
 
     Pictures and embeddings stay on disk until used; format 1 files (zip) still load. Nothing
     is unpickled, so a result file is safe to open.
-    """
-    from ..result import ClassComparison
 
+    Parameters
+    ----------
+    path : str or path
+        The result folder (format 2, conventionally ``.imacs``) or a format 1 zip file.
+
+    Returns
+    -------
+    ComparisonResult
+        The result, its active class and orders as saved; its arrays are read from ``path`` on
+        demand (``store_path``), so keep the folder while using it. The models are not saved:
+        pass them to the trust checks (``sanity_check(models=..., images=...)``).
+
+    Raises
+    ------
+    ImacsInputError
+        ``path`` does not exist, is not an imacs result, or has a newer format.
+    """
     path = Path(path)
     if not path.exists():
         raise ImacsInputError("path", f"{path} does not exist")
     if path.is_file():
-        from .result_zip import load_zip
-
-        return load_zip(path)
+        return result_from_meta(*read_zip(path))
     try:
         meta = json.loads((path / "meta.json").read_text())
     except (OSError, ValueError) as exc:
@@ -187,8 +111,6 @@ def load(path):
 def result_from_meta(meta: dict, per_class: dict, sources):
     """The :class:`~imacs_widget.result.ComparisonResult` a file's ``meta.json`` describes,
     with its classes and source previews read (every format)."""
-    from ..result import ComparisonResult
-
     res = ComparisonResult(per_class=per_class, class_names=meta["class_names"],
                            model_names=meta["model_names"], accuracy=meta["accuracy"],
                            source_images=sources, image_shape=tuple(meta["image_shape"]),

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..comparison import ClassComparison
 from ..errors import ImacsInputError
 
 ZIP_VERSION = 1
@@ -23,11 +24,28 @@ def _read_npy(z: zipfile.ZipFile, name: str) -> np.ndarray:
     return np.load(io.BytesIO(z.read(name)), allow_pickle=False)
 
 
-def load_zip(path: Path):
-    """Load a format 1 (zip) result file."""
-    from ..result import ClassComparison
-    from .result_file import result_from_meta
+def read_zip(path: Path) -> tuple[dict, dict, dict]:
+    """Read a format 1 (zip) result file.
 
+    Parameters
+    ----------
+    path : pathlib.Path
+        The zip file.
+
+    Returns
+    -------
+    meta : dict
+        Its ``meta.json``.
+    per_class : dict
+        ``{class of interest: ClassComparison}``, summarised.
+    sources : dict
+        ``{image_index: uint8 [h, w, 3]}`` source previews.
+
+    Raises
+    ------
+    ImacsInputError
+        Not a zip, no ``meta.json``, or an unsupported format.
+    """
     try:
         z = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
@@ -57,7 +75,7 @@ def load_zip(path: Path):
             cc.summarize()
             per_class[info["target"]] = cc
         sources = {int(i): _read_npy(z, f"sources/{int(i)}.npy") for i in meta["source_images"]}
-    return result_from_meta(meta, per_class, sources)
+    return meta, per_class, sources
 
 
 def _n_clusters(info: dict, meta: dict, seg: pd.DataFrame) -> int:

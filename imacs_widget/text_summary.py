@@ -1,0 +1,64 @@
+"""The plain-text summary of a comparison (:meth:`ComparisonResult.summary_text
+<imacs_widget.result.ComparisonResult.summary_text>`), read through the result's public
+attributes (this module does not import :mod:`imacs_widget.result`)."""
+
+from __future__ import annotations
+
+__all__ = ["summary_text"]
+
+
+def summary_text(result, top: int = 5) -> str:
+    """A short plain-text summary of ``result``'s active class.
+
+    Parameters
+    ----------
+    result : ComparisonResult
+        The comparison.
+    top : int
+        Clusters listed, in ``result.order``.
+
+    Returns
+    -------
+    str
+        Accuracies, faithfulness, the trust checks' verdicts when run (sanity check, class
+        pictures), the top clusters (size, segments per model, mean attribution, removal,
+        consensus beyond two models) and the sampling notes, one per line.
+    """
+    ms = result.models
+    who = ", ".join(f"{m} = {result.model_names[m]}" for m in ms)
+    acc = ", ".join(f"{m} {result.accuracy[m]:.3f}" for m in ms)
+    lines = [f"IMACS comparison for class {result.target_class!r}: {who}",
+             f"accuracy on the evaluation set: {acc}",
+             f"{len(result.segments)} segments in {result.n_clusters} clusters, ordered by {result.order}:"]
+    faith = result.faithfulness
+    if not faith.empty:
+        lines.insert(2, "faithfulness (gain over random order; 0 = chance): " + ", ".join(
+            f"{m} {faith.at[m, 'faithfulness']:+.3f}" for m in ms if m in faith.index))
+    verdicts = result.sanity_verdicts
+    if verdicts:
+        lines.insert(2, "sanity check (every layer randomised): " + ", ".join(
+            f"{m} {'passed' if v['passed'] else 'FAILED'}" for m, v in verdicts.items()))
+    pics = result.class_picture_records
+    if pics:
+        lines.insert(2, "class pictures (log-odds of the best tile on blank inputs, blank "
+                     "alone): " + ", ".join(f"{m} {v['best_log_odds']:+.2f} "
+                                            f"({v['blank_log_odds']:+.2f})"
+                                            for m, v in pics.items()))
+    fmt = lambda v: "   n/a" if v is None else f"{v:+.3f}"  # noqa: E731
+    for c in result.clusters[:top]:
+        counts = ", ".join(f"{m} {c['count'][m]}" for m in ms)
+        means = ", ".join(f"{m} {fmt(c['mean_attribution'][m])}" for m in ms)
+        line = (f"  cluster {c['id']:>2}: {c['size']:>4} segments ({counts}); "
+                f"mean attribution {means}")
+        rem = [f"{m} {c['removal'][m]:+.3f}" for m in ms if c["removal"][m] is not None]
+        if rem:
+            line += "; removal " + ", ".join(rem)
+        if len(ms) > 2:
+            con = c["consensus"]
+            line += f"; positive for {con['n']} of {con['of']}" + (
+                f" ({', '.join(con['models'])})" if con["models"] else "")
+        lines.append(line)
+    for w in result.warnings:
+        lines.append(f"  note: {w}")
+    return "\n".join(lines)
+
