@@ -5,6 +5,13 @@
 ...                        target_class="sunflower", n_clusters=8, seed=0)  # doctest: +SKIP
 >>> result.widget()  # doctest: +SKIP
 
+The settings of a comparison are one object, :class:`Settings` (frozen, validated, JSON round
+trip); keyword arguments override single fields:
+
+>>> settings = imacs.Settings(k=3, ranking="xrai")
+>>> result = imacs.compare({"v1": m1, "v2": m2}, images, labels, target_class="sunflower",
+...                        settings=settings, seed=1)  # doctest: +SKIP
+
 Importing this package is cheap: TensorFlow is imported only when a model is evaluated.
 """
 
@@ -13,14 +20,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
-__all__ = ["compare", "compare_datasets", "load", "ComparisonResult", "ImacsWidget", "ModelAdapter", "ImacsInputError",
-           "ImacsWarning"]
+__all__ = ["compare", "compare_datasets", "Settings", "load", "ComparisonResult", "ImacsWidget",
+           "ModelAdapter", "ImacsInputError", "ImacsWarning"]
 
 from .errors import ImacsInputError, ImacsWarning
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine.dataset_pair import compare_datasets
     from .engine.pipeline import compare
+    from .engine.settings import Settings
     from .io.result_file import load
     from .models.adapter import ModelAdapter
     from .result import ComparisonResult
@@ -36,6 +44,10 @@ def __getattr__(name: str):
         from .engine.dataset_pair import compare_datasets
 
         return compare_datasets
+    if name == "Settings":
+        from .engine.settings import Settings
+
+        return Settings
     if name == "load":
         from .io.result_file import load
 

@@ -9,8 +9,7 @@ import argparse
 import sys
 
 from .io.loaders import load_images, load_model, parse_labels
-
-PREPROCESS_CHOICES = ("none", "unit", "symmetric", "imagenet", "caffe", "unit_range")
+from .models.adapter import PREPROCESS_NAMES as PREPROCESS_CHOICES
 
 
 def _demo(args) -> int:
@@ -25,27 +24,35 @@ def _demo(args) -> int:
 
 # -- imacs compare ---------------------------------------------------------------------------------
 
+def _typed(parse):
+    """An argparse ``type`` from a settings field's text parser (its ``ValueError`` becomes
+    argparse's usage error)."""
+
+    def convert(text):
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = getattr(parse, "__name__", "value")  # argparse names it in errors
+    return convert
+
+
 def _baseline(text: str):
     """``--baseline``: ``blur``, ``mean``, one number or ``R,G,B``."""
-    if text in ("blur", "mean"):
-        return text
-    try:
-        vals = [float(v) for v in text.split(",")]
-    except ValueError:
-        vals = []
-    if len(vals) not in (1, 3):
-        raise argparse.ArgumentTypeError(f"expected blur, mean, a number or R,G,B; got {text!r}")
-    return vals[0] if len(vals) == 1 else tuple(vals)
+    from .engine.settings import parse_baseline
+
+    return _typed(parse_baseline)(text)
 
 
 def _size(text):
-    t = text.lower().replace("×", "x")
-    parts = t.split("x") if "x" in t else [t, t]
+    """``--image-size``: ``HxW`` or ``N``."""
+    from .engine.settings import parse_grid
+
     try:
-        h, w = (int(v) for v in parts)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected HxW or N, got {text!r}") from exc
-    return h, w
+        return parse_grid(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HxW or N, got {text!r}") from None
 
 
 def _class_names_arg(text):
@@ -174,6 +181,7 @@ def _models_args(args):
 
 
 def _compare(args) -> int:
+    settings = _settings(args)
     images, labels, class_names = _read(args.images, args.labels, args.image_size,
                                         args.class_names, "--images", "--labels")
     target = _targets(args, class_names)
@@ -183,13 +191,14 @@ def _compare(args) -> int:
 
         first, second, extra = _models_args(args)
         models = (first,) if second is None else (first, second)
-        return compare(*models, images, labels, class_names=class_names,
-                       **_engine_options(args, target), **extra)
+        return compare(*models, images, labels, class_names=class_names, settings=settings,
+                       **_run_options(args, target), **extra)
 
     return _saved(run, args)
 
 
 def _compare_datasets(args) -> int:
+    settings = _settings(args)
     sides = []
     for data, csv, flag in ((args.data_a, args.labels_a, "--data-a"),
                             (args.data_b, args.labels_b, "--data-b")):
@@ -211,7 +220,7 @@ def _compare_datasets(args) -> int:
         model = load_model(args.model, "--model", args.unsafe)
         return compare_datasets(model, data_a, data_b, labels_a, labels_b, class_names=names,
                                 name_a=name_a, name_b=name_b, preprocess=args.preprocess,
-                                **_engine_options(args, target))
+                                settings=settings, **_run_options(args, target))
 
     return _saved(run, args)
 
@@ -224,16 +233,31 @@ def _label(path) -> str:
     return f"{p.parent.name}/{p.stem}" if p.parent.name else p.stem
 
 
-def _engine_options(args, target) -> dict:
-    """compare()'s engine keyword arguments from the parsed options."""
+def _settings(args):
+    """The :class:`~imacs_widget.Settings` of the options given (the rest: the defaults); an
+    invalid value's error names its option."""
+    from .engine.settings import SETTING_NAMES, Settings
+    from .errors import ImacsInputError
+
+    given = {name: getattr(args, name) for name in SETTING_NAMES if hasattr(args, name)}
+    try:
+        return Settings(**given)
+    except ImacsInputError as exc:
+        if exc.argument not in SETTING_NAMES:
+            raise
+        flag = _flag(exc.argument)
+        raise ImacsInputError(flag, str(exc).split(": ", 1)[1]) from None
+
+
+def _run_options(args, target) -> dict:
+    """compare()'s keyword arguments besides the settings, from the parsed options."""
     return dict(target_class=target[0] if len(target) == 1 else target,
-                n_clusters=args.n_clusters, seed=args.seed, sampling=args.sampling,
-                n_per_model=args.n_per_model, outcome=args.outcome,
-                min_confidence=args.min_confidence, segmentation=args.segmentation,
-                grid=args.grid, n_segments=args.n_segments, k=args.k, ranking=args.ranking,
-                blur_sigma=args.blur_sigma, baseline=args.baseline, embedder=args.embedder,
-                score=args.score,
-                batch_size=args.batch_size, cache_dir=args.cache_dir, progress=not args.quiet)
+                cache_dir=args.cache_dir, progress=not args.quiet)
+
+
+def _flag(name: str) -> str:
+    """The command-line option of a settings field (``n_clusters`` -> ``--n-clusters``)."""
+    return "--" + name.replace("_", "-")
 
 
 def _stem(path) -> str:
@@ -352,36 +376,34 @@ def _shared_inputs(io) -> None:
 
 
 def _engine_group(parser):
-    """The engine options (imacs.compare's) of both compare commands."""
-    e = parser.add_argument_group("engine (see imacs.compare)")
-    e.add_argument("--n-clusters", type=int, default=8)
-    e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--sampling", default="balanced",
-                   choices=("balanced", "all", "disagreements", "outcome"))
-    e.add_argument("--n-per-model", type=int, default=100,
-                   help="images sampled per model (per dataset)")
-    e.add_argument("--outcome", choices=("TP", "TN", "FP", "FN"), help="with --sampling outcome")
-    e.add_argument("--min-confidence", type=float, default=0.0,
-                   help="with --sampling disagreements")
-    e.add_argument("--k", type=int, default=5, help="segments kept per image (Shapley players)")
-    e.add_argument("--ranking", default="loo", choices=("loo", "xrai", "ig", "gradcam"),
-                   help="segment ranking: leave-one-out (default), the paper's XRAI + Guided IG, "
-                        "Integrated Gradients or Grad-CAM (summed per segment)")
-    e.add_argument("--segmentation", default="grid", choices=("grid", "slic"))
-    e.add_argument("--grid", type=_size, default=(4, 4), metavar="RxC", help="grid rows x cols")
-    e.add_argument("--n-segments", type=int, default=16, help="SLIC superpixels per image")
-    e.add_argument("--blur-sigma", type=float, default=None, help="blur of excluded segments (px)")
-    e.add_argument("--baseline", type=_baseline, default="blur", metavar="blur|mean|R,G,B",
-                   help="what an excluded segment shows: its blur (default), the image's mean "
-                        "colour, or a colour in the images' pixel scale")
-    e.add_argument("--embedder", default="efficientnet_lite0",
-                   choices=("efficientnet_lite0", "inception_v3"))
-    e.add_argument("--score", default="probability", choices=("probability", "logit"))
-    e.add_argument("--batch-size", type=int, default=64, help="images per model call")
+    """The engine options of both compare commands: one per field of
+    :class:`~imacs_widget.Settings` (its default, choices and meaning), then the run's own."""
+    from .engine.settings import choices, setting_fields
+
+    e = parser.add_argument_group("engine (the fields of imacs_widget.Settings)")
+    for f in setting_fields():
+        meta, names = f.metadata, choices(f.name)
+        parse = meta["parse"] or type(f.default)
+        kw = {"dest": f.name, "default": argparse.SUPPRESS, "type": _typed(parse)}
+        if names and meta["parse"] is None:  # a name (of a registry): one of its names
+            kw["choices"] = names
+        elif meta["metavar"]:
+            kw["metavar"] = meta["metavar"]
+        text = meta["doc"].split(". ")[0].rstrip(".")
+        if f.default is not None:
+            text += f" (default: {_default_text(f.default)})"
+        e.add_argument(_flag(f.name), help=text.replace("%", "%%"), **kw)
     e.add_argument("--cache-dir", default=None, metavar="DIR",
                    help="per-image attribution cache; re-running after an interruption resumes")
     e.add_argument("--quiet", action="store_true", help="no progress bars")
     return e
+
+
+def _default_text(value) -> str:
+    """A field's default as it is typed on the command line."""
+    if isinstance(value, tuple):
+        return "x".join(str(v) for v in value)
+    return str(value)
 
 
 def main(argv=None) -> int:

@@ -59,12 +59,9 @@ def test_compare_folder_round_trip(saved, capsys):
     assert len(seg) and set(seg["model"]) <= {"A", "B"}
     # the PNGs round-trip exactly, so the labels line up with the images given
     np.testing.assert_array_equal(seg["label"].to_numpy(), labels[seg["image_index"].to_numpy()])
-    try:
-        import imacs_widget.widget  # noqa: F401
-    except ImportError:  # pragma: no cover - widget module not present
-        pytest.skip("imacs_widget.widget not available")
-    w = res.widget()
-    assert w is not None
+    w = res.widget()  # the saved result opens in the widget, on the class and clusters run
+    assert (w.target_class, w.n_clusters, w.models) == ("dog", 3, ["A", "B"])
+    assert w._payload["model_names"] == {"A": "a", "B": "b"}
 
 
 @pytest.mark.slow
@@ -74,7 +71,7 @@ def test_compare_npz_with_cache(saved, capsys):
     args = ["compare", "--model-a", str(d / "a.keras"), "--model-b", str(d / "b.keras"),
             "--images", str(d / "data.npz"), "--target-class", "eel",
             "--class-names", ",".join(NAMES), "--out", str(out), "--n-clusters", "2",
-            "--sampling", "all", "--k", "2",
+            "--sampling", "all", "--k", "2", "--grid", "2x3", "--baseline", "mean",
             "--cache-dir", str(d / "cache"), "--quiet"]
     assert main(args) == 0, capsys.readouterr().err
     assert main(args) == 0, capsys.readouterr().err  # second run: every image from the cache
@@ -82,6 +79,10 @@ def test_compare_npz_with_cache(saved, capsys):
     res = imacs.load(out)
     assert res.params["cache_misses"] == 0 and res.params["cache_hits"] > 0
     assert res.target_class == "eel"
+    # the generated options reached the engine, and the result keeps its settings
+    assert imacs.Settings.from_params(res.params) == imacs.Settings(
+        sampling="all", k=2, grid=(2, 3), baseline="mean", n_clusters=2)
+    assert (res.segments["segment_index"] < 6).all()  # 2 x 3 cells
 
 
 def test_unsafe_model_is_refused_with_a_clear_message(tmp_path, saved, capsys):
@@ -264,3 +265,48 @@ def test_compare_imagefolder_tree_without_csv(saved, tmp_path, capsys):
     res = imacs.load(out)
     assert res.class_names == NAMES and res.target_class == "dog"
     assert all(Path(p).parent.parent == tmp_path / "tree" for p in res.segments["source"])
+
+
+def _help(command: str, capsys) -> str:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    return " ".join(capsys.readouterr().out.split())  # argparse's line breaks undone
+
+
+@pytest.mark.parametrize("command", ["compare", "compare-datasets"])
+def test_engine_options_are_the_settings_fields(command, capsys):
+    """One option per Settings field, with its default and the registries' current choices."""
+    from imacs_widget.engine.embedding.embedders import EMBEDDERS
+    from imacs_widget.engine.ranking import RANKERS
+    from imacs_widget.engine.settings import SETTING_NAMES, Settings
+
+    text = _help(command, capsys)
+    for name in SETTING_NAMES:
+        assert f"--{name.replace('_', '-')} " in text, name
+    assert "--ranking {" + ",".join(RANKERS) + "}" in text
+    assert "--embedder {" + ",".join(EMBEDDERS) + "}" in text
+    assert f"(default: {Settings().n_per_model})" in text and "(default: 4x4)" in text
+
+
+def test_generated_options_parse_to_settings(saved, capsys):
+    from imacs_widget.cli import _settings, build_parser
+
+    d = saved[0]
+    base = ["compare", "--model-a", str(d / "a.keras"), "--model-b", str(d / "b.keras"),
+            "--images", str(d / "data.npz"), "--target-class", "1", "--out", str(d / "z.imacs")]
+    args = build_parser().parse_args(base + ["--grid", "2x3", "--ranking", "gradcam", "--k",
+                                             "4", "--baseline", "1,2,3", "--blur-sigma", "2.5"])
+    assert _settings(args) == imacs.Settings(grid=(2, 3), ranking="gradcam", k=4,
+                                             baseline=(1, 2, 3), blur_sigma=2.5)
+    assert _settings(build_parser().parse_args(base)) == imacs.Settings()  # defaults: once
+    # an invalid value names its option, before any model is loaded or image read
+    for extra, pattern in [(["--k", "99"], "--k: must be an integer in 1..16"),
+                           (["--sampling", "outcome"], "--outcome: must be one of"),
+                           (["--n-clusters", "0"], "--n-clusters: must be a positive integer")]:
+        assert main(base + extra) == 2
+        assert pattern in capsys.readouterr().err
+    for extra in (["--ranking", "shap"], ["--grid", "4by4"], ["--baseline", "1,2"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(base + extra)
+        assert extra[0] in capsys.readouterr().err
+    assert not (d / "z.imacs").exists()

@@ -154,7 +154,7 @@ def test_errors(model, two_sets):
         run(model, xa, xb, ya, yb, sampling="disagreements")
     with pytest.raises(ImacsInputError, match="name_b"):
         run(model, xa, xb, ya, yb, name_a="x", name_b="x")
-    with pytest.raises(TypeError, match="model_b"):
+    with pytest.raises(ImacsInputError, match="^model_b: is not an option of compare_datasets"):
         run(model, xa, xb, ya, yb, model_b=model)
 
 

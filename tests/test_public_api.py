@@ -8,9 +8,12 @@ import imacs_widget as imacs
 
 
 def test_public_names():
-    for name in ("compare", "compare_datasets", "load", "ComparisonResult", "ImacsWidget",
-                 "ModelAdapter", "ImacsInputError", "ImacsWarning"):
+    for name in ("compare", "compare_datasets", "Settings", "load", "ComparisonResult",
+                 "ImacsWidget", "ModelAdapter", "ImacsInputError", "ImacsWarning"):
         assert name in imacs.__all__ and getattr(imacs, name) is not None
+    from imacs_widget.engine.settings import Settings
+
+    assert imacs.Settings is Settings and imacs.Settings().k == 5
     from imacs_widget.widget import ImacsWidget
 
     assert imacs.ImacsWidget is ImacsWidget
@@ -24,6 +27,7 @@ def test_version_is_single_sourced():
 
 def test_import_is_cheap():
     code = ("import sys, imacs_widget as m; m.load; m.ComparisonResult; m.compare_datasets; "
+            "m.Settings(ranking='xrai', embedder='inception_v3').to_json(); "
             "bad = [k for k in ('tensorflow', 'keras', 'torch', 'anywidget') if k in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)

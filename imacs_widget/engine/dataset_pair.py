@@ -10,8 +10,6 @@ only, side ``"B"`` from ``data_b``'s, and the model runs once per image.
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 
 from ..data.pair import DatasetPair
@@ -19,20 +17,21 @@ from ..errors import ImacsInputError
 from ..models.adapter import as_adapter
 from ..result import ComparisonResult
 from .crops import detect_pixel_range
-from .pipeline import compare, run_comparison
-from .settings import RunSettings
+from .pipeline import run_comparison
+from .settings import Settings, settings_from
 
-_OWN = ("model_a", "model_b", "images", "labels", "preprocess_a", "preprocess_b", "name_a",
-        "name_b", "preprocess", "image_size")
-OPTIONS = tuple(p for p in inspect.signature(compare).parameters if p not in _OWN)
-"""The keyword arguments of :func:`~imacs_widget.compare` that :func:`compare_datasets` takes."""
-_SETTINGS = tuple(p for p in inspect.signature(RunSettings).parameters)
+KEYWORDS = ("labels_a", "labels_b", "target_class", "settings", "name_a", "name_b",
+            "preprocess", "image_size", "class_names", "cache_dir", "progress", "store",
+            "executor")
+""":func:`compare_datasets`' keywords besides the settings (suggested for a misspelt name)."""
 _STANDARD_RANGES = {(0.0, 1.0), (0.0, 255.0), (-1.0, 1.0)}
 
 
-def compare_datasets(model, data_a, data_b, labels_a=None, labels_b=None, *,
-                     name_a: str = "A", name_b: str = "B", preprocess=None, image_size=None,
-                     **options) -> ComparisonResult:
+def compare_datasets(model, data_a, data_b, labels_a=None, labels_b=None, *, target_class=None,
+                     settings: Settings | None = None, name_a: str = "A", name_b: str = "B",
+                     preprocess=None, image_size=None, class_names=None, cache_dir=None,
+                     progress: bool = True, store=None, executor=None,
+                     **overrides) -> ComparisonResult:
     """Compare what one model relies on in two evaluation sets (IMACS, dataset against dataset).
 
     Parameters
@@ -47,18 +46,24 @@ def compare_datasets(model, data_a, data_b, labels_a=None, labels_b=None, *,
     labels_a, labels_b : array-like, optional
         Each dataset's labels (default: its own, e.g. its folder names); class indices or names
         of the model's classes.
+    target_class : str, int or sequence
+        Class(es) of interest (required), as in :func:`~imacs_widget.compare`.
+    settings : Settings or dict, optional
+        The comparison's settings (default: ``Settings()``). ``sampling`` is per dataset:
+        ``"balanced"`` (default), ``"all"`` or ``"outcome"`` (one model cannot disagree with
+        itself); ``n_per_model`` is the images per dataset.
     name_a, name_b : str
         Display names of the two sides (``result.model_names``).
     preprocess : str, callable or image processor, optional
         The model's preprocessing (as ``preprocess_a`` of :func:`~imacs_widget.compare`).
     image_size : (int, int), optional
         ``(height, width)`` both datasets are read at.
-    **options
-        Any other keyword argument of :func:`~imacs_widget.compare` (``target_class``,
-        ``n_clusters``, ``seed``, ``sampling`` — ``"balanced"`` per dataset by default,
-        ``"all"`` or ``"outcome"`` —, ``n_per_model`` (images per dataset), ``k``,
-        ``ranking``, ``embedder``, ``class_names``, ``cache_dir``, ``store``,
-        ``executor``, ...).
+    class_names, cache_dir, progress, store, executor
+        As in :func:`~imacs_widget.compare`.
+    **overrides
+        Any field of :class:`~imacs_widget.Settings` (``n_clusters=``, ``seed=``, ``k=``,
+        ``ranking=``, ``embedder=``, ...), on top of ``settings``. An unknown name raises
+        :class:`~imacs_widget.errors.ImacsInputError` naming it.
 
     Returns
     -------
@@ -68,27 +73,22 @@ def compare_datasets(model, data_a, data_b, labels_a=None, labels_b=None, *,
         one after the other (``data_a`` first) and ``dataset_index`` into the image's own
         dataset; ``result.accuracy`` is the model's accuracy on each dataset.
     """
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise TypeError(f"compare_datasets() got unexpected keyword argument(s) {unknown}; it "
-                        f"takes compare()'s {list(OPTIONS)}")
+    settings = settings_from(settings, overrides, "compare_datasets()", KEYWORDS)
     if str(name_a) == str(name_b):
         raise ImacsInputError("name_b", f"is {name_b!r} like name_a; name the two datasets "
                               "differently")
-    defaults = {p.name: p.default for p in inspect.signature(compare).parameters.values()
-                if p.name in OPTIONS}
-    opts = {**defaults, **options}
-    settings = RunSettings(**{k: opts[k] for k in _SETTINGS if k in opts})
+    if target_class is None:
+        raise ImacsInputError("target_class", "is required: the class of interest (a class name "
+                              "or index, or a list of them)")
     source = DatasetPair(data_a, data_b, image_size=image_size)
     _check_pixel_ranges(source)
-    labels = _pair_labels(source, labels_a, labels_b, opts["class_names"])
+    labels = _pair_labels(source, labels_a, labels_b, class_names)
     adapter = as_adapter(model, "model", preprocess=preprocess, score=settings.score,
                          batch_size=settings.batch_size)  # one adapter for both sides
     return run_comparison(
         source, [(str(name_a), adapter, None), (str(name_b), adapter, None)], labels,
-        settings, class_names=opts["class_names"], target_class=opts["target_class"],
-        embedder=opts["embedder"], cache_dir=opts["cache_dir"], progress=opts["progress"],
-        store=opts["store"], executor=opts["executor"], display=[str(name_a), str(name_b)],
+        settings, class_names=class_names, target_class=target_class, cache_dir=cache_dir,
+        progress=progress, store=store, executor=executor, display=[str(name_a), str(name_b)],
         sides=source.sides)
 
 

@@ -11,7 +11,7 @@ import itertools
 import shutil
 import tempfile
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,14 +22,15 @@ from ..errors import ImacsInputError
 from ..io.store import ResultStore
 from ..models.adapter import as_adapter
 from ..result import ClassComparison, ComparisonResult
+from .call_forms import NOT_GIVEN, models_and_data
+from .classes import default_class_names, labels_of, resolve_classes, take_labels
 from .crops import detect_pixel_range
 from .executors import as_executor
 from .predictions import Predictions
 from .progress import stage
 from .sampling import Sample, sample
-from .settings import RunSettings
+from .settings import Settings, settings_from
 from .summary import model_keys
-from .validation import as_labels, resolve_class, resolve_class_names
 from .work import ChunkTask, Worker
 
 CHUNK_IMAGES = 32
@@ -39,35 +40,33 @@ PIXEL_PROBE = 256
 """Images read per chunk of the prediction stage; the first chunk also gives the pixel range."""
 
 
-def compare(model_a, model_b=None, images=None, labels=None, *,
-            class_names: Sequence[str] | None = None,
-            target_class=None, n_clusters: int = 8, seed: int = 0,
-            sampling: str = "balanced", n_per_model: int = 100, outcome: str | None = None,
-            min_confidence: float = 0.0, segmentation: str = "grid", grid=(4, 4),
-            n_segments: int = 16, k: int = 5, ranking="loo", blur_sigma: float | None = None,
-            baseline="blur", embedder="efficientnet_lite0", score: str = "probability",
-            preprocess_a=None, preprocess_b=None, name_a: str = "A", name_b: str = "B",
-            batch_size: int = 64, cache_dir=None, progress: bool = True,
-            image_size=None, store=None, executor=None, preprocess=None) -> ComparisonResult:
+def compare(models, images=NOT_GIVEN, labels=NOT_GIVEN, /, *more, target_class=None,
+            settings: Settings | None = None, class_names: Sequence[str] | None = None,
+            image_size=None, cache_dir=None, progress: bool = True, store=None, executor=None,
+            preprocess=None, name_a: str = "A", name_b: str = "B", preprocess_a=None,
+            preprocess_b=None, **overrides) -> ComparisonResult:
     """Compare what two (or up to eight) image classifiers rely on for a class of interest (IMACS).
 
-    ``compare(model_a, model_b, images, labels)`` compares two models;
-    ``compare({"v1": m1, "v2": m2, "v3": m3}, images, labels)`` compares 2 to 8 models named by
-    the dict's keys (keys ``"A"``, ``"B"``, ``"C"``, ... in the dict's order in
-    ``result.segments["model"]``; the names in ``result.model_names``). Every model samples its
-    own balanced confusion matrix; the segments of all models are pooled and clustered once.
+    ``compare({"v1": m1, "v2": m2, "v3": m3}, images, labels, target_class=...)`` compares 2 to
+    8 models named by the dict's keys (keys ``"A"``, ``"B"``, ``"C"``, ... in the dict's order
+    in ``result.segments["model"]``; the names in ``result.model_names``); a list of models is
+    named ``"A"``, ``"B"``, ... (or by its adapters' names). The two-model form
+    ``compare(model_a, model_b, images, labels, ...)`` works too. Every model samples its own
+    balanced confusion matrix; the segments of all models are pooled and clustered once.
+
+    How the comparison is computed is a :class:`~imacs_widget.Settings` (``settings=``), with
+    any of its fields given as keywords on top: ``compare(..., k=3, n_clusters=6)``.
 
     Parameters
     ----------
-    model_a, model_b : model or ModelAdapter
-        The two models, each as it is: a Keras 3 model, a PyTorch ``nn.Module`` (channels-first
-        0..1 input by default), a Hugging Face image classifier (pass its image processor as
-        ``preprocess_a`` / ``_b``, or it is loaded from the model's folder), an ONNX Runtime
-        session or ``.onnx`` path, or a callable mapping ``float32 [N, H, W, 3]`` (after its
-        preprocessing) to ``[N, C]`` probabilities or logits (see
-        :class:`~imacs_widget.models.ModelAdapter`). All must score the same classes.
-        Or ``model_a`` is a dict ``{name: model}`` of 2 to 8 models and the next positional
-        argument is ``images``.
+    models : dict, list or model
+        ``{name: model}`` or a list of 2 to 8 models, each as it is: a Keras 3 model, a PyTorch
+        ``nn.Module`` (channels-first 0..1 input by default), a Hugging Face image classifier
+        (pass its image processor as its ``preprocess``, or it is loaded from the model's
+        folder), an ONNX Runtime session or ``.onnx`` path, a callable mapping
+        ``float32 [N, H, W, 3]`` (after its preprocessing) to ``[N, C]`` probabilities or logits,
+        or a :class:`~imacs_widget.models.ModelAdapter`. All must score the same classes. Or,
+        in the two-model form, ``model_a`` followed by ``model_b``.
     images : array, list, folder, files or dataset
         The evaluation images as they are (see :mod:`imacs_widget.data`): an array
         ``[N, H, W, 3]`` (uint8 0–255 or float in any scale, e.g. 0–1, −1–1 or normalised;
@@ -79,54 +78,18 @@ def compare(model_a, model_b=None, images=None, labels=None, *,
     labels : array-like, optional
         ``[N]`` true class indices or names (or one-hot ``[N, C]``); default: the data's own
         (folder names, a dataset's label column).
-    class_names : sequence of str, optional
-        Names of the ``C`` classes (default: a Hugging Face model's ``id2label``, else
-        ``"0".."C-1"``).
     target_class : str, int or sequence
-        Class(es) of interest. Several classes are each sampled and clustered on their own; the
-        result shows one at a time (``result.select_class``).
-    n_clusters : int
-        k-means clusters (re-cluster later with ``result.recluster``).
-    seed : int
-        Seed of sampling and k-means: same inputs and seed → identical results.
-    sampling : {"balanced", "all", "disagreements", "outcome"}
-        Which images each model explains (see :mod:`imacs_widget.sampling`).
-    n_per_model : int
-        Images per model (balanced: a quarter per TP/TN/FP/FN cell).
-    outcome : {"TP", "TN", "FP", "FN"}, optional
-        With ``sampling="outcome"``.
-    min_confidence : float
-        With ``sampling="disagreements"``: minimum ``|score_A - score_B|`` for the class.
-    segmentation : {"grid", "slic"}
-        ``grid`` rows × cols cells (paper), or SLIC superpixels (``n_segments``).
-    k : int
-        Segments kept per image (top-k of the ranking), the Shapley players.
-    ranking : str or callable
-        ``"loo"`` (default; blur one segment at a time, O(segments) passes), ``"xrai"`` (the
-        paper's XRAI + Guided IG), or a ranker callable (see
-        :mod:`imacs_widget.engine.ranking`). Rankings compare log-odds whatever ``score`` is
-        attributed, and ``seed`` breaks exact ties.
-    blur_sigma : float, optional
-        Gaussian blur of excluded segments, in pixels (default: 1/16 of the shorter side).
-    baseline : str, colour or callable
-        What an excluded segment shows: ``"blur"`` (default, the paper's), ``"mean"`` (the
-        image's mean colour), a constant colour in the images' pixel scale (``0``, or
-        ``(124, 116, 104)``), or ``fn(images [n, H, W, 3]) -> same shape`` (see
-        :func:`~imacs_widget.engine.masking.baseline_images`). The ranking, the Shapley game
-        and the faithfulness curves all use it.
-    embedder : str or callable
-        ``"efficientnet_lite0"`` (offline default), ``"inception_v3"`` or a callable.
-    score : {"probability", "logit"}
-        What is attributed: softmax probability (default) or logit.
-    preprocess_a, preprocess_b : str, callable or image processor, optional
-        Per-model preprocessing from the images' pixel scale (see
-        :class:`~imacs_widget.models.ModelAdapter`; default: the model kind's own).
-    name_a, name_b : str
-        Display names of the models (with a dict of models: its keys).
-    preprocess : dict, optional
-        With a dict of models: ``{name: preprocess}`` for some of them (as ``preprocess_a``).
-    batch_size : int
-        Images per model call (masked images of several images share a batch).
+        Class(es) of interest (required). Several classes are each sampled and clustered on
+        their own; the result shows one at a time (``result.select_class``).
+    settings : Settings or dict, optional
+        The comparison's settings (default: ``Settings()``; a ``Settings.to_dict()`` record
+        works too).
+    class_names : sequence of str, optional
+        Names of the ``C`` classes (default: the data's, e.g. its folder names, else a Hugging
+        Face model's ``id2label``, else ``"0".."C-1"``).
+    image_size : (int, int), optional
+        ``(height, width)`` every image is read at; default: the most common size in the data
+        (images of other sizes are resized).
     cache_dir : str or path, optional
         Folder for a per-image attribution cache; an interrupted run resumes from it. Entries
         are keyed by what each model computes (Keras: its weights; other models: their code's
@@ -134,9 +97,6 @@ def compare(model_a, model_b=None, images=None, labels=None, *,
         the image, its segmentation and the attribution settings.
     progress : bool
         Show progress bars (tqdm) for each stage.
-    image_size : (int, int), optional
-        ``(height, width)`` every image is read at; default: the most common size in the data
-        (images of other sizes are resized).
     store : str or path, optional
         A new folder the result is written to as it is produced (embeddings, Shapley values,
         thumbnails: nothing per segment is held in memory); the result reads it on demand and
@@ -147,30 +107,48 @@ def compare(model_a, model_b=None, images=None, labels=None, *,
         (``"ray"``: the cluster ``ray.init`` connected to, else a new local one; or a
         :class:`~imacs_widget.engine.ray_executor.RayExecutor` with its options). The same
         seed gives the same result either way.
+    preprocess : dict or list, optional
+        With several models: ``{name: preprocess}`` for some of them (a list: one per model),
+        each a str, callable or image processor (see
+        :class:`~imacs_widget.models.ModelAdapter`; default: the model kind's own).
+    name_a, name_b, preprocess_a, preprocess_b
+        The two-model form's display names (default ``"A"``, ``"B"``, or an adapter's own
+        name) and per-model preprocessing (as ``preprocess``).
+    **overrides
+        Any field of :class:`~imacs_widget.Settings` (``sampling``, ``n_per_model``,
+        ``outcome``, ``min_confidence``, ``segmentation``, ``grid``, ``n_segments``, ``k``,
+        ``ranking``, ``blur_sigma``, ``baseline``, ``embedder``, ``score``, ``n_clusters``,
+        ``seed``, ``batch_size``): its meaning, default and choices are documented there. An
+        unknown name raises :class:`~imacs_widget.errors.ImacsInputError` naming it.
 
     Returns
     -------
     ComparisonResult
+        ``result.params["settings"]`` is the settings' record:
+        ``Settings.from_params(result.params)`` gives them back.
     """
-    models = _models_of(model_a, model_b, images, labels, preprocess_a, preprocess_b, name_a,
-                        name_b, preprocess)
-    if isinstance(model_a, Mapping) and model_b is not None:  # compare(models, images, labels)
-        images, labels = model_b, (images if images is not None else labels)
-    if images is None:
-        raise ImacsInputError("images", "is required: the evaluation images")
-    settings = RunSettings(sampling=sampling, n_per_model=n_per_model, outcome=outcome,
-                           min_confidence=min_confidence, segmentation=segmentation, grid=grid,
-                           n_segments=n_segments, k=k, ranking=ranking, blur_sigma=blur_sigma,
-                           baseline=baseline, score=score, n_clusters=n_clusters, seed=seed, batch_size=batch_size)
+    listed, images, labels, display = models_and_data(
+        models, images, labels, more, overrides, preprocess=preprocess,
+        pair={"name_a": name_a, "name_b": name_b, "preprocess_a": preprocess_a,
+              "preprocess_b": preprocess_b})
+    settings = settings_from(settings, overrides, "compare()", COMPARE_KEYWORDS)
+    if target_class is None:
+        raise ImacsInputError("target_class", "is required: the class of interest (a class name "
+                              "or index, or a list of them)")
     source = as_image_source(images, image_size=image_size)
-    display = [m[0] for m in models] if isinstance(model_a, Mapping) else None
-    return run_comparison(source, models, labels, settings, class_names=class_names,
-                          target_class=target_class, embedder=embedder, cache_dir=cache_dir,
-                          progress=progress, store=store, executor=executor, display=display)
+    return run_comparison(source, listed, labels, settings, class_names=class_names,
+                          target_class=target_class, cache_dir=cache_dir, progress=progress,
+                          store=store, executor=executor, display=display)
 
 
-def run_comparison(source, models, labels, settings: RunSettings, *, class_names, target_class,
-                   embedder, cache_dir, progress, store, executor, display=None,
+COMPARE_KEYWORDS = ("images", "labels", "target_class", "settings", "class_names", "image_size",
+                    "cache_dir", "progress", "store", "executor", "preprocess", "name_a",
+                    "name_b", "preprocess_a", "preprocess_b")
+""":func:`compare`'s keywords besides the settings (suggested for a misspelt name)."""
+
+
+def run_comparison(source, models, labels, settings: Settings, *, class_names, target_class,
+                   cache_dir=None, progress=True, store=None, executor=None, display=None,
                    sides=None) -> ComparisonResult:
     """The pipeline behind :func:`compare` and
     :func:`~imacs_widget.engine.dataset_pair.compare_datasets`, their arguments checked.
@@ -186,50 +164,15 @@ def run_comparison(source, models, labels, settings: RunSettings, *, class_names
     rs = ResultStore.create(out_dir)
     try:
         return _compare(source, ex, rs, temporary, settings, models, labels, class_names,
-                        target_class, embedder, cache_dir, progress, display, sides)
+                        target_class, cache_dir, progress, display, sides)
     except BaseException:
         if temporary:
             shutil.rmtree(out_dir, ignore_errors=True)
         raise
 
 
-def _models_of(model_a, model_b, images, labels, preprocess_a, preprocess_b, name_a, name_b,
-               preprocess) -> list[tuple[str, object, object]]:
-    """``[(display name, model, preprocess), ...]`` of a pair or a dict of models, checked
-    (2 to 8 models, options that belong to the other form refused)."""
-    if not isinstance(model_a, Mapping):
-        if model_b is None:
-            raise ImacsInputError("model_b", "is required: compare(model_a, model_b, images, "
-                                  "labels), or compare({name: model, ...}, images, labels)")
-        if preprocess is not None:
-            raise ImacsInputError("preprocess", "goes with a dict of models; for two models use "
-                                  "preprocess_a= / preprocess_b=")
-        return [(str(name_a), model_a, preprocess_a), (str(name_b), model_b, preprocess_b)]
-    for arg, v, default in (("preprocess_a", preprocess_a, None),
-                            ("preprocess_b", preprocess_b, None), ("name_a", name_a, "A"),
-                            ("name_b", name_b, "B")):
-        if v != default:
-            raise ImacsInputError(arg, "goes with compare(model_a, model_b, ...); with a dict of "
-                                  "models the keys are the names and preprocess={name: ...} "
-                                  "sets preprocessing")
-    if model_b is not None and images is not None and labels is not None:
-        raise ImacsInputError("labels", "given twice: with a dict of models the call is "
-                              "compare(models, images, labels)")
-    names = [str(k) for k in model_a]
-    if len(set(names)) != len(names):
-        raise ImacsInputError("models", "has keys that are equal as strings; name each model once")
-    model_keys(len(names))  # 2 to 8
-    preprocess = {str(k): v for k, v in (preprocess or {}).items()}
-    unknown = sorted(set(preprocess) - set(names))
-    if unknown:
-        raise ImacsInputError("preprocess", f"names {unknown}, which are not among the models "
-                              f"{names}")
-    return [(name, m, preprocess.get(name)) for name, m in zip(names, model_a.values(),
-                                                                strict=True)]
-
-
 def _compare(source, ex, rs, temporary, settings, models, labels, class_names, target_class,
-             embedder, cache_dir, progress, display, sides) -> ComparisonResult:
+             cache_dir, progress, display, sides) -> ComparisonResult:
     """The stages of :func:`compare` (its arguments checked, its store ``rs`` created)."""
     score, batch_size = settings.score, settings.batch_size
     n = len(source)
@@ -245,7 +188,7 @@ def _compare(source, ex, rs, temporary, settings, models, labels, class_names, t
     for ad in adapters.values():
         ad.pixel_range = pixel_range  # what preprocess="unit_range" maps to 0..1
     sigma = settings.sigma(*source.image_shape)
-    worker = Worker(adapters=adapters, embedder=embedder, settings=settings, sigma=sigma,
+    worker = Worker(adapters=adapters, embedder=settings.embedder, settings=settings, sigma=sigma,
                     pixel_range=tuple(pixel_range),
                     cache_dir=None if cache_dir is None else str(cache_dir))
     ex.start(worker)
@@ -254,11 +197,10 @@ def _compare(source, ex, rs, temporary, settings, models, labels, class_names, t
                                     itertools.chain([first_chunk], chunks))
         preds = {m: p.subset(valid) for m, p in preds_all.items()}  # the images that could be read
         if class_names is None:  # the data's (folder names, ClassLabel) or the model's (id2label)
-            class_names = source.class_names or next(
-                (ad.class_names for ad in adapters.values() if ad.class_names), None)
-        labels = _take(_labels_of(source, labels), valid)
-        names, y, target_ids = _resolve_classes(preds, labels, len(valid), class_names,
-                                                target_class, [m[0] for m in models])
+            class_names = default_class_names(source, adapters)
+        labels = take_labels(labels_of(source, labels), valid)
+        names, y, target_ids = resolve_classes(preds, labels, len(valid), class_names,
+                                               target_class, [m[0] for m in models])
         y_all = np.full(n, -1, np.int64)
         y_all[valid] = y
         allowed = None if sides is None else {
@@ -294,6 +236,7 @@ def _compare(source, ex, rs, temporary, settings, models, labels, class_names, t
     finally:
         ex.close()
     params = settings.params(blur_sigma=float(sigma), pixel_range=list(pixel_range))
+    params["embedder"] = worker.embedder_name  # the one that ran ("efficientnet_lite0" resolved)
     if cache_dir is not None:  # how much a resumed run reused (images: hits skipped recomputation)
         params["cache_hits"], params["cache_misses"] = int(hits), int(misses)
     if getattr(ex, "name", None) not in (None, "local"):
@@ -402,7 +345,7 @@ def _attribute_class(source, ex, rs: ResultStore, ci: int, smp: Sample, target: 
 
 
 def _class_comparison(rs: ResultStore, ci: int, target_name: str, seg: pd.DataFrame,
-                      arrays: dict, smp: Sample, settings: RunSettings) -> ClassComparison:
+                      arrays: dict, smp: Sample, settings: Settings) -> ClassComparison:
     """Cluster one class's stored segments."""
     n_cl = settings.n_clusters
     if n_cl > len(seg):  # only possible with SLIC; keep the finished work, say so
@@ -415,57 +358,7 @@ def _class_comparison(rs: ResultStore, ci: int, target_name: str, seg: pd.DataFr
     return cc
 
 
-def _labels_of(source, labels):
-    """The labels given, else the data's own; an error naming ``labels`` when there are none
-    or their count is not the number of images."""
-    if labels is None:
-        labels = source.labels
-        if labels is None:
-            raise ImacsInputError("labels", f"are required: {source.kind} data without labels of "
-                                  "its own (pass labels=[...], or a folder with one sub-folder "
-                                  "per class, or a dataset with a label column)")
-    elif len(labels) != len(source):
-        raise ImacsInputError("labels", f"has {len(labels)} entries but images has "
-                              f"{len(source)}; they must have the same length")
-    return labels
-
-
-def _take(labels, valid: np.ndarray):
-    """``labels`` at ``valid`` (an array, a list of ints / names, or one-hot rows)."""
-    if isinstance(labels, np.ndarray):
-        return labels[valid]
-    labels = list(labels)
-    kinds = {type(v).__name__ for v in labels if v is not None}
-    if any(isinstance(v, str) for v in labels) and any(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in labels):
-        raise ImacsInputError("labels", f"mix class names and class indices ({sorted(kinds)}); "
-                              "use one kind")
-    return np.asarray([labels[i] for i in valid])
-
-
-def _resolve_classes(preds, labels, n, class_names, target_class, names_given):
-    """Class names, integer labels and the classes of interest (ids), checked
-    (``names_given``: the models' display names, in key order, for the error messages)."""
-    counts = [p.scores.shape[1] for p in preds.values()]
-    c_a = counts[0]
-    for j, c in enumerate(counts[1:], start=1):
-        if c != c_a:
-            two = len(counts) == 2
-            arg = "model_b" if two else f"models[{names_given[j]!r}]"
-            first = "model_a" if two else f"models[{names_given[0]!r}]"
-            raise ImacsInputError(arg, f"outputs {c} classes but {first} outputs {c_a}; all "
-                                  "models must score the same classes")
-    names = resolve_class_names(class_names, c_a)
-    y = as_labels(labels, n, names)
-    if target_class is None:
-        raise ImacsInputError("target_class", f"is required: the class of interest, one of {names[:20]}")
-    targets = [target_class] if isinstance(target_class, (str, int, np.integer)) else list(target_class)
-    if not targets:
-        raise ImacsInputError("target_class", "is an empty list")
-    return names, y, list(dict.fromkeys(resolve_class(t, names) for t in targets))
-
-
-def _check_cluster_count(settings: RunSettings, smp: Sample, target_name: str) -> None:
+def _check_cluster_count(settings: Settings, smp: Sample, target_name: str) -> None:
     """Fail before any attribution work when a grid run can't fill ``n_clusters`` clusters."""
     per_image = settings.max_segments_per_image()
     n_imgs = sum(len(v) for v in smp.indices.values())
