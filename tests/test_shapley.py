@@ -16,6 +16,7 @@ from imacs_widget.engine.shapley import (
     shapley_weights,
 )
 from imacs_widget.models import ModelAdapter
+from imacs_widget.models.masked import MaskedJobs
 
 
 def brute_force_shapley(score_fn, image, label_map, blurred, segs):
@@ -106,10 +107,12 @@ def test_analytic_region_model_attributes_to_region():
 
 def test_evaluate_masked_matches_direct(setup):
     images, lm, blurred, _ = setup
-    jobs = [(i % 5, lm != (i % 16)) for i in range(13)]
+    sets = [(i % 5, {i % 16, (3 * i) % 16}) for i in range(13)]
+    jobs = MaskedJobs.from_sets([i for i, _ in sets], [s for _, s in sets], 16)
     f = lambda x: x.reshape(len(x), -1)[:, :3].astype(np.float64)  # noqa: E731
-    out = evaluate_masked(f, images, blurred, iter(jobs), len(jobs), batch_size=4)
-    direct = np.stack([f(compose(images[i], blurred[i], k)[None])[0] for i, k in jobs])
+    out = evaluate_masked(f, images, blurred, [lm] * 5, jobs, batch_size=4)
+    direct = np.stack([f(compose(images[i], blurred[i], ~np.isin(lm, list(s)))[None])[0]
+                       for i, s in sets])
     np.testing.assert_array_equal(out, direct)
 
 

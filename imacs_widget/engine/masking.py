@@ -9,9 +9,11 @@ time, so memory stays bounded however many masked variants are evaluated. (Argum
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Sequence
 
 import numpy as np
+
+from ..models.masked import MaskedJobs
 
 
 def default_sigma(height: int, width: int) -> float:
@@ -90,74 +92,79 @@ def compose(image: np.ndarray, blurred: np.ndarray, keep: np.ndarray) -> np.ndar
     return np.where(keep[..., None], image, blurred)
 
 
-def evaluate_masked(score_fn: Callable[[np.ndarray], np.ndarray], images: np.ndarray,
-                    blurred: np.ndarray, jobs: Iterable[tuple[int, np.ndarray]], n_jobs: int,
-                    batch_size: int = 64, progress: Callable[[int], None] | None = None
+def n_segments(label_maps: Sequence[np.ndarray]) -> int:
+    """Columns a :class:`~imacs_widget.models.masked.MaskedJobs` needs: the largest id + 1."""
+    return max((int(np.max(lm)) + 1 for lm in label_maps if np.size(lm)), default=1)
+
+
+def leave_one_out_jobs(label_maps: Sequence[np.ndarray]) -> tuple[MaskedJobs, list[np.ndarray]]:
+    """One job per segment of every image, that segment alone excluded; and each image's
+    segment ids (the jobs' order)."""
+    seg_ids = [np.unique(lm) for lm in label_maps]
+    n = sum(len(ids) for ids in seg_ids)
+    image = np.repeat(np.arange(len(seg_ids)), [len(ids) for ids in seg_ids])
+    excluded = np.zeros((n, n_segments(label_maps)), bool)
+    excluded[np.arange(n), np.concatenate(seg_ids) if n else np.zeros(0, int)] = True
+    return MaskedJobs(image, excluded), seg_ids
+
+
+def scoring_adapter(model) -> tuple:
+    """``(adapter, kind)`` to score masked images with: a
+    :class:`~imacs_widget.models.ModelAdapter` converts its raw outputs to its attributed score
+    (``kind=None``); a plain callable ``float32 [n, H, W, 3] -> [n, C]`` is wrapped so that its
+    outputs are used as they are (``kind="raw"``)."""
+    from ..models.adapter import ModelAdapter
+
+    if isinstance(model, ModelAdapter):
+        return model, None
+    if hasattr(model, "__self__") and isinstance(model.__self__, ModelAdapter) \
+            and getattr(model, "__name__", "") in ("scores", "raw", "log_odds"):
+        kind = {"scores": None, "raw": "raw", "log_odds": "log_odds"}[model.__name__]
+        return model.__self__, kind
+    wrapped = ModelAdapter(model, name=getattr(model, "__name__", "score_fn"), returns="logits",
+                           score="logit")
+    return wrapped, "raw"
+
+
+def evaluate_masked(model, images: np.ndarray, blurred: np.ndarray,
+                    label_maps: Sequence[np.ndarray], jobs: MaskedJobs, batch_size: int = 64,
+                    progress: Callable[[int], None] | None = None, kind: str | None = "raw"
                     ) -> np.ndarray:
-    """Score masked variants of images, filling each model batch across images.
+    """Score masked variants of images (the model's adapter composes them; see
+    :meth:`~imacs_widget.models.ModelAdapter.masked_raw`).
 
     Parameters
     ----------
-    score_fn : callable
-        ``float32 [n, H, W, 3] -> [n, C]`` (e.g. :meth:`ModelAdapter.scores`).
+    model : ModelAdapter or callable
+        The model: an adapter (or one of its bound ``scores`` / ``raw`` / ``log_odds``
+        methods), or a plain callable ``float32 [n, H, W, 3] -> [n, C]`` whose outputs are used
+        as they are.
     images, blurred : numpy.ndarray
-        ``[N, H, W, 3]`` originals and their blurred copies.
-    jobs : iterable of (int, numpy.ndarray)
-        ``(image_index, keep_mask)`` pairs, consumed lazily.
-    n_jobs : int
-        Number of jobs (to size the output).
+        ``[N, H, W, 3]`` originals and what their excluded segments show.
+    label_maps : sequence of numpy.ndarray
+        ``int [H, W]`` segment ids per image.
+    jobs : MaskedJobs
+        Per job, an image index and its excluded segments.
     batch_size : int
-        Masked images per model call; only this many are held in memory at once.
+        Masked images per model call; only this many are composed at once.
     progress : callable, optional
         Called with the number of jobs finished after each batch.
+    kind : str or None
+        For an adapter: ``"raw"`` (its own outputs), ``None`` (its attributed score) or a
+        :meth:`~imacs_widget.models.ModelAdapter.convert` kind. A bound method or a plain
+        callable decides it itself.
 
     Returns
     -------
     numpy.ndarray
-        ``float64 [n_jobs, C]`` scores in job order.
+        ``float64 [n_jobs, C]`` in job order.
     """
-    out: np.ndarray | None = None
-    h, w = images.shape[1:3]
-    buf = np.empty((batch_size, h, w, 3), dtype=np.float32)
-    keeps = np.empty((batch_size, h, w), dtype=bool)
-    idx = np.empty(batch_size, dtype=np.int64)
-    pos = 0
-    fill = 0
-    it: Iterator = iter(jobs)
-    while True:
-        job = next(it, None)
-        if job is not None:
-            idx[fill], keeps[fill] = job
-            fill += 1
-        if fill and (fill == batch_size or job is None):
-            _compose_batch(buf[:fill], images, blurred, idx[:fill], keeps[:fill])
-            s = np.asarray(score_fn(buf[:fill]), dtype=np.float64)
-            if out is None:
-                out = np.empty((n_jobs, s.shape[1]), dtype=np.float64)
-            out[pos:pos + fill] = s
-            pos += fill
-            if progress is not None:
-                progress(fill)
-            fill = 0
-        if job is None:
-            break
-    if pos != n_jobs:
-        raise RuntimeError(f"evaluate_masked: {pos} jobs evaluated, expected {n_jobs}")
-    return out if out is not None else np.zeros((0, 0))
+    from ..models.adapter import ModelAdapter
 
-
-def _compose_batch(out: np.ndarray, images: np.ndarray, blurred: np.ndarray, idx: np.ndarray,
-                   keeps: np.ndarray) -> None:
-    """``out[j] = compose(images[idx[j]], blurred[idx[j]], keeps[j])`` for a whole batch.
-
-    Jobs of one image are consecutive, so each run of equal ``idx`` is composed with one
-    ``np.where`` per colour channel on ``[n, H, W]`` masks: ~2-3x faster than broadcasting a
-    ``[H, W, 1]`` mask over the channels, with the same pixels.
-    """
-    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
-    ends = np.r_[starts[1:], len(idx)]
-    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-        i = int(idx[a])
-        img, blr = images[i], blurred[i]
-        for c in range(out.shape[-1]):
-            out[a:b, ..., c] = np.where(keeps[a:b], img[..., c], blr[..., c])
+    adapter, own = scoring_adapter(model)
+    if not isinstance(model, ModelAdapter):
+        kind = own
+    raw = adapter.masked_raw(images, blurred, label_maps, jobs, int(batch_size), progress)
+    if kind == "raw" or raw.size == 0:
+        return raw
+    return adapter.convert(raw, kind)

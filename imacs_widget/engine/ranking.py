@@ -70,7 +70,7 @@ import numpy as np
 
 from ..errors import ImacsInputError
 from ..models.adapter import ModelAdapter
-from .masking import evaluate_masked
+from .masking import evaluate_masked, leave_one_out_jobs
 
 Ranker = Callable[..., list]
 
@@ -176,8 +176,10 @@ def rank_leave_one_out(adapter, images, label_maps, blurred, target: int, k: int
 
     Cost: one forward pass per segment (``sum_i S_i`` in total), plus ``N`` when ``full_scores``
     is not given. Returns a :class:`RankedSegments` whose ``masked_scores`` keep the attributed
-    scores of the ranked segments' masked images (Shapley coalition values, reused). Masked images are composed on the fly and batched *across* images by
-    :func:`~imacs_widget.masking.evaluate_masked`, so only ``batch_size`` of them exist at once.
+    scores of the ranked segments' masked images (Shapley coalition values, reused). Masked
+    images are composed on the fly by the model's adapter (on its device where it can) and
+    batched *across* images (:func:`~imacs_widget.engine.masking.evaluate_masked`), so only
+    ``batch_size`` of them exist at once.
     ``progress`` receives the number of masked images scored after each batch; ``seed`` is
     only breaks exact ties. See the module docstring for the ranker contract.
     """
@@ -187,15 +189,8 @@ def rank_leave_one_out(adapter, images, label_maps, blurred, target: int, k: int
         full_scores = adapter.log_odds(images)
     full_scores = _check_full_scores(full_scores, len(images))
     target = _check_target(target, full_scores.shape[1])
-    seg_ids = [np.unique(lm) for lm in label_maps]
-    n_jobs = sum(len(ids) for ids in seg_ids)
-
-    def jobs():
-        for i, (lm, ids) in enumerate(zip(label_maps, seg_ids, strict=True)):
-            for s in ids:
-                yield i, lm != s
-
-    raw = evaluate_masked(adapter.raw, images, blurred, jobs(), n_jobs, int(batch_size), progress)
+    jobs, seg_ids = leave_one_out_jobs(label_maps)
+    raw = evaluate_masked(adapter, images, blurred, label_maps, jobs, int(batch_size), progress)
     log_odds, scores = adapter.convert(raw, "log_odds"), adapter.convert(raw)
     out, masked, pos = RankedSegments(), [], 0
     for i, ids in enumerate(seg_ids):

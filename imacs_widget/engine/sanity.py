@@ -180,7 +180,7 @@ def sanity_check(adapter, images: np.ndarray, label_maps: list, players: list, r
     rows = []
     for n in cascade_steps(len(names), max_steps):
         ad = randomized_adapter(adapter, n, seed) if n else adapter
-        vals = segment_shapley(ad.scores, images, label_maps, blurred, players, batch_size)
+        vals = segment_shapley(ad, images, label_maps, blurred, players, batch_size)
         rho = [rank_correlation(r, v[:, target]) for r, v in zip(real, vals, strict=True)]
         rho = [x for x in rho if np.isfinite(x)]
         rows.append({"layers": n, "layer": names[n - 1] if n else "",

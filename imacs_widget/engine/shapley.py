@@ -52,6 +52,31 @@ def coalition_keep_mask(label_map: np.ndarray, segment_ids: Sequence[int], coali
     return lut[label_map]
 
 
+def coalition_jobs(label_maps: Sequence[np.ndarray], segment_ids: Sequence[Sequence[int]],
+                   coalitions: Sequence[Sequence[int]]):
+    """:class:`~imacs_widget.models.masked.MaskedJobs` of the given coalitions (bitmasks) of
+    each image: the ranked segments absent from a coalition are excluded."""
+    from ..models.masked import MaskedJobs
+    from .masking import n_segments
+
+    n = sum(len(c) for c in coalitions)
+    image = np.empty(n, np.int64)
+    excluded = np.zeros((n, n_segments(label_maps)), bool)
+    pos = 0
+    for i, (segs, ms) in enumerate(zip(segment_ids, coalitions, strict=True)):
+        segs = np.asarray(segs, np.int64)
+        ms = np.asarray(ms, np.int64)
+        if not len(ms):
+            continue
+        absent = ((ms[:, None] >> np.arange(len(segs))) & 1) == 0  # [m, k]
+        rows = slice(pos, pos + len(ms))
+        image[rows] = i
+        if len(segs):
+            excluded[rows][:, segs] = absent  # a view: writes through
+        pos += len(ms)
+    return MaskedJobs(image, excluded)
+
+
 def segment_shapley(score_fn: Callable[[np.ndarray], np.ndarray], images: np.ndarray,
                     label_maps: Sequence[np.ndarray], blurred: np.ndarray,
                     segment_ids: Sequence[Sequence[int]], batch_size: int = 64,
@@ -61,8 +86,10 @@ def segment_shapley(score_fn: Callable[[np.ndarray], np.ndarray], images: np.nda
 
     Parameters
     ----------
-    score_fn : callable
-        ``float32 [n, H, W, 3] -> [n, C]`` (e.g. :meth:`ModelAdapter.scores`).
+    score_fn : ModelAdapter or callable
+        The model: an adapter (its attributed scores; masked images are composed on its
+        device where it can), or any ``float32 [n, H, W, 3] -> [n, C]`` callable (its outputs
+        are the game's values; composed in NumPy).
     images, blurred : numpy.ndarray
         ``[N, H, W, 3]`` pixel-scale images and their Gaussian-blurred copies.
     label_maps : sequence of numpy.ndarray
@@ -93,15 +120,12 @@ def segment_shapley(score_fn: Callable[[np.ndarray], np.ndarray], images: np.nda
     known = [dict(d) for d in known] if known is not None else [{} for _ in ks]
     todo = [[m for m in range(1 << k) if m not in known[i]] for i, k in enumerate(ks)]
     n_jobs = sum(len(t) for t in todo)
-
-    def jobs():
-        for i, (lm, segs) in enumerate(zip(label_maps, segment_ids, strict=True)):
-            for m in todo[i]:
-                yield i, coalition_keep_mask(lm, segs, m)
+    jobs = coalition_jobs(label_maps, segment_ids, todo)
 
     from .masking import evaluate_masked
 
-    v = evaluate_masked(score_fn, images, blurred, jobs(), n_jobs, batch_size, progress)
+    v = evaluate_masked(score_fn, images, blurred, label_maps, jobs, batch_size, progress,
+                        kind=None)
     if not n_jobs:  # every coalition known (e.g. k = 1 after a leave-one-out ranking)
         rows = [r for d in known for r in d.values()]
         v = np.zeros((0, len(rows[0]) if rows else 0))

@@ -113,6 +113,18 @@ def convert_outputs(raw: np.ndarray, returns: str, kind: str) -> np.ndarray:
     raise ImacsInputError("kind", f"must be 'probability', 'logit' or 'log_odds', got {kind!r}")
 
 
+MASKING = ("auto", "numpy")
+
+
+def _default_masking() -> str:
+    import os
+
+    value = os.environ.get("IMACS_MASKING", "auto").strip().lower() or "auto"
+    if value not in MASKING:
+        raise ImacsInputError("IMACS_MASKING", f"must be one of {MASKING}, got {value!r}")
+    return value
+
+
 def qualified_name(obj: Any) -> str:
     """``module.QualName`` of a function, of a callable object's class, or of a partial's function."""
     import functools
@@ -205,6 +217,11 @@ class ModelAdapter:
         """``(black, white)`` of the images' pixel scale (set by ``compare``); ``"unit_range"``
         maps it to 0..1."""
         self._fingerprint = fingerprint
+        self.masking = _default_masking()
+        """``"auto"`` (masked images composed, resized and preprocessed with the model's own
+        framework on its device, where the backend supports it) or ``"numpy"`` (on the host,
+        every model kind). The default comes from the ``IMACS_MASKING`` environment variable
+        (``auto`` when unset)."""
         self.n_evals = 0
         """Number of images passed through the model so far (for benchmarks)."""
         self.n_calls = 0
@@ -331,6 +348,88 @@ class ModelAdapter:
         return self.convert(self.raw(batch), "log_odds")
 
     __call__ = scores
+
+    # -- masked scoring ----------------------------------------------------------------------------
+    def masked_raw(self, images: np.ndarray, baselines: np.ndarray, label_maps, jobs,
+                   batch_size: int | None = None, progress: Callable[[int], None] | None = None
+                   ) -> np.ndarray:
+        """The model's own outputs on masked variants of ``images``: ``float64 [n_jobs, C]``.
+
+        Parameters
+        ----------
+        images, baselines : numpy.ndarray
+            ``float32 [N, H, W, 3]`` pixel-scale images and what their excluded segments show
+            (the blurred images, by default).
+        label_maps : sequence of numpy.ndarray
+            ``int [H, W]`` segment ids per image.
+        jobs : MaskedJobs
+            What to score: per job an image index and its excluded segments
+            (:class:`~imacs_widget.models.masked.MaskedJobs`).
+        batch_size : int, optional
+            Masked images per model call (default :attr:`batch_size`).
+        progress : callable, optional
+            Called with the number of jobs scored after each batch.
+
+        Returns
+        -------
+        numpy.ndarray
+            Raw outputs in job order, checked like :meth:`raw` (convert them with
+            :meth:`convert`).
+
+        Notes
+        -----
+        With :attr:`masking` ``"device"`` (the default, ``"auto"``, where the backend supports
+        it: PyTorch, Hugging Face and Keras models with a named preprocessing), the backend
+        uploads the images, baselines and label maps once and composes, resizes, preprocesses
+        and scores each batch on the model's own device; otherwise (``"numpy"``, ONNX Runtime,
+        callables, a custom NumPy preprocessing) batches are composed in NumPy on the host's
+        cores, the next one while the model scores the current one. Both give the same scores
+        (to float rounding).
+        """
+        from .masked import check_masked_inputs, run_numpy_masked
+
+        images, baselines, maps = check_masked_inputs(images, baselines, label_maps, jobs)
+        bs = int(batch_size or self.batch_size)
+        n = len(jobs)
+        if n == 0:
+            return np.zeros((0, 0))
+        try:
+            raw = NotImplemented
+            if self.uses_device_masking():
+                raw = self.backend.masked_forward(self, images, baselines, maps, jobs, bs,
+                                                  progress)
+            if raw is NotImplemented:
+                raw = run_numpy_masked(lambda x: self._raw(self.to_model_input(x)), images,
+                                       baselines, maps, jobs, bs, progress)
+        except ImacsInputError:
+            raise
+        except Exception as exc:
+            raise ImacsInputError(
+                f"model {self.name!r}",
+                f"failed on masked images of shape {tuple(images.shape[1:])} (input size "
+                f"{self.input_size}, preprocess {self.preprocess_name!r}): "
+                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+        raw = np.asarray(raw, np.float64)
+        if raw.ndim != 2 or raw.shape[0] != n:
+            raise ImacsInputError(f"model {self.name!r}", f"returned shape {raw.shape} for "
+                                  f"{n} images; expected [N, n_classes]")
+        if not np.isfinite(raw).all():
+            bad = np.flatnonzero(~np.isfinite(raw).all(axis=1))
+            raise ImacsInputError(f"model {self.name!r}", f"returned NaN/inf scores for "
+                                  f"{len(bad)} of {n} masked images; check the model and its "
+                                  "preprocessing")
+        self.n_evals += n
+        self.n_calls += -(-n // bs)
+        self.settle_returns(raw)
+        return raw
+
+    def uses_device_masking(self) -> bool:
+        """Whether :meth:`masked_raw` composes and preprocesses with the model's framework on
+        its device (see :attr:`masking`)."""
+        if self.masking == "numpy":
+            return False
+        support = getattr(self.backend, "supports_masked", None)
+        return bool(support is not None and support(self))
 
     def n_classes(self, sample: np.ndarray) -> int:
         """Number of classes, from one forward pass on ``sample[:1]``."""

@@ -60,9 +60,88 @@ class HuggingFaceBackend(TorchBackend):
     def _run(self, t):
         return self.model(pixel_values=t).logits
 
+    # -- the processor as tensor ops ---------------------------------------------------------------
+    def tensor_processor(self):
+        """The image processor's resize / rescale / normalise as torch ops on ``float32
+        [n, 3, H, W]`` 0..1 tensors, or ``None`` when the processor does more (centre crops,
+        shortest-edge resizes, padding): then it runs as it is, in PIL / NumPy.
+
+        Resizing uses the processor's filter (bilinear or bicubic) with antialiasing, as PIL
+        does; unlike the processor it does not round the pixels to 8 bits first, so scores
+        differ from the processor's by that rounding at most (none when no resize is needed).
+        """
+        cfg = self.processor.to_dict()
+        if cfg.get("do_center_crop") or cfg.get("do_pad") or cfg.get("crop_pct"):
+            return None
+        size = cfg.get("size") or {}
+        if cfg.get("do_resize", False) and not ("height" in size and "width" in size):
+            return None
+        mode = {2: "bilinear", 3: "bicubic"}.get(int(cfg.get("resample", 2) or 2))
+        if mode is None:
+            return None
+        import torch
+
+        target = (int(size["height"]), int(size["width"])) if cfg.get("do_resize") else None
+        norm = bool(cfg.get("do_normalize", False))
+        mean = torch.as_tensor(np.asarray(cfg.get("image_mean") or [0.0] * 3, np.float32),
+                               device=self.device).view(1, -1, 1, 1)
+        std = torch.as_tensor(np.asarray(cfg.get("image_std") or [1.0] * 3, np.float32),
+                              device=self.device).view(1, -1, 1, 1)
+
+        def pre(x):
+            if target is not None and tuple(x.shape[2:4]) != target:
+                x = torch.nn.functional.interpolate(x, size=target, mode=mode,
+                                                    align_corners=False, antialias=True)
+                if mode == "bicubic":
+                    x = x.clamp(0.0, 1.0)
+            if norm:
+                x = (x - mean) / std
+            return x.to(self.dtype)
+
+        return pre
+
+    def _processor_ops(self):
+        if "_ops" not in self.__dict__:
+            self._ops = self.tensor_processor()
+        return self._ops
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_ops", None)
+        return state
+
+    def supports_masked(self, adapter) -> bool:
+        return adapter._affine() is not None and self._processor_ops() is not None
+
+    def device_preprocess(self, adapter):
+        """The adapter's 0..1 mapping, then the processor's ops (see :meth:`tensor_processor`)."""
+        import torch
+
+        flip, scale, offset = adapter._affine()
+        scale_t = torch.as_tensor(np.broadcast_to(np.asarray(scale, np.float32), (3,)).copy(),
+                                  device=self.device).view(1, 3, 1, 1)
+        offset_t = torch.as_tensor(np.broadcast_to(np.asarray(offset, np.float32), (3,)).copy(),
+                                   device=self.device).view(1, 3, 1, 1)
+        ops, size = self._processor_ops(), adapter.input_size
+
+        def pre(x):
+            if size is not None and tuple(x.shape[2:4]) != tuple(size):
+                x = torch.nn.functional.interpolate(x, size=tuple(size), mode="bilinear",
+                                                    align_corners=False)
+            if flip:
+                x = x.flip(1)
+            return ops(x * scale_t + offset_t)
+
+        return pre
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         import torch
 
+        ops = self._processor_ops()
+        if ops is not None:  # the same ops as the masked path (no 8-bit rounding)
+            with torch.inference_mode():
+                t = self._upload(np.asarray(x, np.float32)).permute(0, 3, 1, 2).contiguous()
+                return self._run(ops(t)).float().cpu().numpy().astype(np.float64)
         pv = self.processor(images=list(np.asarray(x, np.float32)), do_rescale=False,
                             input_data_format="channels_last", return_tensors="pt")["pixel_values"]
         with torch.inference_mode():

@@ -42,6 +42,7 @@ class KerasBackend:
     def __getstate__(self):  # compiled functions stay in the process that traced them
         state = dict(self.__dict__)
         state["_compiled"] = {}
+        state.pop("_masked", None)
         return state
 
     def _tf_forward(self, x: np.ndarray):
@@ -82,6 +83,69 @@ class KerasBackend:
             out = out[0]
         return np.asarray(out, dtype=np.float64)
 
+    # -- masked scoring with Keras ops ------------------------------------------------------------
+    def supports_masked(self, adapter) -> bool:
+        """Masked images are composed with Keras ops when the preprocessing is a named one."""
+        return adapter._affine() is not None
+
+    def _masked_step(self, adapter, h: int, w: int):
+        """``step(images, baselines, maps, idx, excluded) -> outputs`` of one batch in Keras ops
+        (compose, resize, preprocess, model), compiled with ``tf.function`` on TensorFlow."""
+        import keras
+
+        flip, scale, offset = adapter._affine()
+        scale = np.broadcast_to(np.asarray(scale, np.float32), (3,)).copy()
+        offset = np.broadcast_to(np.asarray(offset, np.float32), (3,)).copy()
+        size = tuple(adapter.input_size) if adapter.input_size is not None else None
+        key = (h, w, size, bool(flip), scale.tobytes(), offset.tobytes())
+        fns = self.__dict__.setdefault("_masked", {})
+        if key in fns:
+            return fns[key]
+        ops, model = keras.ops, self.model
+
+        def step(img, base, maps, idx, excl):
+            n = ops.shape(idx)[0]
+            lm = ops.reshape(ops.take(maps, idx, axis=0), (n, h * w))
+            drop = ops.reshape(ops.take_along_axis(excl, lm, axis=1), (n, h, w, 1))
+            x = ops.where(drop, ops.take(base, idx, axis=0), ops.take(img, idx, axis=0))
+            if size is not None and size != (h, w):
+                x = ops.image.resize(x, size, interpolation="bilinear")
+            if flip:
+                x = ops.flip(x, axis=-1)
+            y = model(x * scale + offset, training=False)
+            return y[0] if isinstance(y, (list, tuple)) else y
+
+        if keras_backend_name() == "tensorflow":
+            import tensorflow as tf
+
+            step = tf.function(step, input_signature=[
+                tf.TensorSpec((None, h, w, 3), tf.float32), tf.TensorSpec((None, h, w, 3), tf.float32),
+                tf.TensorSpec((None, h, w), tf.int64), tf.TensorSpec((None,), tf.int64),
+                tf.TensorSpec((None, None), tf.bool)])
+        fns[key] = step
+        return step
+
+    def masked_forward(self, adapter, images, baselines, label_maps, jobs, batch_size,
+                       progress=None):
+        """Raw outputs ``float64 [n_jobs, C]`` of masked images composed, resized and
+        preprocessed with Keras ops on the backend's device (one compiled step per batch on
+        TensorFlow); the chunk's arrays are converted to tensors once."""
+        import keras
+
+        h, w = images.shape[1:3]
+        step = self._masked_step(adapter, h, w)
+        ops = keras.ops
+        img, base = ops.convert_to_tensor(images), ops.convert_to_tensor(baselines)
+        maps = ops.convert_to_tensor(label_maps.astype(np.int64))
+        idx, excl = ops.convert_to_tensor(jobs.image), ops.convert_to_tensor(jobs.excluded)
+        outs = []
+        for a in range(0, len(jobs), int(batch_size)):
+            b = min(len(jobs), a + int(batch_size))
+            outs.append(step(img, base, maps, idx[a:b], excl[a:b]))
+            if progress is not None:
+                progress(b - a)
+        return np.concatenate([np.asarray(ops.convert_to_numpy(o), np.float64) for o in outs])
+
     def output_hint(self) -> str | None:
         last = self.model.layers[-1]
         act = getattr(getattr(last, "activation", None), "__name__", "")
@@ -100,6 +164,14 @@ class KerasBackend:
             raise NotDifferentiable(f"gradients of a Keras model need the TensorFlow backend "
                                     f"(this one runs on {keras_backend_name()!r})")
         return tf_gradient_function(adapter, example, lambda x: self.model(x, training=False))
+
+
+def load_inception_v3():
+    """``keras.applications.InceptionV3`` with ImageNet weights, pooled (Keras downloads the
+    weights on first use; raises when it cannot)."""
+    import keras
+
+    return keras.applications.InceptionV3(weights="imagenet", include_top=False, pooling="avg")
 
 
 def tf_gradient_function(adapter, example: np.ndarray, call):

@@ -91,6 +91,87 @@ class TorchBackend:
     def output_hint(self) -> str | None:
         return None
 
+    # -- masked scoring on the device ----------------------------------------------------------------
+    def supports_masked(self, adapter) -> bool:
+        """Masked images are composed on the device when the preprocessing is a named one (a
+        custom callable may expect NumPy)."""
+        return adapter._affine() is not None
+
+    def _upload(self, a: np.ndarray, dtype=None):
+        """``a`` on the model's device: pinned and non-blocking to a GPU, a view on the CPU."""
+        import torch
+
+        t = torch.from_numpy(np.ascontiguousarray(a))
+        if dtype is not None:
+            t = t.to(dtype)
+        if self.device.type == "cuda":
+            return t.pin_memory().to(self.device, non_blocking=True)
+        return t.to(self.device)
+
+    def device_preprocess(self, adapter):
+        """The adapter's resize + named preprocessing as a function of ``float32 [n, 3, H, W]``
+        device tensors (bilinear, half-pixel centres: :func:`~imacs_widget.models.resize.resize_bilinear`'s
+        convention), returning the model's input dtype."""
+        import torch
+
+        flip, scale, offset = adapter._affine()
+        scale_t = torch.as_tensor(np.broadcast_to(np.asarray(scale, np.float32), (3,)).copy(),
+                                  device=self.device).view(1, 3, 1, 1)
+        offset_t = torch.as_tensor(np.broadcast_to(np.asarray(offset, np.float32), (3,)).copy(),
+                                   device=self.device).view(1, 3, 1, 1)
+        size = adapter.input_size
+
+        def pre(x):
+            if size is not None and tuple(x.shape[2:4]) != tuple(size):
+                x = torch.nn.functional.interpolate(x, size=tuple(size), mode="bilinear",
+                                                    align_corners=False)
+            if flip:
+                x = x.flip(1)
+            return (x * scale_t + offset_t).to(self.dtype)
+
+        return pre
+
+    def masked_forward(self, adapter, images, baselines, label_maps, jobs, batch_size,
+                       progress=None):
+        """Raw outputs ``float64 [n_jobs, C]`` of ``jobs`` (:class:`~imacs_widget.models.masked.MaskedJobs`),
+        every masked image composed, resized, preprocessed and scored on the model's device.
+
+        The chunk's images, baselines and label maps are uploaded once (pinned, non-blocking to
+        a GPU); each batch's drop masks are gathered from the label maps there, and the outputs
+        stay on the device until the last batch, then come back in one transfer. A CUDA
+        out-of-memory error halves the batch and retries.
+        """
+        import torch
+
+        pre = self.device_preprocess(adapter)
+        with torch.inference_mode():
+            img = self._upload(images).permute(0, 3, 1, 2).contiguous()
+            base = self._upload(baselines).permute(0, 3, 1, 2).contiguous()
+            maps = self._upload(label_maps, torch.int64)
+            idx = self._upload(jobs.image)
+            excl = self._upload(jobs.excluded)
+            n, (h, w) = len(jobs), images.shape[1:3]
+            out, a, bs = None, 0, int(batch_size)
+            while a < n:
+                b = min(n, a + bs)
+                try:
+                    i = idx[a:b]
+                    drop = torch.gather(excl[a:b], 1, maps[i].view(b - a, -1)).view(b - a, 1, h, w)
+                    y = _logits(self.model(pre(torch.where(drop, base[i], img[i])))).float()
+                except torch.cuda.OutOfMemoryError:
+                    if bs <= 1:
+                        raise
+                    torch.cuda.empty_cache()
+                    bs = max(1, bs // 2)
+                    continue
+                if out is None:
+                    out = torch.empty((n, *y.shape[1:]), dtype=torch.float32, device=y.device)
+                out[a:b] = y
+                if progress is not None:
+                    progress(b - a)
+                a = b
+            return out.cpu().numpy().astype(np.float64)
+
     def weights_digest(self) -> bytes:
         h = hashlib.sha256(qualified_name(self.model).encode())
         h.update(str(self.model).encode())  # the module tree (no memory addresses)
