@@ -46,7 +46,7 @@ def resnet50(seed: int = 0):
 
 def efficientnet_lite0():
     """ImageNet-trained EfficientNet-Lite0 rebuilt in Keras (logits, 224x224), offline weights."""
-    from imacs_widget.engine.embedding.efficientnet_lite0 import load_efficientnet_lite0
+    from imacs_widget.models.lite0.keras_rebuild import load_efficientnet_lite0
 
     return load_efficientnet_lite0()
 

@@ -13,7 +13,7 @@ import types
 import numpy as np
 import pytest
 
-from imacs_widget.engine.embedding import efficientnet_lite0 as effl
+from imacs_widget.models.lite0 import keras_rebuild, weights
 
 MAGIC = 0x1950A86A20F9469CFC6C
 SYS_INFO = {
@@ -106,7 +106,7 @@ def test_reader_handles_offsets_strides_and_shared_storage(tmp_path, fake_torch)
     path = tmp_path / "synthetic.pth"
     _write_legacy(path, state, [("s1", data), ("s2", other)], fake_torch.persistent_id)
 
-    sd = effl.read_legacy_torch_state_dict(path)
+    sd = weights.read_legacy_torch_state_dict(path)
     assert list(sd) == ["contiguous", "transposed_offset", "scalar", "vector"]
     np.testing.assert_array_equal(sd["contiguous"], data.reshape(4, 5))
     expected = np.array([[data[2 + i + 3 * j] for j in range(4)] for i in range(3)])
@@ -124,7 +124,7 @@ def test_reader_rejects_tensor_past_end_of_storage(tmp_path, fake_torch):
     path = tmp_path / "oob.pth"
     _write_legacy(path, state, [("s", data)], fake_torch.persistent_id)
     with pytest.raises(ValueError, match="past the end"):
-        effl.read_legacy_torch_state_dict(path)
+        weights.read_legacy_torch_state_dict(path)
 
 
 def test_reader_rejects_truncated_storage(tmp_path, fake_torch):
@@ -136,7 +136,7 @@ def test_reader_rejects_truncated_storage(tmp_path, fake_torch):
     raw = path.read_bytes()
     path.write_bytes(raw[:-4])
     with pytest.raises(ValueError, match="truncated"):
-        effl.read_legacy_torch_state_dict(path)
+        weights.read_legacy_torch_state_dict(path)
 
 
 class _Evil:
@@ -160,7 +160,7 @@ def test_unpickler_refuses_arbitrary_globals(tmp_path, kind):
     path = tmp_path / "malicious.pth"
     _write_legacy(path, state)
     with pytest.raises(pickle.UnpicklingError, match="refusing to load global"):
-        effl.read_legacy_torch_state_dict(path)
+        weights.read_legacy_torch_state_dict(path)
     assert not marker.exists()
 
 
@@ -170,7 +170,7 @@ def test_unpickler_refuses_globals_in_header(tmp_path):
     with open(path, "wb") as f:
         pickle.dump(_Evil(marker), f, protocol=2)
     with pytest.raises(pickle.UnpicklingError, match="posix.system|nt.system|os.system"):
-        effl.read_legacy_torch_state_dict(path)
+        weights.read_legacy_torch_state_dict(path)
     assert not marker.exists()
 
 
@@ -179,7 +179,7 @@ def test_reader_rejects_non_torch_file(tmp_path):
     with open(path, "wb") as f:
         pickle.dump({"a": 1}, f, protocol=2)
     with pytest.raises(ValueError, match="magic"):
-        effl.read_legacy_torch_state_dict(path)
+        weights.read_legacy_torch_state_dict(path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -189,7 +189,7 @@ def test_reader_rejects_non_torch_file(tmp_path):
 
 def test_import_does_not_import_tensorflow_or_torch():
     code = (
-        "import sys, imacs_widget.engine.embedding.efficientnet_lite0 as m;"
+        "import sys, imacs_widget.models.lite0.weights as m;"
         "bad = [k for k in ('tensorflow', 'keras', 'torch') if k in sys.modules];"
         "assert not bad, bad"
     )
@@ -200,11 +200,11 @@ def test_import_does_not_import_tensorflow_or_torch():
 
 @pytest.fixture(scope="module")
 def state_dict():
-    return effl.read_legacy_torch_state_dict(effl.weights_path())
+    return weights.read_legacy_torch_state_dict(weights.weights_path())
 
 
 def test_real_state_dict_keys_and_shapes(state_dict):
-    assert effl.weights_path().endswith("efficientnet-lite0-57934424.pth")
+    assert weights.weights_path().endswith("efficientnet-lite0-57934424.pth")
     n_params = sum(v.size for k, v in state_dict.items() if not k.endswith("num_batches_tracked"))
     assert 4.6e6 < n_params < 4.75e6
     assert n_params == 4_694_024
@@ -234,7 +234,7 @@ def test_real_state_dict_keys_and_shapes(state_dict):
 
 def test_preprocess():
     x = np.array([[0, 127, 255]], dtype=np.uint8)
-    y = effl.preprocess(x)
+    y = weights.preprocess(x)
     assert y.dtype == np.float32 and y.shape == x.shape
     np.testing.assert_allclose(y, [[-127 / 128, 0.0, 1.0]])
 
@@ -259,12 +259,12 @@ def images():
 
 @pytest.fixture(scope="module")
 def classifier():
-    return effl.load_efficientnet_lite0(include_top=True)
+    return keras_rebuild.load_efficientnet_lite0(include_top=True)
 
 
 @pytest.fixture(scope="module")
 def embedder():
-    return effl.load_efficientnet_lite0(include_top=False)
+    return keras_rebuild.load_efficientnet_lite0(include_top=False)
 
 
 def _softmax(logits):
@@ -276,22 +276,22 @@ def test_classifies_chelsea_and_coffee(classifier, images):
     assert classifier.input_shape == (None, 224, 224, 3)
     assert classifier.output_shape == (None, 1000)
     assert classifier.count_params() == 4_694_024
-    logits = np.asarray(classifier(effl.preprocess(images), training=False))
+    logits = np.asarray(classifier(weights.preprocess(images), training=False))
     probs = _softmax(logits.astype(np.float64))
     top = probs.argmax(axis=1)
     assert 281 <= top[0] <= 285, (top[0], probs[0, top[0]])  # a cat (Egyptian cat, 285)
     assert top[0] == 285
     assert top[1] == 967  # espresso
-    assert effl.IMAGENET_CLASS_HINTS[int(top[0])] == "Egyptian cat"
-    assert effl.IMAGENET_CLASS_HINTS[int(top[1])] == "espresso"
+    assert weights.IMAGENET_CLASS_HINTS[int(top[0])] == "Egyptian cat"
+    assert weights.IMAGENET_CLASS_HINTS[int(top[1])] == "espresso"
     assert probs[0, 281:286].sum() > 0.8  # mass on the cat classes
     assert probs[0, 285] > 0.5
     assert probs[1, 967] > 0.6
 
 
 def test_embedding_shape_determinism_and_consistency(embedder, classifier, images):
-    x = effl.preprocess(images)
-    assert embedder.output_shape == (None, effl.EMBEDDING_DIM)
+    x = weights.preprocess(images)
+    assert embedder.output_shape == (None, weights.EMBEDDING_DIM)
     e1 = np.asarray(embedder(x, training=False))
     e2 = np.asarray(embedder(x, training=False))
     assert e1.shape == (2, 1280) and e1.dtype == np.float32
@@ -307,14 +307,14 @@ def test_embedding_shape_determinism_and_consistency(embedder, classifier, image
 
 
 def test_state_dict_is_cached(embedder):
-    before = effl._cached_state_dict.cache_info()
-    effl._cached_state_dict(effl.weights_path())
-    after = effl._cached_state_dict.cache_info()
+    before = weights._cached_state_dict.cache_info()
+    weights._cached_state_dict(weights.weights_path())
+    after = weights._cached_state_dict.cache_info()
     assert after.hits == before.hits + 1 and after.misses == before.misses
 
 
 def test_build_without_weights_has_same_structure():
-    model = effl.build_efficientnet_lite0(include_top=False)
+    model = keras_rebuild.build_efficientnet_lite0(include_top=False)
     assert model.output_shape == (None, 1280)
     names = {layer.name for layer in model.layers}
     assert "fc" not in names and "blocks_15_project_conv" in names
@@ -329,12 +329,12 @@ def test_pytorch_rebuild_matches_keras_within_1e4():
     from PIL import Image
     from skimage import data
 
-    from imacs_widget.engine.embedding.efficientnet_lite0_torch import load_efficientnet_lite0_torch
+    from imacs_widget.models.lite0.torch_rebuild import load_efficientnet_lite0_torch
 
     imgs = np.stack([np.asarray(Image.fromarray(getattr(data, n)()[..., :3]).resize((224, 224)))
                      for n in ("chelsea", "coffee", "astronaut")]).astype(np.float32)
-    x = effl.preprocess(imgs)
-    keras_logits = np.asarray(effl.load_efficientnet_lite0()(x, training=False))
+    x = weights.preprocess(imgs)
+    keras_logits = np.asarray(keras_rebuild.load_efficientnet_lite0()(x, training=False))
     with torch.no_grad():
         torch_logits = load_efficientnet_lite0_torch()(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
     assert np.abs(keras_logits - torch_logits).max() < 1e-4

@@ -134,8 +134,16 @@ class Worker:
         if "embedder" not in self._built:
             from .embedding.embedders import get_embedder
 
-            self._built["embedder"] = get_embedder(self.embedder)
+            self._built["embedder"] = get_embedder(self.embedder, self.adapters.values())
         return self._built["embedder"]
+
+    @property
+    def embedder_name(self) -> str:
+        """The embedder that runs (``"efficientnet_lite0"`` resolved to its framework, see
+        :func:`~imacs_widget.engine.embedding.embedders.resolve_embedder`), without building it."""
+        from .embedding.embedders import embedder_name, resolve_embedder
+
+        return embedder_name(resolve_embedder(self.embedder, self.adapters.values())[0])
 
     def predict(self, images: np.ndarray) -> dict:
         """``{model: raw outputs [n, C]}`` of every model on ``images`` (an adapter that serves
@@ -236,7 +244,7 @@ class Worker:
                                batch_size=st.batch_size, seed=st.seed)
             known = known_coalitions(ranked, task.scores[m][todo],
                                      getattr(ranked, "masked_scores", None))
-            vals, games = segment_shapley(ad.scores, xt, lt, blurred, ranked, st.batch_size,
+            vals, games = segment_shapley(ad, xt, lt, blurred, ranked, st.batch_size,
                                           known=known, return_games=True)
             for j, r, v, g in zip(todo, ranked, vals, games, strict=True):
                 g = np.asarray(g[:, task.target], np.float32)  # the key holds the target

@@ -22,10 +22,18 @@ def embed_segments(images: np.ndarray, keys, label_maps: dict, pixel_range, embe
     """``float32 [n, D]`` embedding of each ``(image_index, segment_id)`` in ``keys``.
 
     Each distinct key is embedded once; rows follow ``keys``. ``label_maps`` maps an image
-    index to its label map; ``pixel_range`` is the images' ``(black, white)``.
+    index to its label map; ``pixel_range`` is the images' ``(black, white)``. An embedder with
+    an ``embed_regions`` method (the PyTorch EfficientNet-Lite0) cuts the crops itself, on its
+    device; otherwise crops are cut here (:func:`~imacs_widget.engine.crops.segment_crop`).
     """
     keys = [(int(i), int(s)) for i, s in keys]
     uniq = list(dict.fromkeys(keys))
+    if hasattr(embedder, "embed_regions"):  # crops cut where the embedder runs (its device)
+        boxes = {i: segment_bboxes(label_maps[i]) for i in dict.fromkeys(i for i, _ in uniq)}
+        with stage("embed segments", len(uniq), progress, unit="seg") as tick:
+            e = embedder.embed_regions(images, uniq, label_maps, boxes, pixel_range, tick)
+        pos = {key: j for j, key in enumerate(uniq)}
+        return np.asarray(e, np.float32)[np.array([pos[key] for key in keys], dtype=np.int64)]
     size = int(embedder.input_size)
     bs = int(getattr(embedder, "batch_size", 1) or 1)
     step = bs * max(1, EMBED_CHUNK // bs)
