@@ -277,9 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="watermark: generated shapes, two small CNNs (default, ~1 min); photos: "
                    "two pretrained EfficientNet-Lite0 at 224 px on real photos, one with a "
                    "planted shortcut (~5 min on 2 CPU cores)")
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--n-per-model", type=int, default=100, help="images sampled per model")
-    d.add_argument("--n-clusters", type=int, default=8)
+    for name in ("seed", "n_per_model", "n_clusters"):  # the Settings' defaults
+        _add_setting(d, name, default=None)
     d.add_argument("--untrained", action="store_true",
                    help="replace model B by an untrained model (paper §6.1 sanity check)")
     d.add_argument("--datasets", action="store_true",
@@ -362,7 +361,7 @@ def _shared_inputs(io) -> None:
     io.add_argument("--unsafe", action="store_true",
                     help="load model files with Keras safe_mode=False, and pickled PyTorch "
                     "modules. This RUNS PYTHON CODE STORED IN THE FILES; only for files you trust")
-    io.add_argument("--segment-map", choices=("auto", "umap", "tsne", "pca"), default=None,
+    io.add_argument("--segment-map", choices=_map_methods(), default=None,
                     help="also compute the segment map (a 2-D projection of every segment's "
                     "embedding; auto: UMAP with umap-learn, else t-SNE) into the result")
     io.add_argument("--report", metavar="report.html", default=None,
@@ -375,28 +374,46 @@ def _shared_inputs(io) -> None:
                     "(result.class_pictures(); needs gradients: Keras or PyTorch models)")
 
 
+def _map_methods() -> tuple[str, ...]:
+    """The segment map's projection methods (``imacs_widget.engine.projection.METHODS``)."""
+    from .engine.projection import METHODS
+
+    return METHODS
+
+
 def _engine_group(parser):
     """The engine options of both compare commands: one per field of
     :class:`~imacs_widget.Settings` (its default, choices and meaning), then the run's own."""
-    from .engine.settings import choices, setting_fields
+    from .engine.settings import SETTING_NAMES
 
     e = parser.add_argument_group("engine (the fields of imacs_widget.Settings)")
-    for f in setting_fields():
-        meta, names = f.metadata, choices(f.name)
-        parse = meta["parse"] or type(f.default)
-        kw = {"dest": f.name, "default": argparse.SUPPRESS, "type": _typed(parse)}
-        if names and meta["parse"] is None:  # a name (of a registry): one of its names
-            kw["choices"] = names
-        elif meta["metavar"]:
-            kw["metavar"] = meta["metavar"]
-        text = meta["doc"].split(". ")[0].rstrip(".")
-        if f.default is not None:
-            text += f" (default: {_default_text(f.default)})"
-        e.add_argument(_flag(f.name), help=text.replace("%", "%%"), **kw)
+    for name in SETTING_NAMES:
+        _add_setting(e, name)
     e.add_argument("--cache-dir", default=None, metavar="DIR",
                    help="per-image attribution cache; re-running after an interruption resumes")
     e.add_argument("--quiet", action="store_true", help="no progress bars")
     return e
+
+
+def _add_setting(group, name: str, default=argparse.SUPPRESS) -> None:
+    """The option of :class:`~imacs_widget.Settings` field ``name``: its type, choices (a
+    registry's current names) and help from the field. Not given, it is absent from the parsed
+    options (``default``), so the field's own default applies."""
+    from .engine.settings import Settings, choices
+
+    f = Settings.__dataclass_fields__[name]
+    meta, names = f.metadata, choices(name)
+    parse = meta["parse"] or type(f.default)
+    kw = {"dest": name, "type": _typed(parse)}
+    if names and meta["parse"] is None:  # a name (of a registry): one of its names
+        kw["choices"] = names
+    elif meta["metavar"]:
+        kw["metavar"] = meta["metavar"]
+    text = meta["doc"].split(". ")[0].rstrip(".")
+    if f.default is not None:
+        text += f" (default: {_default_text(f.default)})"
+    group.add_argument(_flag(name), default=f.default if default is None else default,
+                       help=text.replace("%", "%%"), **kw)
 
 
 def _default_text(value) -> str:

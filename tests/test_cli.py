@@ -127,7 +127,9 @@ def test_help_does_not_import_tensorflow(argv):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "HEAVY []" in r.stdout
-    assert "--model-a" in r.stdout or "compare" in r.stdout
+    wanted = ("--model-a", "--ranking", "--n-clusters") if argv[0] == "compare" else (
+        "{demo,compare,compare-datasets}",)
+    assert all(w in r.stdout for w in wanted), r.stdout
 
 
 @pytest.mark.slow

@@ -72,11 +72,31 @@ def test_each_side_samples_its_own_dataset(result, model, two_sets):
     assert sum(v["taken"] for v in counts["B"].values()) == b["image_index"].nunique()
 
 
+def test_settings_object_equals_keywords(result, model, two_sets):
+    """compare_datasets(..., settings=Settings(...)) is the keyword call; the result keeps them."""
+    xa, ya, xb, yb = two_sets
+    emb = tiny_embedder()
+    settings = imacs.Settings(n_clusters=3, k=3, n_per_model=12, seed=0, embedder=emb)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", imacs.ImacsWarning)
+        r = imacs.compare_datasets(model, xa, xb, ya, yb, target_class="a", class_names=NAMES,
+                                   settings=settings.replace(k=4), k=3, name_a="day",
+                                   name_b="night", progress=False)
+    pd.testing.assert_frame_equal(r.segments, result.segments)
+    assert imacs.Settings.from_params(r.params, embedder=emb) == settings
+    with pytest.raises(ImacsInputError, match="^n_cluster: .*did you mean 'n_clusters'"):
+        run(model, xa, xb, ya, yb, n_cluster=3)
+
+
 def test_saved_and_loaded(result, tmp_path):
     back = imacs.load(result.save(tmp_path / "ds.imacs"))
     pd.testing.assert_frame_equal(back.segments, result.segments)
     assert back.params["datasets"] == {"A": 40, "B": 30}
     assert back.clusters == result.clusters
+    emb = tiny_embedder()
+    assert back.params["settings"] == result.params["settings"]
+    assert imacs.Settings.from_params(back.params, embedder=emb) == imacs.Settings(
+        n_clusters=3, k=3, n_per_model=12, seed=0, embedder=emb)
 
 
 def test_image_folders(model, tmp_path):

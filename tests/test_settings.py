@@ -105,6 +105,13 @@ def test_json_round_trip(kw):
     assert Settings.from_params(s.params(blur_sigma=4.0, pixel_range=[0.0, 255.0])) == s
 
 
+def test_pickles_for_ray_workers():
+    import pickle
+
+    s = Settings(**NON_DEFAULT)
+    assert pickle.loads(pickle.dumps(s)) == s and pickle.loads(pickle.dumps(s)).ranker is s.ranker
+
+
 def test_colours_are_normalised():
     s = Settings(baseline=np.array([128, 128, 128]))
     assert s.baseline == (128.0, 128.0, 128.0) and s == Settings(baseline=(128, 128, 128))

@@ -406,7 +406,9 @@ class Settings:
     def from_params(cls, params: Mapping, **overrides) -> Settings:
         """The settings a result was computed with, from its ``params``.
 
-        Results computed with this version keep the exact record (``params["settings"]``);
+        These are the settings the comparison ran with (a later ``result.recluster(n)``
+        changes ``params["n_clusters"]``, not them). Results computed with this version keep the
+        exact record (``params["settings"]``);
         for older ones the settings are rebuilt from the flat entries they stored (the blur
         sigma then is the one the run used; a custom ranker or callable baseline must be given
         in ``overrides``).
