@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README): make sure the test tooling is there, then lint, front-end
-# unit tests, and every Python test, browser tests included. Extra arguments go to pytest.
+# unit tests, front-end lint and type check, and every Python test, browser tests included.
+# Extra arguments go to pytest.
 #
 #   bash scripts/test.sh                                  # everything (what CI runs)
 #   bash scripts/test.sh -m "not browser and not slow"   # quick loop
@@ -34,7 +35,7 @@ if [ "${IMACS_SKIP_INSTALL:-0}" != "1" ]; then
     echo "== pip install -e .[test]"
     "$PY" -m pip install -q -e ".[test]" || failed+=("pip install")
   fi
-  if [ ! -d js/node_modules ]; then
+  if [ ! -d js/node_modules ] || [ ! -x js/node_modules/.bin/eslint ] || [ ! -x js/node_modules/.bin/tsc ]; then
     echo "== npm ci (js/)"
     (cd js && npm ci --no-audit --no-fund) || failed+=("npm ci")
   fi
@@ -43,10 +44,12 @@ fi
 echo "== ruff check ."
 "$PY" -m ruff check . || failed+=("ruff")
 
-echo "== front end: build + vitest (js/)"
+echo "== front end: build + vitest + eslint + tsc --checkJs (js/)"
 # Rebuild imacs_widget/static/ so the browser tests exercise the current js/src.
 (cd js && npm run build) || failed+=("npm run build")
 (cd js && npm test) || failed+=("vitest")
+(cd js && npm run lint) || failed+=("eslint")
+(cd js && npm run typecheck) || failed+=("tsc")
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "== FAILED before pytest: ${failed[*]}"

@@ -5,9 +5,11 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 
 /**
  * Create an HTML element.
- * @param {string} tag
- * @param {Object} [props]  class, text, title, attrs {name: value}, data {key: value}, style {}
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Object<string, any>} [props]  class, text, title, attrs {name: value}, data {key: value}, style {}
  * @param {Array<Node | string | null | undefined | false>} [children]
+ * @returns {HTMLElementTagNameMap[K]}
  */
 export function h(tag, props = {}, children = []) {
   const el = document.createElement(tag);

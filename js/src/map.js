@@ -8,7 +8,9 @@
 import { h } from "./dom.js";
 import { fmtSigned } from "./data.js";
 
-export const MAP_COLORS = /** @type {const} */ (["cluster", "model", "attribution"]);
+import { MAP_COLORS } from "./protocol.js";
+
+export { MAP_COLORS };
 const COLOR_TEXT = { cluster: "cluster", model: "model", attribution: "attribution" };
 // Paul Tol's muted palette (colour-blind safe), then repeated for more clusters
 const CLUSTER_PALETTE = ["#332288", "#88ccee", "#44aa99", "#117733", "#999933", "#ddcc77", "#cc6677", "#882255", "#aa4499", "#6699cc", "#aa7744", "#555555"];
@@ -199,7 +201,7 @@ export function mapView(ctx, opt) {
   const rgb = colours(ctx, opt.colorBy, css);
   const ms = draw(canvas, px, py, rgb, strong, hex(css("--imacs-bg"), [255, 255, 255]));
   const grid = gridIndex(px, py, base);
-  canvas.imacsMap = { px, py, drawMs: ms, strong: strong.size,
+  /** @type {HTMLCanvasElement & {imacsMap?: Object}} */ (canvas).imacsMap = { px, py, drawMs: ms, strong: strong.size,
     /** Client coordinates of point i (tests, benches). */
     point(i) { const r = canvas.getBoundingClientRect(); return { x: r.left + px[i], y: r.top + py[i] }; } };
 

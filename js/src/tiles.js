@@ -13,7 +13,8 @@ function toUrl(ref, buffers, mime) {
   if (!buf || typeof URL === "undefined" || typeof URL.createObjectURL !== "function") return null;
   const bytes = buf instanceof ArrayBuffer || ArrayBuffer.isView(buf) ? buf : null;
   if (!bytes) return null;
-  return URL.createObjectURL(new Blob([bytes], { type: mime }));
+  // the host's buffers are ArrayBuffers or views on one (a message's bytes; never shared memory)
+  return URL.createObjectURL(new Blob([/** @type {BlobPart} */ (bytes)], { type: mime }));
 }
 
 export class PictureStore {

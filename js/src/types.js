@@ -1,8 +1,9 @@
 // JSDoc mirror of the payload built by imacs_widget/widget/payload.py (version 4) and of the
 // commands handled by imacs_widget/widget/widget.py. Keep both sides in step; bump
-// PAYLOAD_VERSION on any incompatible change.
+// payload_version in imacs_widget/widget/protocol.json (the one source of the constants both
+// sides share, js/src/protocol.js) on any incompatible change.
 
-export const PAYLOAD_VERSION = 4;
+export { PAYLOAD_VERSION } from "./protocol.js";
 
 /**
  * @typedef {"A" | "B" | "C" | "D" | "E" | "F" | "G" | "H"} ModelKey   two to eight models
@@ -67,7 +68,7 @@ export const PAYLOAD_VERSION = 4;
 
 /**
  * @typedef {Object} Payload
- * @property {4} version
+ * @property {number} version     protocol.json payload_version
  * @property {string[]} class_names
  * @property {string} target_class
  * @property {string[]} classes                 classes of interest the result holds
@@ -87,9 +88,32 @@ export const PAYLOAD_VERSION = 4;
  * @property {number} static_buffers  buffers re-clustering leaves as they are (the `_images` trait)
  * @property {PayloadSegments} segments
  * @property {PayloadImages} images
+ * @property {Object<string, Faith | null>} faithfulness    per model key (null: not computed)
+ * @property {Object<string, Sanity | null>} sanity         per model key (null: sanity_check() not run)
+ * @property {Object<string, Picture | null>} class_pictures  per model key (null: not computed)
  * @property {Atlas} thumbs     the first screen's thumbnails (live widget) or a bounded set
  *                              (static report); the rest come with "_tiles"
  * @property {Atlas} sources    source previews (none in a live widget's payload)
+ */
+
+/**
+ * A model's faithfulness (result.faithfulness).
+ * @typedef {{deletion_auc: number | null, insertion_auc: number | null, random_auc: number | null,
+ *   faithfulness: number | null, n_images: number}} Faith
+ */
+
+/**
+ * A model's sanity check (result.sanity_check()).
+ * @typedef {{spearman: number | null, layers: number, passed: boolean}} Sanity
+ *   spearman: rank correlation with every layer randomised; passed false: the attributions
+ *   survive randomisation
+ */
+
+/**
+ * A model's picture of the class (result.class_pictures()).
+ * @typedef {{png: string, tile: number, best_log_odds: number, mean_log_odds: number,
+ *   blank_log_odds: number}} Picture   png: base64 PNG; the log-odds of the class: best tile on
+ *   blank inputs, mean over the tiles, blank inputs alone
  */
 
 /**
@@ -105,6 +129,8 @@ export const PAYLOAD_VERSION = 4;
  * @property {number | null} attribution
  * @property {number} byAttribution  position in Python's within-cluster order by attribution
  * @property {number} byCentroid     position in Python's within-cluster order by centroid distance
+ * @property {number | null | undefined} removal  score drop when its cluster is blurred in its
+ *   image (null: not finite; undefined: the result has no faithfulness)
  * @property {[number, number, number, number]} box   x0, y0, x1, y1 in 0..1
  */
 

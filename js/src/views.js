@@ -43,7 +43,8 @@ function leftOut(n) {
 export function virtualRow(segs, ctx) {
   const win = h("div", { class: "imacs-tiles imacs-vrow-window" });
   const inner = h("div", { class: "imacs-vrow-inner" }, [win]);
-  const el = h("div", { class: "imacs-vrow", data: { imacsVrow: segs.length }, style: { "max-height": `${VLINES * PITCH}px` } }, [inner]);
+  /** @type {HTMLDivElement & {imacsRefresh: () => void}} */
+  const el = Object.assign(h("div", { class: "imacs-vrow", data: { imacsVrow: segs.length }, style: { "max-height": `${VLINES * PITCH}px` } }, [inner]), { imacsRefresh: () => {} });
   let last = "";
   el.imacsRefresh = () => {
     const w = visibleWindow({

@@ -1,6 +1,8 @@
 // Virtualised rows: which tiles of a long (expanded) row are in the DOM. Pure, no DOM here
 // (views.js builds the row, app.js re-renders its window on scroll).
 
+import { PAGE_SIZE } from "./protocol.js";
+
 /**
  * The window of a wrapped row of `count` equal tiles (`pitch` px wide, `lineHeight` px tall
  * per line) in a viewport `width` wide and `height` tall scrolled to `scrollTop`, with
@@ -23,12 +25,12 @@ export function visibleWindow({ count, width, pitch, lineHeight, scrollTop = 0, 
 
 /**
  * Split the wanted picture ids that are neither held nor already asked for into pages of at
- * most `pageSize` (first come, first asked; duplicates dropped).
+ * most `pageSize` (first come, first asked; duplicates dropped; default: the "_tiles" page size).
  * @param {Iterable<number>} wanted
  * @param {(id: number) => boolean} held
  * @param {Set<number>} asked
  */
-export function pagesToFetch(wanted, held, asked, pageSize = 256) {
+export function pagesToFetch(wanted, held, asked, pageSize = PAGE_SIZE) {
   const out = [];
   let page = [];
   const seen = new Set();

@@ -3,7 +3,7 @@ import "./widget.css";
 import { createApp } from "./app.js";
 
 /**
- * @param {{ model: any, el: HTMLElement, experimental?: { invoke?: Function } }} args
+ * @param {{ model: any, el: HTMLElement, experimental?: { invoke?: import("./kernel.js").Invoke } }} args
  *   `experimental.invoke(name, msg, {signal})` sends a command to the kernel (anywidget >= 0.9;
  *   the static report's host rejects it: there is no kernel)
  */
