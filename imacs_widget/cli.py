@@ -399,10 +399,10 @@ def _add_setting(group, name: str, default=argparse.SUPPRESS) -> None:
     """The option of :class:`~imacs_widget.Settings` field ``name``: its type, choices (a
     registry's current names) and help from the field. Not given, it is absent from the parsed
     options (``default``), so the field's own default applies."""
-    from .engine.settings import Settings, choices
+    from .engine.settings import Settings
 
     f = Settings.__dataclass_fields__[name]
-    meta, names = f.metadata, choices(name)
+    meta, names = f.metadata, Settings.choices(name)
     parse = meta["parse"] or type(f.default)
     kw = {"dest": name, "type": _typed(parse)}
     if names and meta["parse"] is None:  # a name (of a registry): one of its names

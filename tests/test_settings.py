@@ -13,7 +13,6 @@ from imacs_widget.engine.settings import (
     RunSettings,
     Settings,
     check_int,
-    choices,
     settings_from,
 )
 from imacs_widget.errors import ImacsInputError
@@ -176,4 +175,4 @@ def test_docstring_documents_every_field():
             assert f"\n    {f.name} : " in doc and f"default {f.default!r}" in doc, f.name
     assert "{'balanced', 'all', 'disagreements', 'outcome'}" in doc
     assert "imacs_widget.engine.ranking.RANKERS" in doc
-    assert set(choices("ranking")) >= {"loo", "xrai", "ig", "gradcam"}
+    assert set(Settings.choices("ranking")) >= {"loo", "xrai", "ig", "gradcam"}

@@ -3,7 +3,7 @@
 :class:`Settings` holds every option that shapes what a comparison computes from the models and
 the images (sampling, segmentation, ranking, exclusion baseline, embedder, score, clustering,
 seed, batching). Each option is one dataclass field whose default, meaning and choices are
-written once, here (:func:`option`); from them come
+written once, here (:func:`~imacs_widget.engine.options.option`); from them come
 
 * the validation (each error names the field),
 * :func:`~imacs_widget.compare`'s and :func:`~imacs_widget.compare_datasets`' keyword overrides
@@ -20,19 +20,20 @@ by ``repr`` (which holds a memory address): see :func:`callable_fingerprint`.
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-import functools
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..errors import ImacsInputError
 from ..models.adapter import SCORES, qualified_name
+from .options import Options, document, option
+from .values import callable_fingerprint, check_int, parse_grid
+
+__all__ = ["Settings", "RunSettings", "settings_from", "check_int", "callable_fingerprint",
+           "parse_grid", "parse_baseline", "SETTING_NAMES"]
 
 SAMPLING = ("balanced", "all", "disagreements", "outcome")
 SEGMENTATIONS = ("grid", "slic")
@@ -41,86 +42,22 @@ MAX_K = 16
 """Exact Shapley over ``k`` players costs ``2**k`` masked images per image."""
 
 
-def check_int(value, name: str, low: int | None = None, high: int | None = None) -> int:
-    """``value`` as an ``int`` in ``low..high`` (inclusive), else an error naming ``name``.
-
-    Parameters
-    ----------
-    value : int
-        The value to check (``bool`` and non-integral numbers are refused).
-    name : str
-        The argument named in the error.
-    low, high : int, optional
-        Inclusive bounds.
-
-    Returns
-    -------
-    int
-    """
-    ok = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-    if not ok or (low is not None and value < low) or (high is not None and value > high):
-        if low is not None and high is not None:
-            want = f"an integer in {low}..{high}"
-        elif low == 1:
-            want = "a positive integer"
-        elif low is not None:
-            want = f"an integer >= {low}"
-        else:
-            want = "an integer"
-        raise ImacsInputError(name, f"must be {want}, got {value!r}")
-    return int(value)
-
-
-def callable_fingerprint(fn: Callable) -> str:
-    """A stable identity of a callable: what it is, not where it lives in memory.
-
-    A ``fingerprint`` string attribute wins. Otherwise: the qualified name, the function's
-    bytecode, constants and defaults (so editing the function changes the key), and for a
-    :func:`functools.partial` its bound arguments.
-
-    Parameters
-    ----------
-    fn : callable
-
-    Returns
-    -------
-    str
-        16 hex digits (or the callable's own ``fingerprint``).
-    """
-    fp = getattr(fn, "fingerprint", None)
-    if isinstance(fp, str):
-        return fp
-    h = hashlib.sha256(qualified_name(fn).encode())
-    if isinstance(fn, functools.partial):
-        h.update(callable_fingerprint(fn.func).encode())
-        h.update(repr(fn.args).encode())
-        h.update(repr(sorted(fn.keywords.items())).encode())
-        return h.hexdigest()[:16]
-    target = fn if hasattr(fn, "__code__") else type(fn).__call__
-    code = getattr(target, "__code__", None)
-    if code is not None:
-        h.update(code.co_code)
-        h.update(repr(code.co_consts).encode())
-        h.update(repr(getattr(target, "__defaults__", None)).encode())
-        h.update(repr(getattr(target, "__kwdefaults__", None)).encode())
-    return h.hexdigest()[:16]
-
-
-# -- parsing option text (the CLI) -----------------------------------------------------------------
-
-def parse_grid(text: str) -> tuple[int, int]:
-    """``"4x4"`` / ``"4×3"`` / ``"4"`` as ``(rows, cols)`` (a ``ValueError`` otherwise)."""
-    t = str(text).lower().replace("×", "x")
-    parts = t.split("x") if "x" in t else [t, t]
-    try:
-        rows, cols = (int(v) for v in parts)
-    except ValueError:
-        raise ValueError(f"expected RxC or N, got {text!r}") from None
-    return rows, cols
-
-
 def parse_baseline(text: str):
-    """``blur`` / ``mean`` (or another named baseline), one number, or ``R,G,B``."""
+    """``--baseline`` text: a named baseline (``blur``, ``mean``), one number, or ``R,G,B``.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    str, float or (float, float, float)
+
+    Raises
+    ------
+    ValueError
+        When ``text`` is none of these.
+    """
     from .masking import BASELINES
 
     if text in BASELINES:
@@ -154,40 +91,13 @@ def _baselines() -> tuple[str, ...]:
     return tuple(BASELINES)
 
 
-def option(default, doc: str, *, kind: str, choices=None, low: int | None = None,
-           high: int | None = None, parse: Callable[[str], Any] | None = None,
-           metavar: str | None = None, registry: str | None = None, also: str | None = None):
-    """A :class:`Settings` field: its default, meaning and choices, written once.
-
-    Parameters
-    ----------
-    default
-        The default value.
-    doc : str
-        What the option means (the first sentence is the CLI help).
-    kind : str
-        The type as the docstring writes it (``"int"``, ``"str or callable"``, ...).
-    choices : tuple or callable, optional
-        The names the option takes, or a function returning them (a registry, read when asked).
-    low, high : int, optional
-        The bounds of an integer option.
-    parse : callable, optional
-        ``text -> value`` for the command line (default: the default's type).
-    metavar : str, optional
-        The CLI placeholder of the value.
-    registry : str, optional
-        Where the choices are registered (named in the docstring).
-    also : str, optional
-        What else the option accepts besides ``choices`` (named in the docstring).
-    """
-    return field(default=default, metadata={
-        "doc": doc, "kind": kind, "choices": choices, "low": low, "high": high, "parse": parse,
-        "metavar": metavar, "registry": registry, "also": also})
-
-
 @dataclass(frozen=True, kw_only=True)
-class Settings:
-    """The settings of one comparison: frozen, validated, JSON round trip.
+class Settings(Options):
+    """The settings of one comparison: frozen, validated, with a JSON round trip.
+
+    Build it with keyword arguments (each field below); ``replace(**changes)`` gives a changed
+    copy, validated again; ``to_dict`` / ``from_dict`` and ``to_json`` / ``from_json`` (a
+    callable is recorded by name and fingerprint, and must be passed again to restore it).
 
     Pass it as ``compare(..., settings=s)`` (or ``compare_datasets``); keyword overrides change
     single fields (``compare(..., settings=s, k=3)``). An invalid value raises
@@ -263,13 +173,13 @@ class Settings:
         def put(name, value):
             object.__setattr__(self, name, value)
 
-        for f in setting_fields():
+        for f in self.option_fields():
             meta = f.metadata
             value = getattr(self, f.name)
             if meta["kind"] == "int":
                 put(f.name, check_int(value, f.name, meta["low"], meta["high"]))
             elif meta["kind"] == "str" and not (value is None and f.default is None):
-                names = choices(f.name)
+                names = self.choices(f.name)
                 if value not in names:
                     raise ImacsInputError(f.name, f"must be one of {names}, got {value!r}")
         if self.sampling == "outcome" and self.outcome is None:
@@ -298,118 +208,15 @@ class Settings:
         put("baseline", _checked_baseline(self.baseline))
         _check_embedder(self.embedder)
 
-    # -- building ------------------------------------------------------------------------------
-    def replace(self, **changes) -> Settings:
-        """A copy with some fields changed, validated again.
-
-        Parameters
-        ----------
-        **changes
-            Field names and their new values.
-
-        Returns
-        -------
-        Settings
-
-        Raises
-        ------
-        ImacsInputError
-            Naming an unknown field (with the closest field name) or an invalid value.
-        """
-        check_names(changes, "Settings.replace()")
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        """The settings as a JSON-ready ``{field: value}`` record.
-
-        A grid or colour is a list; a callable (a custom ranker, baseline or embedder) is
-        recorded as ``{"callable": qualified name, "fingerprint": ...}`` (see
-        :func:`callable_fingerprint`), which :meth:`from_dict` cannot turn back into code: pass
-        the callable again there.
-
-        Returns
-        -------
-        dict
-        """
-        return {f.name: _record(getattr(self, f.name)) for f in setting_fields()}
-
-    @classmethod
-    def from_dict(cls, record: Mapping, **overrides) -> Settings:
-        """Settings from a :meth:`to_dict` record (fields it lacks take their defaults).
-
-        Parameters
-        ----------
-        record : mapping
-            ``{field: value}``, e.g. ``json.load``-ed or ``result.params["settings"]``.
-        **overrides
-            Fields to set instead of the record's, e.g. the callable a record only names.
-
-        Returns
-        -------
-        Settings
-
-        Raises
-        ------
-        ImacsInputError
-            Naming an unknown field, an invalid value, or a callable the record only describes
-            and ``overrides`` does not give.
-        """
-        if not isinstance(record, Mapping):
-            raise ImacsInputError("record", f"must be a mapping of settings fields, got "
-                                  f"{type(record).__name__}")
-        values = {**record, **overrides}
-        check_names(values, "Settings.from_dict()")
-        for name, v in values.items():
-            if isinstance(v, Mapping) and "callable" in v:
-                raise ImacsInputError(name, f"was the callable {v['callable']!r} (fingerprint "
-                                      f"{v.get('fingerprint')}), which a settings record cannot "
-                                      f"restore; pass it again: Settings.from_dict(record, "
-                                      f"{name}=...)")
-        return cls(**values)
-
-    def to_json(self, **dumps_options) -> str:
-        """:meth:`to_dict` as JSON text.
-
-        Parameters
-        ----------
-        **dumps_options
-            Passed to :func:`json.dumps` (e.g. ``indent=2``).
-
-        Returns
-        -------
-        str
-        """
-        return json.dumps(self.to_dict(), **dumps_options)
-
-    @classmethod
-    def from_json(cls, text: str, **overrides) -> Settings:
-        """Settings from :meth:`to_json` text (see :meth:`from_dict`).
-
-        Parameters
-        ----------
-        text : str
-            JSON of a settings record.
-        **overrides
-            Fields to set instead of the record's.
-
-        Returns
-        -------
-        Settings
-        """
-        try:
-            record = json.loads(text)
-        except (TypeError, ValueError) as exc:
-            raise ImacsInputError("text", f"is not JSON ({exc})") from None
-        return cls.from_dict(record, **overrides)
-
+    # -- records -------------------------------------------------------------------------------
     @classmethod
     def from_params(cls, params: Mapping, **overrides) -> Settings:
         """The settings a result was computed with, from its ``params``.
 
         These are the settings the comparison ran with (a later ``result.recluster(n)``
-        changes ``params["n_clusters"]``, not them). Results computed with this version keep the
-        exact record (``params["settings"]``);
-        for older ones the settings are rebuilt from the flat entries they stored (the blur
+        changes ``params["n_clusters"]``, not them). Results computed with this version keep
+        the exact record (``params["settings"]``); for older ones the settings are rebuilt
+        from the flat entries they stored (the blur
         sigma then is the one the run used; a custom ranker or callable baseline must be given
         in ``overrides``).
 
@@ -427,11 +234,11 @@ class Settings:
         if "settings" in params:
             return cls.from_dict(params["settings"], **overrides)
         record = {}
-        for f in setting_fields():
+        for f in cls.option_fields():
             if f.name not in params:
                 continue
             v = params[f.name]
-            if f.name in ("ranking", "embedder") and v not in choices(f.name):
+            if f.name in ("ranking", "embedder") and v not in cls.choices(f.name):
                 v = {"callable": v}  # a custom ranker or embedder, stored by name
             elif f.name == "baseline" and isinstance(v, str) and ":" in v:
                 kind, _, rest = v.partition(":")
@@ -527,7 +334,7 @@ class Settings:
         """
         from .masking import baseline_name
 
-        d = {f.name: getattr(self, f.name) for f in setting_fields()}
+        d = {f.name: getattr(self, f.name) for f in self.option_fields()}
         d["grid"] = list(self.grid)
         d["ranking"] = self.ranking_name
         d["baseline"] = baseline_name(self.baseline)
@@ -542,56 +349,8 @@ RunSettings = Settings
 """The former name of :class:`Settings` (kept for existing imports)."""
 
 
-def setting_fields() -> tuple[dataclasses.Field, ...]:
-    """The fields of :class:`Settings` (in declaration order).
-
-    Returns
-    -------
-    tuple of dataclasses.Field
-    """
-    return tuple(f for f in fields(Settings) if f.init)
-
-
-SETTING_NAMES = tuple(f.name for f in fields(Settings) if f.init)
+SETTING_NAMES = Settings.names()
 """The names of :class:`Settings`' fields."""
-
-
-def choices(name: str) -> tuple | None:
-    """The names field ``name`` takes (a registry's current names), or ``None``.
-
-    Parameters
-    ----------
-    name : str
-        A field of :class:`Settings`.
-
-    Returns
-    -------
-    tuple of str or None
-    """
-    c = Settings.__dataclass_fields__[name].metadata["choices"]
-    return tuple(c()) if callable(c) else c
-
-
-def check_names(given: Iterable[str], where: str, known: Iterable[str] = ()) -> None:
-    """Raise an error naming the first of ``given`` that is not a settings field (nor in
-    ``known``), with the closest known name.
-
-    Parameters
-    ----------
-    given : iterable of str
-        The names to check.
-    where : str
-        The function they were given to (for the message).
-    known : iterable of str
-        Other names ``where`` takes (suggested too, e.g. ``compare``'s own keywords).
-    """
-    valid = SETTING_NAMES + tuple(known)
-    for name in given:
-        if name not in valid:
-            close = difflib.get_close_matches(str(name), valid, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise ImacsInputError(str(name), f"is not an option of {where}; {hint}the settings "
-                                  f"are {', '.join(SETTING_NAMES)} (see imacs_widget.Settings)")
 
 
 def settings_from(settings, overrides: Mapping, where: str = "compare()",
@@ -613,7 +372,7 @@ def settings_from(settings, overrides: Mapping, where: str = "compare()",
     -------
     Settings
     """
-    check_names(overrides, where, known)
+    Settings.check_names(overrides, where, known)
     if settings is None:
         return Settings(**overrides)
     if isinstance(settings, Mapping):
@@ -642,59 +401,13 @@ def _checked_baseline(baseline):
 def _check_embedder(embedder) -> None:
     """A registered name, an ``Embedder`` or a callable (built when the run starts)."""
     if isinstance(embedder, str):
-        names = choices("embedder")
+        names = Settings.choices("embedder")
         if embedder not in names:
             raise ImacsInputError("embedder", f"unknown embedder {embedder!r}; choose one of "
                                   f"{names} or pass a callable")
     elif not callable(embedder):
         raise ImacsInputError("embedder", f"expected a name or a callable, got "
                               f"{type(embedder).__name__}")
-
-
-def _record(value):
-    """A field's value as JSON: tuples as lists, callables described (not restorable)."""
-    if isinstance(value, tuple):
-        return list(value)
-    if callable(value):
-        fn = getattr(value, "fn", None)  # an Embedder: its function and crop size say what it is
-        if fn is not None and hasattr(value, "input_size"):
-            fp = hashlib.sha256(f"{callable_fingerprint(fn)}:{value.input_size}".encode())
-            return {"callable": str(getattr(value, "name", qualified_name(fn))),
-                    "fingerprint": fp.hexdigest()[:16]}
-        return {"callable": qualified_name(value), "fingerprint": callable_fingerprint(value)}
-    return value
-
-
-def _text(value) -> str:
-    """A default as the docs and the CLI write it."""
-    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value):
-        return f"{value[0]}x{value[1]}"
-    return repr(value)
-
-
-def _docstring() -> str:
-    """:class:`Settings`' docstring: its summary and one ``Parameters`` entry per field."""
-    lines = [Settings.__doc__.rstrip(), "", "    Parameters", "    ----------"]
-    for f in setting_fields():
-        meta = f.metadata
-        c = meta["choices"]
-        kind = meta["kind"]
-        if isinstance(c, tuple):
-            kind = "{" + ", ".join(repr(v) for v in c) + "}"
-        if f.default is None:
-            kind += " or None"
-        lines.append(f"    {f.name} : {kind}, default {f.default!r}")
-        text = meta["doc"]
-        if callable(c):
-            text += f" Choices: a name in ``{meta['registry']}``, or {meta['also']}."
-        words, line = text.split(), "       "
-        for w in words:
-            if len(line) + len(w) > 95:
-                lines.append(line)
-                line = "       "
-            line += " " + w
-        lines.append(line)
-    return "\n".join(lines) + _EXAMPLES
 
 
 _EXAMPLES = """
@@ -713,5 +426,4 @@ _EXAMPLES = """
     True
     """
 
-
-Settings.__doc__ = _docstring()
+Settings.__doc__ = document(Settings, _EXAMPLES)
