@@ -127,3 +127,19 @@ def test_torch_embedder_crops_on_device_agree_with_keras_on_pil_crops():
     np.testing.assert_array_equal(a[1], a[4])
     cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     assert cos.min() >= 0.995, cos
+
+
+def test_engine_imports_no_framework():
+    """Framework code lives in the backends (models/): no module of engine/ imports TensorFlow,
+    Keras, PyTorch or JAX, at the top or inside a function."""
+    import ast
+
+    bad = []
+    for path in sorted((ROOT / "imacs_widget" / "engine").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
+                     else [])
+            bad += [f"{path.name}: {n}" for n in names
+                    if n.split(".")[0] in ("tensorflow", "keras", "torch", "jax", "tf_keras")]
+    assert not bad, bad

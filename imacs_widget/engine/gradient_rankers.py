@@ -101,126 +101,33 @@ def _upsample(cam: np.ndarray, h: int, w: int) -> np.ndarray:
 def gradcam_function(adapter, example: np.ndarray, layer: str | None = None):
     """``fn(x, target) -> float [n, h', w']`` Grad-CAM maps (ReLU of the gradient-weighted sum
     of the feature map's channels) of the adapter's score for ``target``, with
-    ``fn.n_classes``; the adapter's resize and preprocessing are applied as for its scores."""
+    ``fn.n_classes``; the adapter's resize and preprocessing are applied as for its scores.
+    The framework code is the backend's (``backend.gradcam_function``: Keras and PyTorch)."""
     from ..models.adapter import ModelAdapter
+    from ..models.contract import NotDifferentiable
 
     if not isinstance(adapter, ModelAdapter):
         raise _no_gradcam(adapter, "it is not a ModelAdapter")
-    kind = adapter.kind
-    if kind == "keras":
-        return _keras_gradcam(adapter, example, layer)
-    if kind == "torch":
-        return _torch_gradcam(adapter, example, layer)
-    raise _no_gradcam(adapter, f"Grad-CAM needs a Keras or PyTorch module, got a {kind} model")
+    make = getattr(adapter.backend, "gradcam_function", None)
+    if make is None or adapter.kind not in ("keras", "torch"):
+        raise _no_gradcam(adapter, f"Grad-CAM needs a Keras or PyTorch module, got a "
+                          f"{adapter.kind} model")
+    try:
+        fn = make(adapter, example, layer)
+    except NotDifferentiable as exc:
+        raise _no_gradcam(adapter, str(exc)) from exc
+
+    def cams(x, target):
+        try:
+            return fn(x, target)
+        except NotDifferentiable as exc:
+            raise _no_gradcam(adapter, str(exc)) from exc
+
+    cams.n_classes = fn.n_classes
+    return cams
 
 
 def _no_gradcam(adapter, why: str) -> ImacsInputError:
     name = getattr(adapter, "name", type(adapter).__name__)
     return ImacsInputError("ranking", f"ranking='gradcam' can't run on model {name!r} ({why}); "
                            "use ranking='loo', which needs no gradients")
-
-
-def _keras_gradcam(adapter, example, layer):
-    import keras
-    import tensorflow as tf
-
-    model = adapter.backend.model
-    if layer is None:
-        conv = [lyr for lyr in model.layers if len(lyr.output.shape) == 4
-                and (lyr.output.shape[1] or 2) * (lyr.output.shape[2] or 2) > 1]
-        if not conv:
-            raise _no_gradcam(adapter, "it has no layer with a 4-D output")
-        chosen = conv[-1]
-    else:
-        try:
-            chosen = model.get_layer(layer)
-        except ValueError as exc:
-            raise ImacsInputError("layer", f"model {adapter.name!r} has no layer {layer!r}") from exc
-    if isinstance(model, keras.Sequential):  # run the layers in turn (a nested model is one)
-        upto = model.layers.index(chosen) + 1
-
-        def sub(x, training=False):
-            h = x
-            for lyr in model.layers[:upto]:
-                h = lyr(h, training=training)
-            feats = h
-            for lyr in model.layers[upto:]:
-                h = lyr(h, training=training)
-            return feats, h
-    else:
-        try:
-            sub = keras.Model(model.inputs, [chosen.output, model.outputs[0]])
-        except ValueError as exc:
-            raise ImacsInputError("layer", f"can't read the feature map of layer "
-                                  f"{chosen.name!r} of model {adapter.name!r} ({exc}); pass "
-                                  "layer= the name of a top-level layer") from exc
-    pre, size, score = adapter.tensor_preprocess(), adapter.input_size, adapter.score
-    returns = adapter.returns if adapter.returns != "auto" else (adapter.backend.output_hint() or "logits")
-
-    def fn(x, target):
-        x = tf.convert_to_tensor(np.asarray(x, np.float32))
-        if size is not None and tuple(x.shape[1:3]) != tuple(size):
-            x = tf.image.resize(x, size, method="bilinear")
-        with tf.GradientTape() as tape:
-            tape.watch(x)  # records the graph even when no weight is trainable
-            feats, out = sub(pre(x), training=False)
-            tape.watch(feats)
-            if score == "probability" and returns != "probabilities":
-                out = tf.nn.softmax(out, axis=-1)
-            elif score == "logit" and returns == "probabilities":
-                out = tf.math.log(tf.maximum(out, 1e-12))
-            obj = tf.reduce_sum(out[:, int(target)])
-        g = tape.gradient(obj, feats)
-        weights = tf.reduce_mean(g, axis=(1, 2), keepdims=True)
-        cam = tf.nn.relu(tf.reduce_sum(weights * feats, axis=-1))
-        adapter.n_evals += int(x.shape[0])
-        return cam.numpy().astype(np.float64)
-
-    fn.n_classes = int(model.outputs[0].shape[-1])
-    return fn
-
-
-def _torch_gradcam(adapter, example, layer):
-    import torch
-
-    module = adapter.backend.model
-    mods = dict(module.named_modules())
-    if layer is not None and layer not in mods:
-        raise ImacsInputError("layer", f"model {adapter.name!r} has no sub-module {layer!r}")
-    feats = {}
-
-    def hook(name):
-        def save(_m, _inp, out):
-            if torch.is_tensor(out) and out.dim() == 4 and out.shape[2] * out.shape[3] > 1:
-                feats.pop(name, None)
-                feats[name] = out  # insertion order = order of the forward
-        return save
-
-    scores = adapter.backend.score_tensor_function(adapter)
-    device = adapter.backend.device
-
-    def run(x, target):
-        feats.clear()
-        names = [layer] if layer is not None else [n for n in mods if n]
-        handles = [mods[n].register_forward_hook(hook(n)) for n in names]
-        try:
-            with torch.enable_grad():
-                xt = torch.tensor(np.asarray(x, np.float32), device=device,
-                                  requires_grad=True)  # a graph even with frozen weights
-                out = scores(xt)
-                if not feats:
-                    raise _no_gradcam(adapter, "no sub-module has a 4-D output")
-                f = feats[next(reversed(feats))]  # the last 4-D feature map of the forward
-                g, = torch.autograd.grad(out[:, int(target)].sum(), f)
-        finally:
-            for hd in handles:
-                hd.remove()
-        weights = g.mean(dim=(2, 3), keepdim=True)
-        cam = torch.relu((weights * f).sum(dim=1))
-        adapter.n_evals += len(x)
-        return cam.detach().cpu().double().numpy()
-
-    with torch.no_grad():
-        run.n_classes = int(scores(torch.tensor(np.asarray(example, np.float32)[:1],
-                                                device=device)).shape[1])
-    return run

@@ -59,20 +59,11 @@ class _Actor:
 
 
 def _limit_threads(n: int) -> None:
-    """Keep TensorFlow / PyTorch to the actor's share of the node's cores."""
-    try:
-        import tensorflow as tf
+    """Keep the actor's frameworks to its share of the node's cores (see
+    :func:`~imacs_widget.models.backends.limit_threads`)."""
+    from ..models.backends import limit_threads
 
-        tf.config.threading.set_intra_op_parallelism_threads(n)
-        tf.config.threading.set_inter_op_parallelism_threads(max(1, n))
-    except Exception:  # noqa: BLE001 - no TensorFlow, or its runtime already started
-        pass
-    try:
-        import torch
-
-        torch.set_num_threads(n)
-    except Exception:  # noqa: BLE001
-        pass
+    limit_threads(n)
 
 
 class RayExecutor:

@@ -47,74 +47,45 @@ def _noise(rng: np.random.Generator, w: np.ndarray) -> np.ndarray:
     return rng.normal(0.0, sd, w.shape).astype(w.dtype)
 
 
+def _backend(model):
+    """The backend that lists and randomises the weights of ``model`` (a model, an adapter or a
+    backend; see :func:`~imacs_widget.models.backends.weights_backend`)."""
+    from ..models.backends import weights_backend
+
+    backend = weights_backend(model)
+    if backend is None:
+        inner = getattr(getattr(model, "backend", None), "model", model)
+        raise ImacsInputError("models", f"the sanity check randomises Keras or PyTorch models; "
+                              f"got {type(inner).__name__}")
+    return backend
+
+
 def weighted_layers(model) -> list[str]:
-    """Names of the layers (Keras) or sub-modules (PyTorch) with learned weights, output first."""
-    if _is_torch(model):
-        return [n for n, m in reversed(list(model.named_modules()))
-                if next(m.parameters(recurse=False), None) is not None]
-    if hasattr(model, "layers") and hasattr(model, "get_weights"):
-        return [layer.name for layer in reversed(_keras_layers(model)) if _learned(layer)]
-    raise ImacsInputError("models", f"the sanity check randomises Keras or PyTorch models; got "
-                          f"{type(model).__name__}")
-
-
-def _is_torch(model) -> bool:
-    try:
-        import torch
-    except ImportError:
-        return False
-    return isinstance(model, torch.nn.Module)
-
-
-def _learned(layer) -> list:
-    """A Keras layer's learned weights, trainable or frozen (not batch-norm moving statistics)."""
-    return [v for v in layer.weights
-            if "moving_" not in str(getattr(v, "path", None) or getattr(v, "name", ""))]
-
-
-def _keras_layers(model) -> list:
-    out = []
-    for layer in model.layers:
-        if hasattr(layer, "layers") and layer.layers:  # a nested model: its own layers
-            out.extend(_keras_layers(layer))
-        else:
-            out.append(layer)
-    return out
+    """Names of the layers (Keras) or sub-modules (PyTorch) with learned weights, output first
+    (the backend's ``weighted_layers``)."""
+    return _backend(model).weighted_layers()
 
 
 def randomized_copy(model, n_layers: int, seed: int = 0):
     """A copy of ``model`` with its top ``n_layers`` weighted layers (see
-    :func:`weighted_layers`) randomised; the model itself is not changed."""
-    names = weighted_layers(model)[:int(n_layers)]
-    if _is_torch(model):
-        import torch
+    :func:`weighted_layers`) randomised; the model itself is not changed. Each layer's noise is
+    drawn from a generator seeded by ``seed`` and its position (the backend's
+    ``randomized_copy`` does the framework's part)."""
+    backend = _backend(model)
+    names = backend.weighted_layers()[:int(n_layers)]
 
-        new = copy.deepcopy(model)
-        mods = dict(new.named_modules())
-        with torch.no_grad():
-            for j, name in enumerate(names):
-                rng = np.random.default_rng([int(seed), j])
-                for p in mods[name].parameters(recurse=False):
-                    w = p.detach().cpu().float().numpy()
-                    p.copy_(torch.from_numpy(_noise(rng, w)).to(p.dtype))
-        return new
-    import keras
-
-    new = keras.models.clone_model(model)
-    new.set_weights(model.get_weights())
-    layers = {layer.name: layer for layer in _keras_layers(new)}
-    for j, name in enumerate(names):
+    def noise(j):
         rng = np.random.default_rng([int(seed), j])
-        for v in _learned(layers[name]):
-            v.assign(_noise(rng, np.asarray(v.numpy())))
-    return new
+        return lambda w: _noise(rng, w)
+
+    return backend.randomized_copy(names, noise)
 
 
 def randomized_adapter(adapter, n_layers: int, seed: int = 0):
     """A copy of a :class:`~imacs_widget.models.ModelAdapter` (same preprocessing, size, score)
     whose model is :func:`randomized_copy` of the adapter's."""
     backend = copy.copy(adapter.backend)
-    backend.model = randomized_copy(adapter.backend.model, n_layers, seed)
+    backend.model = randomized_copy(adapter.backend, n_layers, seed)
     new = copy.copy(adapter)
     new.backend, new.model = backend, backend.model
     new._fingerprint = f"randomised-{n_layers}-{seed}"

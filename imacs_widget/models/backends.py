@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImacsInputError
+from .contract import NotDifferentiable
 
-
-class NotDifferentiable(Exception):
-    """The model (or its preprocessing) gives no gradients; the message says why."""
+__all__ = ["CallableBackend", "NotDifferentiable", "backend_for", "limit_threads",
+           "weights_backend"]
 
 
 class CallableBackend:
@@ -66,6 +66,21 @@ class CallableBackend:
 
 def _loaded(module: str):
     return sys.modules.get(module)
+
+
+def limit_threads(n: int) -> None:
+    """Keep the frameworks this process has already imported (TensorFlow, PyTorch) to ``n``
+    threads (a Ray actor's share of its node); nothing is imported."""
+    tf = _loaded("tensorflow")
+    if tf is not None:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(n)
+            tf.config.threading.set_inter_op_parallelism_threads(max(1, n))
+        except Exception:  # noqa: BLE001 - its runtime already started
+            pass
+    torch = _loaded("torch")
+    if torch is not None:
+        torch.set_num_threads(n)
 
 
 def backend_for(model: Any, name: str = "model", processor=None, device=None):
@@ -107,3 +122,26 @@ def backend_for(model: Any, name: str = "model", processor=None, device=None):
     raise ImacsInputError(name, f"expected a Keras model, a PyTorch module, a Hugging Face image "
                           f"classifier, an ONNX Runtime session or .onnx path, or a callable; got "
                           f"{type(model).__name__}")
+
+
+def weights_backend(model):
+    """The backend of a model whose weights can be listed and randomised (``weighted_layers``,
+    ``randomized_copy``: Keras models and PyTorch modules, Hugging Face classifiers included),
+    from a model, an adapter or a backend; ``None`` for any other model."""
+    if hasattr(model, "randomized_copy") and hasattr(model, "weighted_layers"):
+        return model
+    if hasattr(model, "backend") and hasattr(model, "kind"):  # a ModelAdapter
+        return weights_backend(model.backend)
+    if hasattr(model, "forward") and hasattr(model, "weights_digest") and hasattr(model, "kind"):
+        return None  # a backend that can't
+    keras = _loaded("keras")
+    if keras is not None and isinstance(model, keras.Model):
+        from .keras_model import KerasBackend
+
+        return KerasBackend(model)
+    torch = _loaded("torch")
+    if torch is not None and isinstance(model, torch.nn.Module):
+        from .torch_model import TorchBackend
+
+        return TorchBackend(model)
+    return None

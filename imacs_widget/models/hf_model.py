@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ImacsInputError
-from .backends import NotDifferentiable
+from .contract import NotDifferentiable
 from .torch_model import TorchBackend
 
 

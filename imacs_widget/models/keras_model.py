@@ -13,7 +13,7 @@ import weakref
 
 import numpy as np
 
-from .backends import NotDifferentiable
+from .contract import NotDifferentiable, tensor_scores
 
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 """Keras model -> {input shape: compiled forward or None (eager fallback)}, shared by adapters."""
@@ -165,6 +165,112 @@ class KerasBackend:
                                     f"(this one runs on {keras_backend_name()!r})")
         return tf_gradient_function(adapter, example, lambda x: self.model(x, training=False))
 
+    # -- Grad-CAM ----------------------------------------------------------------------------------
+    def gradcam_function(self, adapter, example, layer=None):
+        """``fn(x, target) -> float64 [n, h', w']``: Grad-CAM maps of the last layer with a 4-D
+        output (or of ``layer``) for the adapter's score of ``target`` (TensorFlow backend);
+        ``fn.n_classes``."""
+        import keras
+        import tensorflow as tf
+
+        from ..errors import ImacsInputError
+
+        model = self.model
+        if layer is None:
+            conv = [lyr for lyr in model.layers if len(lyr.output.shape) == 4
+                    and (lyr.output.shape[1] or 2) * (lyr.output.shape[2] or 2) > 1]
+            if not conv:
+                raise NotDifferentiable("it has no layer with a 4-D output")
+            chosen = conv[-1]
+        else:
+            try:
+                chosen = model.get_layer(layer)
+            except ValueError as exc:
+                raise ImacsInputError("layer", f"model {adapter.name!r} has no layer {layer!r}") from exc
+        if isinstance(model, keras.Sequential):  # run the layers in turn (a nested model is one)
+            upto = model.layers.index(chosen) + 1
+
+            def sub(x, training=False):
+                h = x
+                for lyr in model.layers[:upto]:
+                    h = lyr(h, training=training)
+                feats = h
+                for lyr in model.layers[upto:]:
+                    h = lyr(h, training=training)
+                return feats, h
+        else:
+            try:
+                sub = keras.Model(model.inputs, [chosen.output, model.outputs[0]])
+            except ValueError as exc:
+                raise ImacsInputError("layer", f"can't read the feature map of layer "
+                                      f"{chosen.name!r} of model {adapter.name!r} ({exc}); pass "
+                                      "layer= the name of a top-level layer") from exc
+        pre, size, score = adapter.tensor_preprocess(), adapter.input_size, adapter.score
+        returns = adapter.returns if adapter.returns != "auto" else (self.output_hint() or "logits")
+
+        def fn(x, target):
+            x = tf.convert_to_tensor(np.asarray(x, np.float32))
+            if size is not None and tuple(x.shape[1:3]) != tuple(size):
+                x = tf.image.resize(x, size, method="bilinear")
+            with tf.GradientTape() as tape:
+                tape.watch(x)  # records the graph even when no weight is trainable
+                feats, out = sub(pre(x), training=False)
+                tape.watch(feats)
+                out = tensor_scores(out, returns, score, **_tf_ops())
+                obj = tf.reduce_sum(out[:, int(target)])
+            g = tape.gradient(obj, feats)
+            weights = tf.reduce_mean(g, axis=(1, 2), keepdims=True)
+            cam = tf.nn.relu(tf.reduce_sum(weights * feats, axis=-1))
+            adapter.n_evals += int(x.shape[0])
+            return cam.numpy().astype(np.float64)
+
+        fn.n_classes = int(model.outputs[0].shape[-1])
+        return fn
+
+    # -- weight randomisation (the sanity check) -------------------------------------------------
+    def weighted_layers(self) -> list[str]:
+        """Names of the layers with learned weights (nested models' layers included), output
+        first."""
+        return [layer.name for layer in reversed(_keras_layers(self.model)) if _learned(layer)]
+
+    def randomized_copy(self, names, noise):
+        """A clone of the model whose layers ``names`` have every learned weight ``w`` replaced
+        by ``noise(j)(w)`` (``j``: the position in ``names``; batch-norm moving statistics
+        kept)."""
+        import keras
+
+        new = keras.models.clone_model(self.model)
+        new.set_weights(self.model.get_weights())
+        layers = {layer.name: layer for layer in _keras_layers(new)}
+        for j, name in enumerate(names):
+            draw = noise(j)
+            for v in _learned(layers[name]):
+                v.assign(draw(np.asarray(v.numpy())))
+        return new
+
+
+def _learned(layer) -> list:
+    """A Keras layer's learned weights, trainable or frozen (not batch-norm moving statistics)."""
+    return [v for v in layer.weights
+            if "moving_" not in str(getattr(v, "path", None) or getattr(v, "name", ""))]
+
+
+def _keras_layers(model) -> list:
+    out = []
+    for layer in model.layers:
+        if hasattr(layer, "layers") and layer.layers:  # a nested model: its own layers
+            out.extend(_keras_layers(layer))
+        else:
+            out.append(layer)
+    return out
+
+
+def _tf_ops() -> dict:
+    import tensorflow as tf
+
+    return {"softmax": lambda x: tf.nn.softmax(x, axis=-1), "log": tf.math.log,
+            "clip_min": tf.maximum}
+
 
 def load_inception_v3():
     """``keras.applications.InceptionV3`` with ImageNet weights, pooled (Keras downloads the
@@ -190,10 +296,7 @@ def tf_gradient_function(adapter, example: np.ndarray, call):
         x = tf.convert_to_tensor(x, tf.float32)
         if size is not None and tuple(x.shape[1:3]) != tuple(size):
             x = tf.image.resize(x, size, method="bilinear")
-        out = call(pre(x))
-        if score == "probability":
-            return out if returns == "probabilities" else tf.nn.softmax(out, axis=-1)
-        return tf.math.log(tf.maximum(out, 1e-12)) if returns == "probabilities" else out
+        return tensor_scores(call(pre(x)), returns, score, **_tf_ops())
 
     def eager(x, w):
         with tf.GradientTape() as tape:

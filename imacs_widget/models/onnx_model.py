@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ImacsInputError
-from .backends import NotDifferentiable
+from .contract import NotDifferentiable
 
 
 class OnnxBackend:

@@ -16,7 +16,11 @@ import hashlib
 
 import numpy as np
 
-from .adapter import qualified_name
+from .contract import NotDifferentiable, qualified_name, tensor_scores
+
+TORCH_OPS = {"softmax": lambda x: x.softmax(dim=-1), "log": lambda x: x.log(),
+             "clip_min": lambda x, v: x.clamp_min(v)}
+"""PyTorch's primitives for :func:`~imacs_widget.models.contract.tensor_scores`."""
 
 
 def _logits(out):
@@ -196,10 +200,7 @@ class TorchBackend:
                                                     mode="bilinear", align_corners=False)
                 x = x.permute(0, 2, 3, 1)
             t = pre(x).permute(0, 3, 1, 2).to(self.dtype)
-            out = self._run(t).float()
-            if score == "probability":
-                return out if returns == "probabilities" else torch.softmax(out, dim=-1)
-            return torch.log(out.clamp_min(1e-12)) if returns == "probabilities" else out
+            return tensor_scores(self._run(t).float(), returns, score, **TORCH_OPS)
 
         return scores
 
@@ -220,3 +221,78 @@ class TorchBackend:
         with torch.no_grad():
             out0 = scores(torch.tensor(np.asarray(example, np.float32)[:1], device=self.device))
         return fn, int(out0.shape[1]), out0.cpu().numpy().astype(np.float64)
+
+    # -- Grad-CAM ----------------------------------------------------------------------------------
+    def gradcam_function(self, adapter, example, layer=None):
+        """``fn(x, target) -> float64 [n, h', w']``: Grad-CAM maps (ReLU of the gradient-weighted
+        channel sum) of the last 4-D feature map of the forward (or of sub-module ``layer``),
+        for the adapter's score of ``target``; ``fn.n_classes``."""
+        import torch
+
+        from ..errors import ImacsInputError
+
+        module = self.model
+        mods = dict(module.named_modules())
+        if layer is not None and layer not in mods:
+            raise ImacsInputError("layer", f"model {adapter.name!r} has no sub-module {layer!r}")
+        feats = {}
+
+        def hook(name):
+            def save(_m, _inp, out):
+                if torch.is_tensor(out) and out.dim() == 4 and out.shape[2] * out.shape[3] > 1:
+                    feats.pop(name, None)
+                    feats[name] = out  # insertion order = order of the forward
+            return save
+
+        scores = self.score_tensor_function(adapter)
+        device = self.device
+
+        def run(x, target):
+            feats.clear()
+            names = [layer] if layer is not None else [n for n in mods if n]
+            handles = [mods[n].register_forward_hook(hook(n)) for n in names]
+            try:
+                with torch.enable_grad():
+                    xt = torch.tensor(np.asarray(x, np.float32), device=device,
+                                      requires_grad=True)  # a graph even with frozen weights
+                    out = scores(xt)
+                    if not feats:
+                        raise NotDifferentiable("no sub-module has a 4-D output")
+                    f = feats[next(reversed(feats))]  # the last 4-D feature map of the forward
+                    g, = torch.autograd.grad(out[:, int(target)].sum(), f)
+            finally:
+                for hd in handles:
+                    hd.remove()
+            weights = g.mean(dim=(2, 3), keepdim=True)
+            cam = torch.relu((weights * f).sum(dim=1))
+            adapter.n_evals += len(x)
+            return cam.detach().cpu().double().numpy()
+
+        with torch.no_grad():
+            run.n_classes = int(scores(torch.tensor(np.asarray(example, np.float32)[:1],
+                                                    device=device)).shape[1])
+        return run
+
+    # -- weight randomisation (the sanity check) -------------------------------------------------
+    def weighted_layers(self) -> list[str]:
+        """Names of the sub-modules with parameters of their own, output first."""
+        return [n for n, m in reversed(list(self.model.named_modules()))
+                if next(m.parameters(recurse=False), None) is not None]
+
+    def randomized_copy(self, names, noise):
+        """A deep copy of the module whose sub-modules ``names`` have every parameter ``w``
+        replaced by ``noise(j)(w)`` (``j``: the position in ``names``, one ``noise(j)`` per
+        sub-module; buffers such as batch-norm running statistics kept)."""
+        import copy
+
+        import torch
+
+        new = copy.deepcopy(self.model)
+        mods = dict(new.named_modules())
+        with torch.no_grad():
+            for j, name in enumerate(names):
+                draw = noise(j)
+                for p in mods[name].parameters(recurse=False):
+                    w = p.detach().cpu().float().numpy()
+                    p.copy_(torch.from_numpy(draw(w)).to(p.dtype))
+        return new
