@@ -57,7 +57,9 @@ def test_call_forms_agree(tiny_models, data, embedder, by_keywords):
     x, y = data
     for args, kw in [((ma, mb, x), dict(labels=y)), ((ma, mb), dict(images=x, labels=y)),
                      ((ma,), dict(model_b=mb, images=x, labels=y)), (([ma, mb], x, y), {}),
-                     (({"A": ma, "B": mb}, x), dict(labels=y))]:
+                     (({"A": ma, "B": mb}, x), dict(labels=y)),
+                     ((), dict(model_a=ma, model_b=mb, images=x, labels=y)),
+                     ((), dict(models=[ma, mb], images=x, labels=y))]:
         r = compare(*args, embedder=embedder, **OPTS, **kw)
         pd.testing.assert_frame_equal(r.segments, by_keywords.segments)
         assert r.model_names == {"A": "A", "B": "B"}, args
@@ -75,6 +77,8 @@ def test_call_forms_agree(tiny_models, data, embedder, by_keywords):
     ("one", {}, "^model_b: is required"),
     ("five", {}, "^labels: compare.* takes 4 positional arguments, got 5"),
     ("dict", dict(model_b=0), "^model_b: goes with compare"),
+    ("pair", dict(model_a=0), "^models: given twice"),
+    ("none", dict(images=0), "^models: are required"),
     ("list", dict(preprocess=[None]), "^preprocess: has 1 entries for 2 models"),
     ("dict", dict(name_b="x"), "^name_b: goes with compare"),
 ])
@@ -83,7 +87,7 @@ def test_call_errors_name_the_argument(tiny_models, data, args, kw, match):
     ma, mb = tiny_models
     x, y = data
     form = {"pair": (ma, mb, x, y), "one": (ma,), "five": (ma, mb, x, y, y),
-            "dict": ({"v1": ma, "v2": mb}, x, y), "list": ([ma, mb], x, y)}[args]
+            "dict": ({"v1": ma, "v2": mb}, x, y), "list": ([ma, mb], x, y), "none": ()}[args]
     opts = {"target_class": 0, **(dict(images=x, labels=y) if args == "one" else {}), **kw}
     with pytest.raises(ImacsInputError, match=match):
         imacs.compare(*form, progress=False, **opts)

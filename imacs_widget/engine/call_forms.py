@@ -47,7 +47,8 @@ def models_and_data(models, images, labels, more: Sequence, keywords: dict, pair
     models, images, labels, more
         ``compare``'s positional arguments (:data:`NOT_GIVEN` where not given).
     keywords : dict
-        ``compare``'s other keywords; ``images``, ``labels`` and ``model_b`` are taken out.
+        ``compare``'s other keywords; ``models`` / ``model_a``, ``model_b``, ``images`` and
+        ``labels`` given by keyword are taken out.
     pair : mapping
         ``name_a``, ``name_b``, ``preprocess_a``, ``preprocess_b`` as given.
     preprocess : mapping, sequence or None
@@ -62,6 +63,15 @@ def models_and_data(models, images, labels, more: Sequence, keywords: dict, pair
     display : list of str or None
         The names shown (a dict's keys; ``None``: the adapters' own names).
     """
+    kw_models = keywords.pop("models", NOT_GIVEN)
+    kw_model_a = keywords.pop("model_a", NOT_GIVEN)
+    if models is NOT_GIVEN:  # compare(models=...) or compare(model_a=..., model_b=...)
+        models = _one("models", kw_models, kw_model_a)
+        if models is None:
+            raise ImacsInputError("models", "are required: compare({name: model, ...}, images, "
+                                  "labels) or compare(model_a, model_b, images, labels)")
+    elif NOT_GIVEN is not kw_models or NOT_GIVEN is not kw_model_a:
+        raise ImacsInputError("models", "given twice, by position and by keyword")
     kw_images = keywords.pop("images", NOT_GIVEN)
     kw_labels = keywords.pop("labels", NOT_GIVEN)
     kw_model_b = keywords.pop("model_b", NOT_GIVEN)

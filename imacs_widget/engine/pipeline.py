@@ -40,7 +40,7 @@ PIXEL_PROBE = 256
 """Images read per chunk of the prediction stage; the first chunk also gives the pixel range."""
 
 
-def compare(models, images=NOT_GIVEN, labels=NOT_GIVEN, /, *more, target_class=None,
+def compare(models=NOT_GIVEN, images=NOT_GIVEN, labels=NOT_GIVEN, /, *more, target_class=None,
             settings: Settings | None = None, class_names: Sequence[str] | None = None,
             image_size=None, cache_dir=None, progress: bool = True, store=None, executor=None,
             preprocess=None, name_a: str = "A", name_b: str = "B", preprocess_a=None,
@@ -52,7 +52,9 @@ def compare(models, images=NOT_GIVEN, labels=NOT_GIVEN, /, *more, target_class=N
     in ``result.segments["model"]``; the names in ``result.model_names``); a list of models is
     named ``"A"``, ``"B"``, ... (or by its adapters' names). The two-model form
     ``compare(model_a, model_b, images, labels, ...)`` works too. Every model samples its own
-    balanced confusion matrix; the segments of all models are pooled and clustered once.
+    balanced confusion matrix; the segments of all models are pooled and clustered once. Every
+    argument may be given by keyword too (``models=`` or ``model_a=`` / ``model_b=``,
+    ``images=``, ``labels=``).
 
     How the comparison is computed is a :class:`~imacs_widget.Settings` (``settings=``), with
     any of its fields given as keywords on top: ``compare(..., k=3, n_clusters=6)``.
