@@ -15,13 +15,18 @@ const DTYPES = { uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array, in
 /**
  * A column of the payload: a JSON list, or `{dtype, buffer, length}` naming a little-endian
  * typed array in `buffers` (ArrayBuffer / DataView / typed array). Returns an array-like or null.
+ * Untrusted input: the values are checked where they are used.
+ * @param {any} ref
+ * @param {any[]} [buffers]
+ * @returns {ArrayLike<any> | null}
  */
 export function column(ref, buffers) {
   if (Array.isArray(ref)) return ref;
-  if (!ref || typeof ref !== "object" || !DTYPES[ref.dtype] || !Number.isInteger(ref.buffer)) return null;
+  // own keys only: a dtype such as "constructor" must not reach Object's prototype
+  if (!ref || typeof ref !== "object" || !Object.prototype.hasOwnProperty.call(DTYPES, ref.dtype) || !Number.isInteger(ref.buffer)) return null;
   const buf = Array.isArray(buffers) ? buffers[ref.buffer] : undefined;
   if (!buf) return null;
-  const T = DTYPES[ref.dtype];
+  const T = DTYPES[/** @type {keyof typeof DTYPES} */ (ref.dtype)];
   const bytes = buf instanceof ArrayBuffer ? new Uint8Array(buf) : ArrayBuffer.isView(buf) ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : null;
   if (!bytes || bytes.byteLength % T.BYTES_PER_ELEMENT) return null;
   const copy = new Uint8Array(bytes.byteLength); // aligned copy
@@ -47,18 +52,23 @@ export function decodePayload(p, buffers = [], reuse = null) {
   const n = p.n_segments;
   const names = ["model", "image", "segment", "rank", "cluster", "outcome", "attribution", "by_attribution", "by_centroid"];
   if (!Number.isInteger(n) || n < 0) return { ok: false, error: "bad n_segments" };
+  /** @type {Record<string, ArrayLike<any>>} */
   const s = {};
   for (const c of names) {
-    s[c] = column(p.segments[c], buffers);
-    if (!s[c] || s[c].length !== n) return { ok: false, error: `segments.${c} has the wrong length` };
+    const values = column(p.segments[c], buffers);
+    if (!values || values.length !== n) return { ok: false, error: `segments.${c} has the wrong length` };
+    s[c] = values;
   }
-  s.box = column(p.segments.box, buffers);
-  if (!s.box || s.box.length !== 4 * n) return { ok: false, error: "segments.box has the wrong length" };
+  const box = column(p.segments.box, buffers);
+  if (!box || box.length !== 4 * n) return { ok: false, error: "segments.box has the wrong length" };
+  s.box = box;
+  /** @type {ArrayLike<any> | null} */
   let removal = null; // faithfulness: each row's cluster removal, when the result has it
   if (p.segments.removal !== undefined) {
     removal = column(p.segments.removal, buffers);
     if (!removal || removal.length !== n) return { ok: false, error: "segments.removal has the wrong length" };
   }
+  /** @type {(i: number) => number | null | undefined} */
   const removalAt = (i) => (removal === null ? undefined : isNum(removal[i]) ? removal[i] : null);
   let map = null; // the segment map, when the result has one: x, y in 0..1
   if (p.segments.map !== undefined) {
@@ -70,22 +80,26 @@ export function decodePayload(p, buffers = [], reuse = null) {
   if (!Array.isArray(edges) || edges.length < 2 || !edges.every(isNum) || edges.some((e, k) => k > 0 && !(e > edges[k - 1]))) {
     return { ok: false, error: "bin_edges must be at least two increasing numbers" };
   }
-  const clusterIds = Array.isArray(p.clusters) ? p.clusters.map((c) => c && c.id) : [];
+  /** @type {number[]} */
+  const clusterIds = Array.isArray(p.clusters) ? p.clusters.map((/** @type {any} */ c) => c && c.id) : [];
   if (!clusterIds.every(Number.isInteger) || new Set(clusterIds).size !== clusterIds.length) {
     return { ok: false, error: "clusters must list distinct integer ids" };
   }
   const known = new Set(clusterIds);
+  /** @type {import("./types.js").ModelKey[]} */
   const models = p.models;
   if (!Array.isArray(models) || models.length < 2 || models.length > MODEL_KEYS.length || models.some((k, j) => k !== MODEL_KEYS[j])) {
     return { ok: false, error: "models must list the keys A, B, ... of 2 to 8 models" };
   }
+  /** @type {Record<string, ArrayLike<any>>} */
   const im = {};
   let m = -1;
   const perModel = models.flatMap((k) => [`pred_${k.toLowerCase()}`, `score_${k.toLowerCase()}`]);
   for (const c of ["index", "label", ...perModel, "width", "height"]) {
-    im[c] = column((p.images || {})[c], buffers);
-    if (m < 0 && im[c]) m = im[c].length;
-    if (!im[c] || im[c].length !== m) return { ok: false, error: `images.${c} has the wrong length` };
+    const values = column((p.images || {})[c], buffers);
+    if (m < 0 && values) m = values.length;
+    if (!values || values.length !== m) return { ok: false, error: `images.${c} has the wrong length` };
+    im[c] = values;
   }
   const dsIndex = (p.images || {}).dataset_index === undefined ? null : column(p.images.dataset_index, buffers);
   if (dsIndex !== null && (!dsIndex || dsIndex.length !== m)) return { ok: false, error: "images.dataset_index has the wrong length" };
@@ -125,9 +139,13 @@ export function decodePayload(p, buffers = [], reuse = null) {
       box: [s.box[4 * i] / BOX_SCALE, s.box[4 * i + 1] / BOX_SCALE, s.box[4 * i + 2] / BOX_SCALE, s.box[4 * i + 3] / BOX_SCALE],
     };
   }
+  /** @type {DecodedImage[]} */
   const images = new Array(m);
   for (let j = 0; j < m; j++) {
-    const pred = {}, score = {};
+    /** @type {Record<string, number>} */
+    const pred = {};
+    /** @type {Record<string, number | null>} */
+    const score = {};
     for (const k of models) {
       const l = k.toLowerCase(), v = im[`score_${l}`][j];
       pred[k] = im[`pred_${l}`][j];
@@ -149,7 +167,10 @@ export function decodePayload(p, buffers = [], reuse = null) {
   };
 }
 
-/** The segment map from its uint16 column (or a "_map" answer's buffer): Float32Array(2n) in 0..1. */
+/**
+ * The segment map from its uint16 column (or a "_map" answer's buffer): Float32Array(2n) in 0..1.
+ * @param {ArrayLike<number>} raw
+ */
 export function decodeMap(raw) {
   const out = new Float32Array(raw.length);
   for (let k = 0; k < raw.length; k++) out[k] = raw[k] / MAP_SCALE;
@@ -157,10 +178,22 @@ export function decodeMap(raw) {
 }
 
 /**
+ * One source image, decoded.
+ * @typedef {Object} DecodedImage
+ * @property {number} index           image_index into the user's images
+ * @property {number} label           true class id
+ * @property {Record<string, number>} pred          each model's predicted class id
+ * @property {Record<string, number | null>} score  each model's score for the class of interest
+ * @property {number} width
+ * @property {number} height
+ * @property {number | null} datasetIndex   compare_datasets: the index in its own dataset
+ */
+
+/**
  * @typedef {Object} Decoded
  * @property {Payload} payload
  * @property {Segment[]} segments
- * @property {Array<Object>} images
+ * @property {DecodedImage[]} images
  * @property {number[]} clusterIds     every cluster id, in the result's order
  * @property {number[]} edges          the result's attribution bin edges
  * @property {number} maxAbs

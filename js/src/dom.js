@@ -18,7 +18,14 @@ export function h(tag, props = {}, children = []) {
   return el;
 }
 
-/** Create an SVG element (attrs set with setAttribute; text via textContent). */
+/**
+ * Create an SVG element (attrs set with setAttribute; text via textContent).
+ * @template {keyof SVGElementTagNameMap} K
+ * @param {K} tag
+ * @param {Object<string, any>} [attrs]
+ * @param {Array<Node | string | null | undefined | false>} [children]
+ * @returns {SVGElementTagNameMap[K]}
+ */
 export function s(tag, attrs = {}, children = []) {
   const el = document.createElementNS(SVG_NS, tag);
   for (const [k, v] of Object.entries(attrs)) {
@@ -30,11 +37,15 @@ export function s(tag, attrs = {}, children = []) {
   return el;
 }
 
-/** An SVG <title> (native tooltip) with plain text. */
+/** An SVG <title> (native tooltip) with plain text. @param {string} text */
 export function svgTitle(text) {
   return s("title", { text });
 }
 
+/**
+ * @param {HTMLElement} el
+ * @param {Object<string, any>} props
+ */
 function apply(el, props) {
   for (const [k, v] of Object.entries(props)) {
     if (v === undefined || v === null || v === false) continue;
@@ -46,11 +57,15 @@ function apply(el, props) {
     else if (k === "style") for (const [a, av] of Object.entries(v)) el.style.setProperty(a, String(av));
     else if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
     else if (k === "innerHTML" || k === "outerHTML") throw new Error("imacs: no innerHTML");
-    else el[k] = v;
+    else /** @type {any} */ (el)[k] = v; // any other property (value, type, hidden, open, ...)
   }
 }
 
-/** Replace all children of `el`. */
+/**
+ * Replace all children of `el`.
+ * @param {Element} el
+ * @param {...(Node | string | null | undefined | false)} children
+ */
 export function replace(el, ...children) {
   el.replaceChildren(...children.filter((c) => c !== null && c !== undefined && c !== false));
 }

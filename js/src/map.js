@@ -11,14 +11,25 @@ import { fmtSigned } from "./data.js";
 import { MAP_COLORS } from "./protocol.js";
 
 export { MAP_COLORS };
+/** @typedef {import("./state.js").Ctx} Ctx */
+/** @typedef {Ctx & {map: Float32Array | null, rootEl?: HTMLElement}} MapCtx  the view data with the map */
+/** @typedef {[number, number, number]} RGB */
+
 const COLOR_TEXT = { cluster: "cluster", model: "model", attribution: "attribution" };
 // Paul Tol's muted palette (colour-blind safe), then repeated for more clusters
 const CLUSTER_PALETTE = ["#332288", "#88ccee", "#44aa99", "#117733", "#999933", "#ddcc77", "#cc6677", "#882255", "#aa4499", "#6699cc", "#aa7744", "#555555"];
+/** @type {Record<string, string>} */
 const MODEL_FALLBACK = { A: "#0072b2", B: "#e69f00", C: "#009e73", D: "#cc79a7", E: "#56b4e9", F: "#d55e00", G: "#f0e442", H: "#444444" };
 const PAD = 8, HOVER_PX = 6, CELL = 8;
 
+/** @type {CanvasRenderingContext2D | null | false} a 2-D context that parses CSS colours (false: none) */
 let probe = null;
-/** [r, g, b] of a CSS colour (any syntax the browser knows; #rrggbb without a canvas). */
+/**
+ * [r, g, b] of a CSS colour (any syntax the browser knows; #rrggbb without a canvas).
+ * @param {string | undefined} s
+ * @param {RGB} [fallback]
+ * @returns {RGB}
+ */
 const hex = (s, fallback = [136, 136, 136]) => {
   let v = String(s || "").trim();
   if (!v) return fallback;
@@ -32,7 +43,12 @@ const hex = (s, fallback = [136, 136, 136]) => {
   return r ? [Number(r[1]), Number(r[2]), Number(r[3])] : fallback;
 };
 
-/** Canvas pixel of every point: `Float32Array(2n)` x, y (0..1, y up) → pixels, aspect kept. */
+/**
+ * Canvas pixel of every point: `Float32Array(2n)` x, y (0..1, y up) → pixels, aspect kept.
+ * @param {ArrayLike<number>} xy
+ * @param {number} width
+ * @param {number} height
+ */
 export function mapPixels(xy, width, height) {
   const n = xy.length / 2, side = Math.max(1, Math.min(width, height) - 2 * PAD);
   const ox = (width - side) / 2, oy = (height - side) / 2;
@@ -44,7 +60,14 @@ export function mapPixels(xy, width, height) {
   return { px, py };
 }
 
-/** Indices (of `candidates`) whose pixel lies inside the polygon `poly` ([[x, y], ...]). */
+/**
+ * Indices (of `candidates`) whose pixel lies inside the polygon `poly` ([[x, y], ...]).
+ * @param {ArrayLike<number>} px
+ * @param {ArrayLike<number>} py
+ * @param {Iterable<number>} candidates
+ * @param {Array<[number, number]>} poly
+ * @returns {number[]}
+ */
 export function pointsInPolygon(px, py, candidates, poly) {
   if (poly.length < 3) return [];
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
@@ -63,8 +86,14 @@ export function pointsInPolygon(px, py, candidates, poly) {
   return out;
 }
 
-/** A grid index of the points `ids` for nearest-point lookups. */
+/**
+ * A grid index of the points `ids` for nearest-point lookups.
+ * @param {ArrayLike<number>} px
+ * @param {ArrayLike<number>} py
+ * @param {Iterable<number>} ids
+ */
 export function gridIndex(px, py, ids) {
+  /** @type {Map<string, number[]>} */
   const cells = new Map();
   for (const i of ids) {
     const key = `${Math.floor(px[i] / CELL)},${Math.floor(py[i] / CELL)}`;
@@ -73,7 +102,7 @@ export function gridIndex(px, py, ids) {
     c.push(i);
   }
   return {
-    /** The point nearest (x, y) within `radius` pixels, or -1. */
+    /** The point nearest (x, y) within `radius` pixels, or -1. @param {number} x @param {number} y */
     nearest(x, y, radius = HOVER_PX) {
       let best = -1, bd = radius * radius;
       const cx = Math.floor(x / CELL), cy = Math.floor(y / CELL), r = Math.ceil(radius / CELL);
@@ -90,10 +119,16 @@ export function gridIndex(px, py, ids) {
   };
 }
 
-/** The RGB colour of every segment under `colorBy`. */
+/**
+ * The RGB colour of every segment under `colorBy`.
+ * @param {Ctx} ctx
+ * @param {string} colorBy
+ * @param {(name: string) => string} css   a CSS custom property's value
+ */
 function colours(ctx, colorBy, css) {
   const segs = ctx.data.segments, n = segs.length;
   const out = new Uint8Array(3 * n);
+  /** @type {Record<string, RGB>} */
   const modelRgb = {};
   for (const m of ctx.allModels || ctx.data.models) modelRgb[m] = hex(css(`--imacs-${m.toLowerCase()}`), hex(MODEL_FALLBACK[m]));
   const pal = CLUSTER_PALETTE.map((c) => hex(c));
@@ -101,6 +136,7 @@ function colours(ctx, colorBy, css) {
   const maxAbs = ctx.data.maxAbs || 1;
   for (let i = 0; i < n; i++) {
     const s = segs[i];
+    /** @type {number[]} */
     let c;
     if (colorBy === "model") c = modelRgb[s.model] || mid;
     else if (colorBy === "attribution") {
@@ -117,6 +153,12 @@ function colours(ctx, colorBy, css) {
  * Draw the points into `canvas` (ImageData). `strong`: a Set of the points drawn at full
  * colour (the rest fade into the background); `order`: drawing order (strong ones last).
  * Returns the milliseconds it took.
+ * @param {HTMLCanvasElement} canvas
+ * @param {Float32Array} px
+ * @param {Float32Array} py
+ * @param {Uint8Array} rgb
+ * @param {Set<number>} strong
+ * @param {RGB} background
  */
 function draw(canvas, px, py, rgb, strong, background) {
   const t0 = performance.now();
@@ -127,6 +169,7 @@ function draw(canvas, px, py, rgb, strong, background) {
   const [br, bg, bb] = background;
   for (let k = 0; k < d.length; k += 4) { d[k] = br; d[k + 1] = bg; d[k + 2] = bb; d[k + 3] = 255; }
   const size = n > 20000 ? 2 : n > 2000 ? 3 : 5;
+  /** @param {number} i @param {boolean} fade */
   const put = (i, fade) => {
     const x0 = Math.round(px[i]) - (size >> 1), y0 = Math.round(py[i]) - (size >> 1);
     let r = rgb[3 * i], gg = rgb[3 * i + 1], b = rgb[3 * i + 2];
@@ -150,7 +193,7 @@ function draw(canvas, px, py, rgb, strong, background) {
 
 /**
  * The map view.
- * @param {any} ctx            deriveContext()'s view data; ctx.map: Float32Array(2n) or null
+ * @param {MapCtx} ctx        deriveContext()'s view data; ctx.map: Float32Array(2n) or null
  * @param {Object} opt
  * @param {number} opt.width   pixels available
  * @param {string} opt.colorBy one of MAP_COLORS
@@ -197,16 +240,19 @@ export function mapView(ctx, opt) {
   const base = ctx.base.map((s) => s.i);          // shown by the outcome / model filters
   const shownIds = ctx.shown.map((s) => s.i);     // ... and by the selection
   const strong = new Set(ctx.selected !== null ? shownIds.filter((i) => ctx.data.segments[i].cluster === ctx.selected) : shownIds);
+  /** @param {string} name */
   const css = (name) => (typeof getComputedStyle === "function" && ctx.rootEl ? getComputedStyle(ctx.rootEl).getPropertyValue(name) : "");
   const rgb = colours(ctx, opt.colorBy, css);
   const ms = draw(canvas, px, py, rgb, strong, hex(css("--imacs-bg"), [255, 255, 255]));
   const grid = gridIndex(px, py, base);
   /** @type {HTMLCanvasElement & {imacsMap?: Object}} */ (canvas).imacsMap = { px, py, drawMs: ms, strong: strong.size,
-    /** Client coordinates of point i (tests, benches). */
+    /** Client coordinates of point i (tests, benches). @param {number} i */
     point(i) { const r = canvas.getBoundingClientRect(); return { x: r.left + px[i], y: r.top + py[i] }; } };
 
   // hover, click and lasso
+  /** @type {Array<[number, number]> | null} the lasso being drawn */
   let drag = null;
+  /** @param {MouseEvent} ev @returns {[number, number]} */
   const local = (ev) => { const r = canvas.getBoundingClientRect(); return [ev.clientX - r.left, ev.clientY - r.top]; };
   canvas.addEventListener("pointerdown", (ev) => {
     drag = [local(ev)];
@@ -226,6 +272,7 @@ export function mapView(ctx, opt) {
     const r = canvas.getBoundingClientRect();
     opt.onHover(i, { left: r.left + px[i] - 4, top: r.top + py[i] - 4, right: r.left + px[i] + 4, bottom: r.top + py[i] + 4 });
   });
+  /** @param {PointerEvent} ev */
   const finish = (ev) => {
     if (!drag) return;
     const pts = drag;
@@ -248,13 +295,21 @@ export function mapView(ctx, opt) {
   return root;
 }
 
-/** The legend: clusters (click opens one), models, or the attribution scale. */
+/**
+ * The legend: clusters (click opens one), models, or the attribution scale.
+ * @param {Ctx} ctx
+ * @param {string} colorBy
+ * @param {Uint8Array} rgb  every segment's colour
+ */
 function legend(ctx, colorBy, rgb) {
   const box = h("div", { class: "imacs-map-legend" });
+  /** @param {number[]} c */
   const swatch = (c) => h("span", { class: "imacs-swatch", style: { background: `rgb(${c.join(",")})` } });
+  /** @type {Map<string | number, number>} the first segment of each key */
   const first = new Map();
   ctx.data.segments.forEach((s, i) => { const k = colorBy === "model" ? s.model : s.cluster; if (!first.has(k)) first.set(k, i); });
-  const at = (i) => [rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]];
+  /** @param {number | undefined} i */
+  const at = (i) => i === undefined ? [] : [rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]];
   if (colorBy === "attribution") {
     box.append(h("div", { class: "imacs-muted", text: `attribution: blue ${fmtSigned(-ctx.data.maxAbs)} · grey 0 · red ${fmtSigned(ctx.data.maxAbs)}` }));
     return box;
@@ -264,11 +319,11 @@ function legend(ctx, colorBy, rgb) {
     return box;
   }
   for (const id of ctx.order) {
-    const st = ctx.stats.get(id);
+    const size = ctx.stats.get(id)?.size ?? 0; // every ordered cluster has its statistics
     box.append(h("div", {
       class: `imacs-map-key imacs-map-cluster${ctx.selected === id ? " imacs-selected" : ""}`,
       data: { imacsCluster: id, imacsMapCluster: id }, attrs: { tabindex: "0", role: "button", title: "Click to highlight this cluster's points (and open it in the cluster views)" },
-    }, [first.has(id) ? swatch(at(first.get(id))) : null, h("span", { text: `Cluster ${id} · ${st.size}` })]));
+    }, [first.has(id) ? swatch(at(first.get(id))) : null, h("span", { text: `Cluster ${id} · ${size}` })]));
   }
   return box;
 }

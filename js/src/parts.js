@@ -3,6 +3,11 @@
 import { h, s, svgTitle } from "./dom.js";
 import { atlasCell, sheetRows, fmtSigned, MODELS } from "./data.js";
 
+/** @typedef {import("./state.js").Ctx} Ctx */
+/** @typedef {import("./data.js").ClusterStats} ClusterStats */
+/** @typedef {import("./types.js").Atlas} Atlas */
+
+/** @type {Record<string, string>} */
 export const OUTCOME_TEXT = {
   TP: "true positive", TN: "true negative", FP: "false positive", FN: "false negative",
 };
@@ -11,6 +16,11 @@ export const OUTCOME_TEXT = {
  * Point an element's background at cell k of an atlas, displayed `w` pixels wide.
  * The sheet URL lives in a CSS custom property on the root (--imacs-<prefix><sheet>), so a
  * thousand tiles share one string.
+ * @param {HTMLElement} el
+ * @param {Atlas} atlas
+ * @param {number} k
+ * @param {number} w
+ * @param {string} prefix
  */
 export function setSprite(el, atlas, k, w, prefix) {
   const { sheet, col, row } = atlasCell(atlas, k);
@@ -23,6 +33,8 @@ export function setSprite(el, atlas, k, w, prefix) {
 /**
  * A segment thumbnail: border = outcome, optional signed attribution bar in the model colour.
  * @param {import("./types.js").Segment} seg
+ * @param {Ctx} ctx
+ * @param {number} size
  */
 export function tile(seg, ctx, size, { bar = true } = {}) {
   const img = h("div", { class: "imacs-tile-img", style: { width: `${size}px`, height: `${size}px` } });
@@ -43,7 +55,7 @@ export function tile(seg, ctx, size, { bar = true } = {}) {
   return el;
 }
 
-/** Model chip: coloured square + key, e.g. [■ A]. */
+/** Model chip: coloured square + key, e.g. [■ A]. @param {string} m @param {string} [label] */
 export function modelChip(m, label) {
   return h("span", { class: `imacs-chip imacs-chip-${m}` }, [
     h("span", { class: "imacs-swatch", attrs: { "aria-hidden": "true" } }),
@@ -52,6 +64,7 @@ export function modelChip(m, label) {
   ]);
 }
 
+/** Outcome chip: coloured square + outcome (and a count). @param {string} o @param {number} [count] */
 export function outcomeChip(o, count) {
   return h("span", { class: `imacs-ochip imacs-o-${o}`, title: OUTCOME_TEXT[o] }, [
     h("span", { class: "imacs-oswatch", attrs: { "aria-hidden": "true" } }),
@@ -63,9 +76,14 @@ export function outcomeChip(o, count) {
 
 const PW = 112, PH = 40;
 
-/** Composition: total (foreground), A and B counts on a scale shared by all clusters. */
+/**
+ * Composition: total (foreground), A and B counts on a scale shared by all clusters.
+ * @param {ClusterStats} st
+ * @param {Ctx} ctx
+ */
 export function compositionPlot(st, ctx) {
-  const rows = [["total", st.size], ...ctx.models.map((m) => [m, st.count[m]])];
+  /** @type {Array<[string, number]>} */
+  const rows = [["total", st.size], ...ctx.models.map((m) => /** @type {[string, number]} */ ([m, st.count[m]]))];
   const bw = PW - 34, rh = Math.min(10, (PH - 2) / rows.length - 2);
   const g = s("svg", { class: "imacs-plot", width: PW, height: PH, viewBox: `0 0 ${PW} ${PH}`, role: "img" });
   g.append(svgTitle(`composition: ${st.size} segments (${ctx.models.map((m) => `${m} ${st.count[m]}`).join(", ")})`));
@@ -78,8 +96,12 @@ export function compositionPlot(st, ctx) {
   return plotBox(g, "size");
 }
 
-/** The attribution histograms on the shared bins: two models mirrored (A up, B down); more
- * models one band each, top to bottom. */
+/**
+ * The attribution histograms on the shared bins: two models mirrored (A up, B down); more
+ * models one band each, top to bottom.
+ * @param {ClusterStats} st
+ * @param {Ctx} ctx
+ */
 export function histogramPlot(st, ctx) {
   const edges = ctx.data.edges, nb = edges.length - 1;
   const g = s("svg", { class: "imacs-plot", width: PW, height: PH, viewBox: `0 0 ${PW} ${PH}`, role: "img" });
@@ -107,16 +129,22 @@ export function histogramPlot(st, ctx) {
   return plotBox(g, "attribution");
 }
 
-/** Mean attribution per model against the reference bar (largest mean over all clusters). */
+/**
+ * Mean attribution per model against the reference bar (largest mean over all clusters).
+ * @param {ClusterStats} st
+ * @param {Ctx} ctx
+ */
 export function meanPlot(st, ctx) {
   const [lo, hi] = ctx.meanDomain;
+  /** @param {number} v */
   const x = (v) => ((v - lo) / (hi - lo)) * (PW - 2) + 1;
   const g = s("svg", { class: "imacs-plot", width: PW, height: PH, viewBox: `0 0 ${PW} ${PH}`, role: "img" });
   const parts = ctx.models.map((m) => `${m} ${fmtSigned(st.mean_attribution[m])}`);
   g.append(svgTitle(`mean attribution: ${parts.join(", ")}; reference (largest mean of any cluster) ${fmtSigned(ctx.refMean)}`));
   const mh = Math.min(10, (PH - 9) / Math.max(1, ctx.models.length) - (ctx.models.length > 2 ? 1 : 3));
   const gap = ctx.models.length > 2 ? 1 : 3;
-  const rows = [["ref", ctx.refMean, 4], ...ctx.models.map((m) => [m, st.mean_attribution[m], mh])];
+  /** @type {Array<[string, number | null, number]>} */
+  const rows = [["ref", ctx.refMean, 4], ...ctx.models.map((m) => /** @type {[string, number | null, number]} */ ([m, st.mean_attribution[m], mh]))];
   let y = 2;
   for (const [key, v, hgt] of rows) {
     if (v !== null) {
@@ -129,7 +157,12 @@ export function meanPlot(st, ctx) {
   return plotBox(g, "mean");
 }
 
-/** Location summary (§7.0.2): counts of segment-box centres on an n x n grid of the image. */
+/**
+ * Location summary (§7.0.2): counts of segment-box centres on an n x n grid of the image.
+ * @param {{n: number, counts: number[], max: number}} hm   data.js locationHeatmap
+ * @param {string} m
+ * @param {Ctx} ctx
+ */
 export function heatmapPlot(hm, m, ctx, size = 40) {
   const cell = size / hm.n;
   const g = s("svg", { class: "imacs-heat", width: size, height: size, viewBox: `0 0 ${size} ${size}`, role: "img" });
@@ -144,6 +177,7 @@ export function heatmapPlot(hm, m, ctx, size = 40) {
   return plotBox(g, `where ${m}`);
 }
 
+/** @param {SVGElement} svg @param {string} caption */
 function plotBox(svg, caption) {
   return h("div", { class: "imacs-plotbox" }, [svg, h("div", { class: "imacs-caption", text: caption })]);
 }

@@ -38,11 +38,20 @@ export function readState(model) {
 /** @typedef {ReturnType<typeof readState>} State */
 
 /**
+ * What the views take besides the derived data.
+ * @typedef {Object} ViewExtra
+ * @property {import("./tiles.js").PictureStore} [pictures]  the pictures held
+ * @property {boolean} [live]          a kernel answers: rows are not bounded by the pictures held
+ * @property {() => void} [onWindow]   a virtualised row shows other tiles (fetch them)
+ * @property {Map<string, any>} [memo]  sorted rows and heatmaps of this context, by key
+ */
+
+/**
  * Derived view data: filtered segments, per-cluster stats, cluster order, shared scales.
  * @param {Decoded} data
  * @param {State} st
  * @param {Set<number>} expanded   clusters whose rows are expanded
- * @param {Object} [extra]         more fields for the views (pictures, live, onWindow, memo)
+ * @param {ViewExtra} [extra]      more fields for the views
  */
 export function deriveContext(data, st, expanded, extra = {}) {
   const all = data.models || MODELS;
@@ -69,3 +78,5 @@ export function deriveContext(data, st, expanded, extra = {}) {
     innerOrder: st.innerOrder, selected: st.selected, expanded, ...extra,
   };
 }
+
+/** The view data: deriveContext()'s. @typedef {ReturnType<typeof deriveContext>} Ctx */

@@ -5,8 +5,19 @@
 
 import { atlasCell, sheetRows } from "./data.js";
 
+/** @typedef {import("./types.js").Atlas} Atlas */
+/** @typedef {"thumbs" | "sources"} AtlasKind */
+/** @typedef {{atlas: Atlas, k: number, v: string}} Cell  picture in cell k of atlas; v: its sheet's CSS property */
+
 const DATA_URL = /^data:image\/(webp|jpeg|png);base64,[A-Za-z0-9+/=]+$/;
 
+/**
+ * A sheet's URL: its data: URL, or a blob: URL of the buffer it indexes (null: neither).
+ * @param {number | string} ref
+ * @param {any[] | undefined} buffers
+ * @param {string} mime
+ * @returns {string | null}
+ */
 function toUrl(ref, buffers, mime) {
   if (typeof ref === "string") return DATA_URL.test(ref) ? ref : null;
   const buf = Array.isArray(buffers) ? buffers[ref] : undefined;
@@ -21,12 +32,20 @@ export class PictureStore {
   /** @param {HTMLElement | null} root  element that holds the sheets' custom properties */
   constructor(root) {
     this.root = root;
+    /** @type {Record<AtlasKind, Map<number, Cell>>} */
     this.cells = { thumbs: new Map(), sources: new Map() };
+    /** @type {string[]} blob: URLs to revoke */
     this.urls = [];
     this.sheets = 0;
   }
 
-  /** Hold the cells of `atlas` (cell k = picture atlas.ids[k]); sheets index `buffers`. */
+  /**
+   * Hold the cells of `atlas` (cell k = picture atlas.ids[k]); sheets index `buffers`.
+   * @param {AtlasKind} kind
+   * @param {Atlas | null | undefined} atlas
+   * @param {any[]} [buffers]
+   * @returns {number} the pictures added
+   */
   add(kind, atlas, buffers) {
     if (!atlas || !Array.isArray(atlas.sheets) || !this.cells[kind]) return 0;
     const vars = atlas.sheets.map((ref) => {
@@ -45,23 +64,33 @@ export class PictureStore {
     return added;
   }
 
+  /** @param {AtlasKind} kind @param {number} id */
   has(kind, id) { return this.cells[kind].has(id); }
+  /** @param {AtlasKind} kind @param {number} id */
   get(kind, id) { return this.cells[kind].get(id); }
 
-  /** Point `el`'s background at picture `id`, shown `w` px wide (or scaled by `scale`); false if not held. */
+  /**
+   * Point `el`'s background at picture `id`, shown `w` px wide (or scaled by `scale`); false if not held.
+   * @param {Element} el  an HTML element
+   * @param {AtlasKind} kind
+   * @param {number} id
+   * @param {number} w
+   * @param {number | null} [scale]
+   */
   paint(el, kind, id, w, scale = null) {
     const c = this.cells[kind].get(id);
     if (!c) return false;
     const { atlas, k, v } = c;
     const { sheet, col, row } = atlasCell(atlas, k);
     const f = scale === null ? w / atlas.cell : scale;
-    el.style.backgroundImage = `var(${v})`;
-    el.style.backgroundSize = `${atlas.cols * atlas.cell * f}px ${sheetRows(atlas, sheet) * atlas.cell * f}px`;
-    el.style.backgroundPosition = `${-col * atlas.cell * f}px ${-row * atlas.cell * f}px`;
+    const { style } = /** @type {HTMLElement} */ (el);
+    style.backgroundImage = `var(${v})`;
+    style.backgroundSize = `${atlas.cols * atlas.cell * f}px ${sheetRows(atlas, sheet) * atlas.cell * f}px`;
+    style.backgroundPosition = `${-col * atlas.cell * f}px ${-row * atlas.cell * f}px`;
     return true;
   }
 
-  /** Size (w, h) of picture `id` in its cell. */
+  /** Size (w, h) of picture `id` in its cell. @param {AtlasKind} kind @param {number} id */
   size(kind, id) {
     const c = this.cells[kind].get(id);
     return c && Array.isArray(c.atlas.sizes) && c.atlas.sizes[c.k] ? c.atlas.sizes[c.k] : null;

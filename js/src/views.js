@@ -17,20 +17,50 @@ const TILE = 40, HTILE = 28, CTILE = 30;
 const PITCH = TILE + 4 + 3; // tile + border, gap
 const VLINES = 5;          // lines an expanded row shows before it scrolls
 
-/** `make()` once per derived context (statistics, filters and orders unchanged): sorted rows
- * and heatmaps are reused by a cluster click, a "+N more" or a tab switch. */
+/** @typedef {import("./state.js").Ctx} Ctx */
+/** @typedef {import("./data.js").ClusterStats} ClusterStats */
+/** @typedef {import("./types.js").Segment} Segment */
+
+/**
+ * `make()` once per derived context (statistics, filters and orders unchanged): sorted rows
+ * and heatmaps are reused by a cluster click, a "+N more" or a tab switch.
+ * @template T
+ * @param {Ctx} ctx
+ * @param {string} key
+ * @param {() => T} make
+ * @returns {T}
+ */
 function memo(ctx, key, make) {
   if (!ctx.memo) return make();
   if (!ctx.memo.has(key)) ctx.memo.set(key, make());
   return ctx.memo.get(key);
 }
-const sortedRow = (ctx, id, m) => memo(ctx, `row:${id}:${m}`, () => orderWithin(ctx.stats.get(id).segments[m], ctx.innerOrder));
+/** Cluster `id`'s segments of model `m`, in the within-cluster order. @param {Ctx} ctx @param {number} id @param {string} m */
+const sortedRow = (ctx, id, m) => memo(ctx, `row:${id}:${m}`, () => orderWithin(stats(ctx, id).segments[m], ctx.innerOrder));
 
-/** Segments whose thumbnails can be shown: all with a kernel, the held ones without. */
-function showable(segs, ctx) {
-  return ctx.live || !ctx.pictures ? segs : segs.filter((sg) => ctx.pictures.has("thumbs", sg.i));
+/**
+ * The statistics of a cluster of ctx.order (every one has them).
+ * @param {Ctx} ctx
+ * @param {number} id
+ * @returns {ClusterStats}
+ */
+function stats(ctx, id) {
+  const st = ctx.stats.get(id);
+  if (!st) throw new Error(`imacs: no statistics of cluster ${id}`);
+  return st;
 }
 
+/**
+ * Segments whose thumbnails can be shown: all with a kernel, the held ones without.
+ * @param {Segment[]} segs
+ * @param {Ctx} ctx
+ */
+function showable(segs, ctx) {
+  const held = ctx.pictures;
+  return ctx.live || !held ? segs : segs.filter((sg) => held.has("thumbs", sg.i));
+}
+
+/** @param {number} n */
 function leftOut(n) {
   return n > 0 ? h("span", { class: "imacs-left-out imacs-muted", data: { imacsLeftOut: n }, text: `${n} more not in this report`, title: "the static report keeps a bounded number of tiles per row; open the result in Python to see them all" }) : null;
 }
@@ -39,6 +69,8 @@ function leftOut(n) {
  * An expanded row, virtualised: only the tiles of the lines in view (plus one above and
  * below) are in the DOM. `el.imacsRefresh()` re-renders the window (after attaching, on
  * scroll); `ctx.onWindow()` is told after each window so missing tiles can be fetched.
+ * @param {Segment[]} segs
+ * @param {Ctx} ctx
  */
 export function virtualRow(segs, ctx) {
   const win = h("div", { class: "imacs-tiles imacs-vrow-window" });
@@ -63,6 +95,7 @@ export function virtualRow(segs, ctx) {
   return el;
 }
 
+/** @param {ClusterStats} st @param {number} pos @param {Ctx} ctx */
 function clusterTitle(st, pos, ctx) {
   return h("div", { class: "imacs-cluster-title" }, [
     h("span", { class: "imacs-cluster-name", text: `Cluster ${st.id}` }),
@@ -85,7 +118,11 @@ function clusterTitle(st, pos, ctx) {
   ]);
 }
 
-/** "positive for k of n": the models that attribute the cluster positively (summary.consensus). */
+/**
+ * "positive for k of n": the models that attribute the cluster positively (summary.consensus).
+ * @param {ClusterStats} st
+ * @param {Ctx} ctx
+ */
 function consensusBadge(st, ctx) {
   const c = st.consensus;
   const who = c.models.map((m) => ctx.data.modelNames[m]).join(", ");
@@ -99,11 +136,14 @@ function consensusBadge(st, ctx) {
   ]);
 }
 
-/** Concept cluster view (§5.2): one row of tiles per model per cluster + composition/histogram/mean plots. */
+/**
+ * Concept cluster view (§5.2): one row of tiles per model per cluster + composition/histogram/mean plots.
+ * @param {Ctx} ctx
+ */
 export function conceptView(ctx) {
   const root = h("div", { class: "imacs-view imacs-concept", data: { imacsView: "clusters" } });
   ctx.order.forEach((id, pos) => {
-    const st = ctx.stats.get(id);
+    const st = stats(ctx, id);
     const block = h("div", {
       class: `imacs-cluster${ctx.selected === id ? " imacs-selected" : ""}`,
       data: { imacsCluster: id },
@@ -143,20 +183,27 @@ export function conceptView(ctx) {
   return root;
 }
 
+/** @param {Ctx} ctx */
 function hiddenNote(ctx) {
   if (!ctx.order.length) return h("div", { class: "imacs-empty imacs-pad", text: "No segment matches the outcome and model filters." });
   if (!ctx.hidden) return null;
   return h("div", { class: "imacs-muted imacs-pad", text: `${ctx.hidden} cluster${ctx.hidden === 1 ? " has" : "s have"} no segment matching the filters.` });
 }
 
-/** Cluster histogram view (§5.1): per cluster, A stacks up and B stacks down, shared x scale. */
+/**
+ * Cluster histogram view (§5.1): per cluster, A stacks up and B stacks down, shared x scale.
+ * @param {Ctx} ctx
+ * @param {number} [available]  pixels wide
+ */
 export function histogramView(ctx, available = 0) {
   const edges = ctx.data.edges, nb = edges.length - 1;
   // tiles as large as the width allows (label column ~170 px), between 22 and 34 px
   const tileSize = available > 0 ? Math.max(22, Math.min(34, Math.floor((available - 200) / nb) - 4)) : HTILE;
   const colW = tileSize + 4, width = nb * colW;
+  /** @param {number} v */
   const x = (v) => ((v - edges[0]) / (edges[nb] - edges[0])) * width;
   const root = h("div", { class: "imacs-view imacs-histview", data: { imacsView: "histogram" } });
+  /** @param {string} cls */
   const axis = (cls) => {
     const a = h("div", { class: `imacs-haxis ${cls}`, style: { width: `${width}px` } });
     for (const t of ticks(edges[0], edges[nb], Math.max(2, Math.round(width / 70)))) {
@@ -166,7 +213,7 @@ export function histogramView(ctx, available = 0) {
   };
   root.append(axis("imacs-haxis-top"));
   ctx.order.forEach((id, pos) => {
-    const st = ctx.stats.get(id);
+    const st = stats(ctx, id);
     const block = h("div", {
       class: `imacs-hcluster${ctx.selected === id ? " imacs-selected" : ""}`,
       data: { imacsCluster: id },
@@ -207,7 +254,11 @@ export function histogramView(ctx, available = 0) {
   return root;
 }
 
-/** Cluster confusion matrices (§5.3): one 2x2 matrix per shown model, tiles in each cell. */
+/**
+ * Cluster confusion matrices (§5.3): one 2x2 matrix per shown model, tiles in each cell.
+ * @param {ClusterStats} st
+ * @param {Ctx} ctx
+ */
 export function confusionView(st, ctx) {
   const target = String(ctx.data.payload.target_class ?? "");
   const root = h("div", { class: "imacs-confusion", data: { imacsView: "confusion" } });
@@ -237,6 +288,7 @@ export function confusionView(st, ctx) {
   return root;
 }
 
+/** @param {Segment[]} segs @param {string} o @param {Ctx} ctx */
 function cell(segs, o, ctx) {
   const ordered = orderWithin(segs, ctx.innerOrder);
   const shown = showable(ordered, ctx).slice(0, CELL_LIMIT);
@@ -247,7 +299,11 @@ function cell(segs, o, ctx) {
   ]);
 }
 
-/** Contents of the source preview (§7.0.1) for one segment. */
+/**
+ * Contents of the source preview (§7.0.1) for one segment.
+ * @param {Segment} seg
+ * @param {Ctx} ctx
+ */
 export function sourceContent(seg, ctx, maxSide = 200, { withTile = false } = {}) {
   const d = ctx.data, img = d.images[seg.image], atlas = d.payload.sources;
   const held = ctx.pictures ? ctx.pictures.size("sources", seg.image) : null;
@@ -266,8 +322,10 @@ export function sourceContent(seg, ctx, maxSide = 200, { withTile = false } = {}
     class: `imacs-source-box imacs-m-${seg.model}`,
     style: { left: `${x0 * 100}%`, top: `${y0 * 100}%`, width: `${(x1 - x0) * 100}%`, height: `${(y1 - y0) * 100}%` },
   }));
+  /** @param {number} k */
   const cls = (k) => (Number.isInteger(k) && k >= 0 && k < d.classNames.length ? d.classNames[k] : String(k));
   const target = String(d.payload.target_class ?? "");
+  /** @param {string} m @param {number} pred @param {number | null} score */
   const predRow = (m, pred, score) => h("tr", {}, [
     h("td", {}, [modelChip(m, d.modelNames[m])]),
     h("td", { text: cls(pred) }),

@@ -7,6 +7,8 @@ import { PAGE_SIZE } from "./protocol.js";
  * The window of a wrapped row of `count` equal tiles (`pitch` px wide, `lineHeight` px tall
  * per line) in a viewport `width` wide and `height` tall scrolled to `scrollTop`, with
  * `overscan` lines above and below.
+ * @param {{count: number, width: number, pitch: number, lineHeight: number, scrollTop?: number,
+ *   height: number, overscan?: number}} row
  * @returns {{perLine: number, lines: number, start: number, end: number, top: number, total: number}}
  *   tiles start..end-1 are rendered, the first at `top` px; `total` px is the row's height
  */
