@@ -55,13 +55,15 @@ def _same_attributions(a, b):
     key = ["model", "image_index", "segment_index"]
     sa = a.segments.sort_values(key).reset_index(drop=True)
     sb = b.segments.sort_values(key).reset_index(drop=True)
+    assert len(sa) == 2 * N * 3  # sampling="all", k=3: every image, both models
     np.testing.assert_array_equal(sa[key].to_numpy(), sb[key].to_numpy())
     np.testing.assert_allclose(sa["attribution"], sb["attribution"], atol=1e-6)
 
 
 def test_array_segments_lead_back_to_their_index(reference):
     seg = reference.segments
-    assert (seg["source"] == [f"images[{i}]" for i in seg["image_index"]]).all()
+    assert len(seg) == 2 * N * 3 and seg["image_index"].nunique() == N
+    assert seg["source"].tolist() == [f"images[{i}]" for i in seg["image_index"]]
 
 
 def test_folder_gives_labels_class_names_and_paths(folder, data, reference):
@@ -71,8 +73,9 @@ def test_folder_gives_labels_class_names_and_paths(folder, data, reference):
     assert r.class_names == NAMES
     seg = r.segments
     paths = [Path(p) for p in seg["source"]]
-    assert all(p.is_file() and p.parent.name == NAMES[lab] for p, lab in zip(paths, seg["label"],
-                                                                            strict=True))
+    assert len(paths) == 2 * N * 3 and len(set(paths)) == N
+    assert [p.parent.name for p in paths] == [NAMES[lab] for lab in seg["label"]]
+    assert set(paths) == set(src.paths)
     # the same images as the array run (sorted by class folder, then name): same attributions
     x, y = data
     order = [int(Path(p).stem) for p in src.paths]
@@ -85,7 +88,8 @@ def test_pytorch_model_on_a_folder_without_a_wrapper(folder):
 
     r = _compare(folder, models=(torch_cnn(seed=1), torch_cnn(seed=2)))
     assert r.class_names == NAMES and len(r.segments) == 2 * N * 3
-    assert r.widget() is not None
+    w = r.widget()  # the widget shows every segment of the folder's images
+    assert w._payload["n_segments"] == len(r.segments) and w.n_clusters == r.n_clusters
 
 
 def test_unreadable_file_is_skipped_with_a_warning(folder, tmp_path):
@@ -99,8 +103,10 @@ def test_unreadable_file_is_skipped_with_a_warning(folder, tmp_path):
         r = imacs.compare(tiny_cnn(seed=1), tiny_cnn(seed=2), root, target_class="ant",
                           sampling="all", n_clusters=3, k=3, embedder=tiny_embedder(),
                           progress=False)
-    assert str(bad) not in set(r.segments["source"])
+    sources = set(r.segments["source"])
+    assert str(bad) not in sources
     assert r.segments["image_index"].nunique() == N  # every readable image, none lost
+    assert len(sources) == N and all(Path(p).is_file() for p in sources)
 
 
 def test_folder_errors_name_the_argument(tmp_path):
@@ -130,7 +136,7 @@ def test_lists_of_any_sized_images_and_paths(data, folder):
     paths = sorted(str(p) for p in Path(folder).rglob("*.png"))
     labels = [Path(p).parent.name for p in paths]
     rp = _compare(paths, labels, class_names=NAMES)
-    assert set(rp.segments["source"]) <= set(paths)
+    assert set(rp.segments["source"]) == set(paths)  # sampling="all": every file, by its path
 
 
 def test_label_errors(data):
@@ -160,7 +166,7 @@ def test_torch_dataset_and_dataloader(data, reference):
 
     r = _compare(Pets())
     assert r.class_names == NAMES
-    assert r.segments["source"].iloc[0].startswith("dataset[")
+    assert r.segments["source"].tolist() == [f"dataset[{i}]" for i in r.segments["image_index"]]
     _same_attributions(r, _compare(x.astype(np.float32) / 255.0, y, class_names=NAMES))
     tensors = TensorDataset(torch.from_numpy(x), torch.from_numpy(y))  # uint8 HWC tensors
     loader = DataLoader(tensors, batch_size=8)

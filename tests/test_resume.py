@@ -1,9 +1,10 @@
 """Long runs: a compare() killed with SIGKILL mid-attribution resumes from its cache (issue 4 §4).
 
 The child process runs ``compare(..., cache_dir=...)`` on two small real Keras models loaded from
-``.keras`` files and generated images; each attribution chunk is slowed a little (test
-instrumentation only) so the kill lands mid-run. The resumed run must skip every cached image
-(cache hits) and give the same result as an uninterrupted run.
+``.keras`` files and generated images. Test instrumentation (a hook on the cache's ``put``)
+pauses it once two chunks are in the cache and says so on stdout; the parent kills it there,
+mid-attribution (no sleeping, no timing). The resumed run must skip every cached image (cache
+hits) and give the same result as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -27,22 +28,24 @@ CHUNK = 8  # images per attribution chunk (pipeline.CHUNK_IMAGES), small to get 
 N_IMAGES = 64
 
 CHILD = """
-import os, sys, time
+import os, sys
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 sys.path[:0] = [{root!r}, {tests!r}]
 import numpy as np
 import keras
 import imacs_widget.engine.pipeline as pl
-import imacs_widget.engine.work as work
+from imacs_widget.io.cache import AttributionCache
 from conftest import tiny_embedder
 
 pl.CHUNK_IMAGES = {chunk}
-_shapley = work.segment_shapley
-def slow_shapley(*a, **k):  # test instrumentation: give the parent time to kill mid-run
-    out = _shapley(*a, **k)
-    time.sleep(0.25)
-    return out
-work.segment_shapley = slow_shapley
+_put, _written = AttributionCache.put, []
+def put_then_pause(self, key, **arrays):  # test instrumentation: stop mid-run, say so, wait
+    _put(self, key, **arrays)
+    _written.append(key)
+    if len(_written) == {pause_after}:
+        print("paused", len(_written), flush=True)
+        sys.stdin.readline()  # blocks until the parent kills this process
+AttributionCache.put = put_then_pause
 z = np.load(sys.argv[1])
 ma = keras.saving.load_model(sys.argv[2], safe_mode=True)
 mb = keras.saving.load_model(sys.argv[3], safe_mode=True)
@@ -79,25 +82,29 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     total = 2 * N_IMAGES  # sampling="all": every image for both models
 
-    script = CHILD.format(root=str(ROOT), tests=str(TESTS), chunk=CHUNK)
+    script = CHILD.format(root=str(ROOT), tests=str(TESTS), chunk=CHUNK, pause_after=2 * CHUNK)
     proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "data.npz"),
                              str(tmp_path / "a.keras"), str(tmp_path / "b.keras"), str(cache)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=(tmp_path / "child.err").open("w"), text=True)
+    watchdog = threading.Timer(300, proc.kill)  # a hung child fails the test, never hangs it
+    watchdog.start()
     try:
-        deadline = time.monotonic() + 50
-        while len(_entries(cache)) < 2 * CHUNK:  # two chunks written: mid-attribution
-            assert proc.poll() is None, f"child ended early: {proc.communicate()}"
-            assert time.monotonic() < deadline, "child wrote no cache entries in time"
-            time.sleep(0.01)
+        lines = [proc.stdout.readline(), proc.stdout.readline()]  # blocks until the child says
+        assert lines[0].strip() == "ready" and lines[1].split() == ["paused", str(2 * CHUNK)], (
+            f"the child did not pause mid-run: {lines}\n"
+            + (tmp_path / "child.err").read_text()[-3000:])
+        done_at_kill = len(_entries(cache))  # the child is blocked: nothing more is written
         os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+        proc.wait(timeout=60)
     finally:
+        watchdog.cancel()
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    done_at_kill = len(_entries(cache))
-    assert 2 * CHUNK <= done_at_kill < total, done_at_kill
+    assert done_at_kill == 2 * CHUNK < total, done_at_kill
+    assert len(_entries(cache)) == done_at_kill  # the kill wrote nothing (no half entry)
 
     ma = keras.saving.load_model(tmp_path / "a.keras", safe_mode=True)
     mb = keras.saving.load_model(tmp_path / "b.keras", safe_mode=True)
