@@ -1,6 +1,11 @@
-"""Command line: ``imacs demo`` (offline watermark scenario) and ``imacs compare`` (batch runs).
+"""Command line: ``imacs demo`` (the offline scenarios), ``imacs compare`` and ``imacs
+compare-datasets`` (batch runs that write a result folder).
 
-Kept free of TensorFlow imports until a command runs, so ``imacs --help`` is instant.
+The engine options of both compare commands are generated from the fields of
+:class:`~imacs_widget.Settings` (one ``--field-name`` each, with the field's type, default,
+meaning and choices, a registry's current names for the ranker and the embedder); an option not
+given keeps the field's default. Kept free of TensorFlow imports until a command runs, so
+``imacs --help`` is instant.
 """
 
 from __future__ import annotations
