@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,24 +33,52 @@ def ray_cluster():
     ray.shutdown()
 
 
-def slow_embedder(delay: float = 0.15):
-    """The tests' colour-statistics embedder, slowed so that a kill lands mid-run."""
+def gate():
+    """A gate shared by the driver and the actors (Ray's signal-actor pattern): ``wait`` blocks
+    until ``open``; ``close`` shuts it again."""
+    import asyncio
+
+    @ray.remote(num_cpus=0)
+    class Gate:
+        def __init__(self):
+            self.event = asyncio.Event()
+
+        def open(self):
+            self.event.set()
+
+        def close(self):
+            self.event.clear()
+
+        async def wait(self):
+            await self.event.wait()
+
+    return Gate.remote()
+
+
+def gated_embedder(g):
+    """The tests' colour-statistics embedder, which waits for the gate ``g`` before each batch:
+    while it is closed, every chunk an actor holds stays in flight (a kill lands mid-run)."""
     from imacs_widget.engine.embedding.embedders import Embedder
 
     inner = tiny_embedder()
 
     def fn(crops):
-        time.sleep(delay)
+        ray.get(g.wait.remote(), timeout=300)  # a gate never opened fails, never hangs
         return inner.fn(crops)
 
-    return Embedder(fn, inner.input_size, "slow-colour-stats")
+    return Embedder(fn, inner.input_size, "gated-colour-stats")
 
 
 class KillOneWorker(RayExecutor):
     """A RayExecutor whose first actor is SIGKILLed when the 4th chunk of the first class is
-    handed out (every actor then has chunks in flight)."""
+    handed out, then opens the gate: with two actors of two chunks each, both of the killed
+    actor's chunks are then in flight, held at the closed gate, and must be retried."""
 
     killed = None
+
+    def __init__(self, gate, **kw):
+        super().__init__(**kw)
+        self.gate = gate
 
     def attribute(self, tasks, read):
         n = 0
@@ -62,6 +89,7 @@ class KillOneWorker(RayExecutor):
             if n == 4 and self.killed is None:
                 self.killed = self.pids[0]
                 os.kill(self.pids[0], signal.SIGKILL)
+                ray.get(self.gate.open.remote())
             return read(task)
 
         return super().attribute(tasks, reading)
@@ -74,10 +102,13 @@ def test_ray_run_with_a_killed_worker_equals_the_local_run(ray_cluster, tiny_mod
 
     monkeypatch.setattr(pl, "CHUNK_IMAGES", 8)  # 12 chunks per class
     x, y = tiny_images
+    g = gate()
     kw = dict(target_class=["a", "c"], class_names=["a", "b", "c"], sampling="all",
-              n_clusters=4, embedder=slow_embedder(), progress=False, seed=3)
+              n_clusters=4, embedder=gated_embedder(g), progress=False, seed=3)
+    ray.get(g.open.remote())
     local = imacs_widget.compare(*tiny_models, x, y, **kw)
-    ex = KillOneWorker(num_workers=2)
+    ray.get(g.close.remote())  # the remote run's actors wait at the gate until the kill
+    ex = KillOneWorker(g, num_workers=2, tasks_per_worker=2)
     cache = tmp_path / "cache"  # written by the workers (shared storage on a real cluster)
     remote = imacs_widget.compare(*tiny_models, x, y, executor=ex, cache_dir=cache, **kw)
     assert ex.killed and ex.retried >= 1  # chunks of the killed worker ran again
