@@ -123,7 +123,7 @@ def test_malformed_tiles_requests_are_ignored_with_a_warning(widget, msg, caplog
 
 
 def test_tiles_request_never_raises(widget, monkeypatch, caplog):
-    import imacs_widget.widget.widget as mod
+    import imacs_widget.widget.commands as mod  # the _tiles handler's module
 
     monkeypatch.setattr(mod, "tile_page", lambda *a, **k: 1 / 0)
     with caplog.at_level(logging.WARNING, logger="imacs_widget.widget.widget"):

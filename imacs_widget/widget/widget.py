@@ -1,6 +1,6 @@
 """``ImacsWidget``: the Jupyter front end of a :class:`~imacs_widget.result.ComparisonResult`.
 
-Thin by design: traits, validation and command handlers only. The views (cluster histogram,
+Thin by design: traits, validation and command handlers (:mod:`.commands`) only. The views (cluster histogram,
 concept clusters, cluster confusion matrices, source preview, location heatmaps; paper §5 and
 §7) are drawn by ``js/src`` from the payload built by :mod:`imacs_widget.widget.payload`;
 ordering and filtering of clusters happen in the browser (with the definitions of
@@ -19,7 +19,7 @@ One pattern for everything the front end does:
   ``_busy`` (True while
   re-clustering / switching class).
 * **Requests are commands** (``anywidget.experimental.command`` here,
-  ``experimental.invoke(name, msg)`` in ``js/src/app.js``; each answers one JSON dict, and
+  ``experimental.invoke(name, msg)`` in ``js/src/kernel.js``; each answers one JSON dict, and
   ``_tiles`` binary buffers too), mirrored in ``js/src/types.js``::
 
     "_ping"          {}                         -> {"ok": True, "version": int}
@@ -62,16 +62,14 @@ from typing import Any
 
 import anywidget
 import traitlets as t
-from anywidget.experimental import command
 
 from ..engine.summary import CLUSTER_ORDERS as ORDERS
 from ..engine.summary import INNER_ORDERS, MODEL_KEYS, MODELS, OUTCOMES
 from ..errors import ImacsInputError
 from ..result import ComparisonResult
-from .atlas import tile_page
-from .columns import image_order, map_column
+from .commands import CommandsMixin, _Invalid, _is_int
 from .payload import build_payload
-from .protocol import ATLASES, COMMANDS, MAP_COLORS, PAGE_SIZE, PAYLOAD_VERSION, VIEWS
+from .protocol import COMMANDS, MAP_COLORS, PAGE_SIZE, VIEWS
 
 __all__ = ["ImacsWidget", "COMMANDS", "PAGE_SIZE", "VIEWS", "MAP_COLORS"]
 
@@ -96,15 +94,7 @@ def _asset(name: str, fallback: str):
     return fallback
 
 
-class _Invalid(ValueError):
-    """A value from the front end (or Python) that a trait does not accept."""
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-class ImacsWidget(anywidget.AnyWidget):
+class ImacsWidget(CommandsMixin, anywidget.AnyWidget):
     """Interactive IMACS views of a comparison result.
 
     Parameters
@@ -365,122 +355,3 @@ class ImacsWidget(anywidget.AnyWidget):
                 self._sync()
             finally:
                 self._busy = False
-
-    # ---- commands --------------------------------------------------------------------------------
-    def _handle_custom_msg(self, content, buffers):
-        """Pass well-formed commands of a known name on to anywidget; ignore anything else."""
-        try:
-            problem = _command_problem(content)
-            if problem is None:
-                super()._handle_custom_msg(content, buffers)
-                return
-            log.warning("imacs widget: ignored a message (%s): %r", problem, content)
-            if isinstance(content, dict) and isinstance(content.get("id"), str):
-                self.send({"id": content["id"], "kind": "anywidget-command-response",
-                           "response": {"ok": False, "error": f"ignored: {problem}"}})
-        except Exception as exc:  # a message must never raise into the kernel
-            log.warning("imacs widget: message %r failed: %s", content, exc)
-
-    def _request(self, what: str, name: str, msg) -> dict:
-        """Set trait ``name`` from ``msg[name]`` (validated); the answer of a command."""
-        value = msg.get(name) if isinstance(msg, dict) else None
-        try:
-            value = self._validated(name, value)
-        except _Invalid as exc:
-            log.warning("imacs widget: ignored %s: %s", what, exc)
-            return {"ok": False, name: getattr(self, name), "error": f"{what} ignored: {exc}"}
-        try:
-            setattr(self, name, value)
-        except Exception as exc:  # the observer synced the old state back and logged
-            return {"ok": False, name: getattr(self, name), "error": f"{what} failed: {exc}"}
-        return {"ok": True, name: getattr(self, name)}
-
-    @command
-    def _ping(self, msg, buffers):
-        """Command ``_ping``: the kernel is there; answers the payload version it speaks."""
-        return {"ok": True, "version": PAYLOAD_VERSION}, []
-
-    @command
-    def _recluster(self, msg, buffers):
-        """Command ``_recluster``: ``{"n_clusters": int}`` -> re-cluster, new payload."""
-        return self._request("re-clustering", "n_clusters", msg), []
-
-    @command
-    def _select_class(self, msg, buffers):
-        """Command ``_select_class``: ``{"target_class": str}`` -> switch class, new payload."""
-        return self._request("switching class", "target_class", msg), []
-
-    @command
-    def _tiles(self, msg, buffers):
-        """Command ``_tiles``: ``{"atlas": "thumbs" | "sources", "ids": [int, ...]}`` (at most
-        ``PAGE_SIZE`` distinct rows of ``result.segments`` / of the payload's ``images``) ->
-        ``{"ok": True, "atlas": str, "page": Atlas}`` whose sheets index the answer's buffers."""
-        atlas = msg.get("atlas") if isinstance(msg, dict) else None
-        ids = msg.get("ids") if isinstance(msg, dict) else None
-        if self._image_order is None:
-            self._image_order = image_order(self._result.segments)
-        count = len(self._result.segments) if atlas == "thumbs" else len(self._image_order)
-        problem = None
-        if atlas not in ATLASES:
-            problem = f"atlas must be one of {list(ATLASES)}, got {atlas!r}"
-        elif not isinstance(ids, list) or not 1 <= len(ids) <= PAGE_SIZE:
-            problem = f"ids must be a list of 1..{PAGE_SIZE} rows, got {ids!r:.80}"
-        elif not all(_is_int(i) and 0 <= i < count for i in ids):
-            problem = f"ids must be rows in 0..{count - 1}, got {ids!r:.80}"
-        if problem is not None:
-            log.warning("imacs widget: ignored a tiles request: %s", problem)
-            return {"ok": False, "error": f"tiles request ignored: {problem}"}, []
-        ids = list(dict.fromkeys(ids))
-        o = self._payload_options
-        try:
-            page, out = tile_page(self._result, atlas, ids, thumb_size=o["thumb_size"],
-                                  source_size=o["source_size"], image_format=o["image_format"],
-                                  quality=o["quality"], images=self._image_order)
-        except Exception as exc:  # never raise into the kernel
-            log.warning("imacs widget: tiles request failed: %s", exc)
-            return {"ok": False, "error": f"tiles request failed: {exc}"}, []
-        return {"ok": True, "atlas": atlas, "page": page}, out
-
-    @command
-    def _map(self, msg, buffers):
-        """Command ``_map``: ``{}`` -> the segment map of the active class (computed on first
-        use: ``result.segment_map()``), ``{"ok": True, "method": str, "count": int}`` + one
-        buffer, ``uint16 [2 n]`` little-endian flat x, y in 0..65535."""
-        self._busy = True
-        try:
-            self._result.segment_map()
-            xy = map_column(self._result.segments).astype("<u2")
-        except Exception as exc:  # never raise into the kernel
-            log.warning("imacs widget: segment map failed: %s", exc)
-            return {"ok": False, "error": f"segment map failed: {exc}"}, []
-        finally:
-            self._busy = False
-        return {"ok": True, "method": self._result.map_method,
-                "count": len(self._result.segments)}, [xy.tobytes()]
-
-    @command
-    def _hover(self, msg, buffers):
-        """Command ``_hover``: ``{"segment": int | None}``, the row under the mouse."""
-        seg = msg.get("segment") if isinstance(msg, dict) else None
-        if isinstance(msg, dict) and "segment" in msg and (
-                seg is None or (_is_int(seg) and 0 <= seg < len(self._result.segments))):
-            self._hovered = seg
-            return {"ok": True}, []
-        log.warning("imacs widget: ignored hover of segment %r (not None or a row in 0..%d)",
-                    seg, len(self._result.segments) - 1)
-        return {"ok": False, "error": f"no segment {seg!r}"}, []
-
-
-def _command_problem(content) -> str | None:
-    """Why ``content`` is not a well-formed command of a known name (None if it is one)."""
-    if not isinstance(content, dict):
-        return "not a dict"
-    if content.get("kind") != "anywidget-command":
-        return f"kind {content.get('kind')!r} is not 'anywidget-command'"
-    if not isinstance(content.get("id"), str):
-        return "no string id"
-    if content.get("name") not in COMMANDS:
-        return f"unknown command {content.get('name')!r}"
-    if not isinstance(content.get("msg"), dict):
-        return "msg is not a dict"
-    return None
