@@ -185,7 +185,10 @@ class JupyterLab:
                 self.stop()
                 raise TimeoutError(f"jupyter lab did not answer in {self.startup_timeout}s:\n"
                                    f"{self.log_tail()}")
-            time.sleep(0.25)
+            try:  # the server is another process: wait on its exit, at most 0.25 s, then ask again
+                self.proc.wait(timeout=0.25)
+            except subprocess.TimeoutExpired:
+                pass
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
@@ -241,6 +244,19 @@ _JS_KERNEL_READY = "() => {" + _JS_PANEL + """
   const k = sc && sc.session && sc.session.kernel;
   return !!(nb && nb.widgets && sc && sc.isReady && k && k.status === 'idle'
             && k.connectionStatus === 'connected');
+}"""
+_JS_CELLS_DONE = "(a) => {" + _JS_PANEL + """
+  if (!nb || !nb.widgets) return false;
+  const models = nb.widgets.map((c) => c.model);
+  const code = (m) => m && m.type === 'code';
+  if (models.some((m) => code(m) && m.outputs.toJSON().some((o) => o.output_type === 'error')))
+    return true;  // an error output ends the wait (reported by the caller)
+  const done = a.indices.every((i) => code(models[i]) && models[i].executionCount !== null
+                                      && models[i].executionCount !== a.previous[i]);
+  const sc = panel.sessionContext;
+  const k = sc && sc.session && sc.session.kernel;
+  return done && !!(sc && sc.isReady && k && k.status === 'idle'
+                    && k.connectionStatus === 'connected');
 }"""
 _JS_CELLS = "() => {" + _JS_PANEL + """
   if (!nb || !nb.widgets) return null;
@@ -309,24 +325,26 @@ class LabPage:
 
     def wait_cells_done(self, indices, timeout: float = 120.0, previous: dict | None = None):
         """Wait until the code cells ``indices`` have an execution count (different from
-        ``previous[i]`` when given) and the kernel is idle again; raise on an error output."""
-        deadline = time.monotonic() + timeout
-        previous = previous or {}
-        while True:
+        ``previous[i]`` when given) and the kernel is idle again; raise on an error output.
+
+        The condition is checked in the page by Playwright (``wait_for_function``), not by
+        sleeping here."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        arg = {"indices": [int(i) for i in indices],
+               "previous": {str(i): c for i, c in (previous or {}).items()}}
+        try:
+            self.page.wait_for_function(_JS_CELLS_DONE, arg=arg, timeout=timeout * 1000,
+                                        polling=100)
+        except PlaywrightTimeout:
             cells = self.cells()
-            errors = self.errors(cells)
-            if errors:
-                raise AssertionError("notebook cell raised:\n" + "\n".join(errors))
-            done = all(
-                cells and cells[i]["count"] is not None and cells[i]["count"] != previous.get(i)
-                for i in indices
-            )
-            if done and self.page.evaluate(_JS_KERNEL_READY):
-                return cells
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"cells {list(indices)} not done in {timeout}s; "
-                                   f"counts={[c['count'] for c in cells]}\n{self.debug()}")
-            time.sleep(0.1)
+            raise TimeoutError(f"cells {list(indices)} not done in {timeout}s; "
+                               f"counts={[c['count'] for c in cells]}\n{self.debug()}") from None
+        cells = self.cells()
+        errors = self.errors(cells)
+        if errors:
+            raise AssertionError("notebook cell raised:\n" + "\n".join(errors))
+        return cells
 
     @staticmethod
     def errors(cells) -> list[str]:
