@@ -248,6 +248,27 @@ def test_payload_for_1000_segments_is_small():
     assert payload_nbytes(p64, []) < 2.5e6
 
 
+def test_column_codec_round_trips_and_takes_the_smallest_dtype():
+    from imacs_widget.widget.columns import encode_column, uint_dtype
+
+    assert [uint_dtype(np.array(v)) for v in ([0, 255], [256], [65536], [-1, 5], [])] == [
+        "uint8", "uint16", "uint32", "int32", "uint8"]
+    buffers: list[bytes] = []
+    values = np.array([3, 70000, 0])
+    ref = encode_column(values, "binary", buffers)
+    assert ref == {"dtype": "uint32", "buffer": 0, "length": 3}
+    assert buffers[0] == np.array([3, 70000, 0], "<u4").tobytes()  # little-endian, whatever the host
+    floats = np.array([0.1, np.nan, -np.inf, 2.5])
+    ref = encode_column(floats, "binary", buffers)
+    assert ref["dtype"] == "float64" and ref["buffer"] == 1
+    assert _col(ref, buffers) == [0.1, None, None, 2.5]
+    assert encode_column(floats, "base64", buffers) == [0.1, None, None, 2.5]  # JSON: null
+    assert encode_column(values, "base64", buffers) == [3, 70000, 0]
+    assert len(buffers) == 2  # a JSON list adds no buffer
+    with pytest.raises(ValueError, match="dtype"):
+        encode_column(values, "binary", buffers, "float32")  # not a dtype the front end reads
+
+
 def test_payload_and_widget_do_not_import_tensorflow():
     code = ("import sys, imacs_widget.widget.payload, imacs_widget.widget.widget; "
             "bad = [m for m in ('tensorflow', 'keras', 'torch') if m in sys.modules]; "

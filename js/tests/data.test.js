@@ -2,11 +2,29 @@ import { describe, it, expect } from "vitest";
 import {
   decodePayload, binIndex, histogram, filterSegments, clusterStats, orderClusters,
   orderWithin, maxMeanAttribution, histogramStacks, locationHeatmap, confusionSplit, atlasCell,
-  sheetRows, fmtSigned, parseAnswer, ticks, fsum, meanAttribution,
+  sheetRows, fmtSigned, parseAnswer, ticks, fsum, meanAttribution, column,
 } from "../src/data.js";
 import { makePayload } from "./fixtures.js";
 
 const seg = (o) => ({ i: 0, model: "A", image: 0, segment: 0, rank: 0, cluster: 0, outcome: "TP", attribution: 0, byAttribution: 0, byCentroid: 0, box: [0, 0, 0.25, 0.25], ...o });
+
+describe("column", () => {
+  it("reads a little-endian typed array from its buffer, checking dtype and length", () => {
+    const buf = new DataView(new ArrayBuffer(6));
+    [1, 2, 65535].forEach((v, k) => buf.setUint16(2 * k, v, true));
+    expect([...column({ dtype: "uint16", buffer: 0, length: 3 }, [buf])]).toEqual([1, 2, 65535]);
+    expect(column({ dtype: "uint16", buffer: 0, length: 4 }, [buf])).toBeNull(); // wrong length
+    expect(column({ dtype: "uint32", buffer: 0, length: 1 }, [buf])).toBeNull(); // 6 bytes: no whole uint32s
+    expect(column({ dtype: "uint16", buffer: 1, length: 3 }, [buf])).toBeNull(); // no such buffer
+    expect(column([1, null], [])).toEqual([1, null]); // a JSON list (the static fixture)
+  });
+  it("takes only its own dtypes, not names on Object's prototype", () => {
+    const bufs = [new ArrayBuffer(8)];
+    for (const dtype of ["constructor", "toString", "__proto__", "hasOwnProperty", "float32"]) {
+      expect(column({ dtype, buffer: 0, length: 1 }, bufs), dtype).toBeNull();
+    }
+  });
+});
 
 describe("decodePayload", () => {
   it("a re-cluster's payload updates the previous records in place (same static columns)", () => {
