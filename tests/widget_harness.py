@@ -43,8 +43,9 @@ JP_DARK = """--jp-ui-font-color0:#fff;--jp-ui-font-color1:rgba(255,255,255,.87);
 
 def fake_pictures(result, thumbs=None, sources=None, **options) -> dict:
     """What the fake kernel answers ``_tiles`` from: atlases of the thumbnails ``thumbs`` and
-    source previews ``sources`` (default: all), sheets as data: URLs (payload.tile_page)."""
-    from imacs_widget.widget.payload import image_order, tile_page
+    source previews ``sources`` (default: all), sheets as data: URLs (atlas.tile_page)."""
+    from imacs_widget.widget.atlas import tile_page
+    from imacs_widget.widget.columns import image_order
 
     n = len(result.segments)
     images = image_order(result.segments)
@@ -65,7 +66,7 @@ def page_html(result, *, dark: bool = False, live: bool = True, width: int = 110
     without a kernel carry the static report's (``tiles="report"``)."""
     import json
 
-    from imacs_widget.widget.payload import PAYLOAD_VERSION
+    from imacs_widget.widget.protocol import PAYLOAD_VERSION
     from imacs_widget.widget.report import page_html as report_page
     from imacs_widget.widget.widget import ImacsWidget
 
