@@ -141,9 +141,13 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     from imacs_widget.demo.scenario import make_scenario
-    from imacs_widget.engine.gradient_rankers import rank_gradcam, rank_integrated_gradients
     from imacs_widget.engine.masking import blur_images, default_sigma
-    from imacs_widget.engine.ranking import rank_leave_one_out, rank_xrai_guided_ig
+    from imacs_widget.engine.ranking import (
+        rank_gradcam,
+        rank_integrated_gradients,
+        rank_leave_one_out,
+        rank_xrai_guided_ig,
+    )
     from imacs_widget.engine.segmentation import grid_segments
     from imacs_widget.engine.shapley import segment_shapley
     from imacs_widget.models import ModelAdapter

@@ -169,3 +169,16 @@ def test_masked_scoring_names_bad_input_and_nan(data):
             ModelAdapter(lambda b: b.mean(axis=(1, 2)))
         finally:
             del os.environ["IMACS_MASKING"]
+
+
+@pytest.mark.parametrize("sigma", [1.3, 2.0, 4.0])
+def test_device_blur_equals_scipy(sigma):
+    """The PyTorch backend's Gaussian blur (what a GPU run uses) is SciPy's filter: same
+    kernel, same reflected borders (checked here on the CPU device)."""
+    from imacs_widget.models.torch_model import TorchBackend
+
+    rng = np.random.default_rng(5)
+    x = (rng.random((3, 20, 27, 3)) * 255).astype(np.float32)
+    got = TorchBackend(torch_cnn(0)).gaussian_blur(x, sigma)
+    np.testing.assert_allclose(got, blur_images(x, sigma), atol=2e-3, rtol=1e-5)
+    assert TorchBackend(torch_cnn(0)).device_blur() is None  # on a CPU, SciPy's own

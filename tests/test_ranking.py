@@ -118,7 +118,7 @@ def test_loo_input_errors():
 
 
 def test_registry_and_get_ranker():
-    from imacs_widget.engine.gradient_rankers import rank_gradcam, rank_integrated_gradients
+    from imacs_widget.engine.ranking import rank_gradcam, rank_integrated_gradients
 
     assert ranking.RANKERS == {"loo": ranking.rank_leave_one_out,
                                "xrai": ranking.rank_xrai_guided_ig,

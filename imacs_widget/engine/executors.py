@@ -8,7 +8,8 @@ chunks were given** (so every executor gives the same result):
 * :meth:`attribute`: :class:`~imacs_widget.engine.work.ChunkTask` s and a function reading a
   task's pixels → ``(task, ChunkOutput)``.
 
-:class:`LocalExecutor` runs them here, one after the other. ``compare(executor="ray")`` (or a
+:class:`LocalExecutor` runs them here, one after the other (the next chunk's attribution
+overlapping the driver's writes of the current one). ``compare(executor="ray")`` (or a
 :class:`~imacs_widget.engine.ray_executor.RayExecutor`) shards them over a Ray cluster.
 """
 
@@ -38,9 +39,26 @@ class LocalExecutor:
 
     def attribute(self, tasks: Iterable[ChunkTask], read: Callable[[ChunkTask], np.ndarray]
                   ) -> Iterator[tuple[ChunkTask, ChunkOutput]]:
-        """Each task's :class:`ChunkOutput` (``read(task)``: its images)."""
-        for task in tasks:
-            yield task, self.worker.attribute(task, read(task))
+        """Each task's :class:`ChunkOutput` (``read(task)``: its images), in order.
+
+        The next task is read and attributed on a worker thread while the caller stores the
+        current one (one task ahead), so the driver's store writes overlap the model's work;
+        the work itself runs one task at a time, as without the thread.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        def run(task):
+            return task, self.worker.attribute(task, read(task))
+
+        it = iter(tasks)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imacs-attribute") as pool:
+            nxt = next(it, None)
+            ahead = pool.submit(run, nxt) if nxt is not None else None
+            while ahead is not None:
+                done = ahead.result()
+                nxt = next(it, None)
+                ahead = pool.submit(run, nxt) if nxt is not None else None
+                yield done
 
     def close(self) -> None:
         """Release what :meth:`start` took (nothing here)."""

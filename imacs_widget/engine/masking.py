@@ -36,8 +36,8 @@ BASELINES = ("blur", "mean")
 colour). A colour (one number or three, in the images' pixel scale) or a callable work too."""
 
 
-def baseline_images(images: np.ndarray, baseline="blur", sigma: float | None = None
-                    ) -> np.ndarray:
+def baseline_images(images: np.ndarray, baseline="blur", sigma: float | None = None,
+                    blur: Callable[[np.ndarray, float], np.ndarray] | None = None) -> np.ndarray:
     """What an excluded segment shows: ``float32 [N, H, W, 3]``, one per image.
 
     Parameters
@@ -50,12 +50,18 @@ def baseline_images(images: np.ndarray, baseline="blur", sigma: float | None = N
         ``(124, 116, 104)`` = the ImageNet mean), or ``fn(images) -> [N, H, W, 3]``.
     sigma : float, optional
         Blur sigma (``"blur"`` only; default :func:`default_sigma`).
+    blur : callable, optional
+        ``blur(images, sigma)``: the same Gaussian filter run elsewhere (a PyTorch model's
+        device: ``backend.device_blur()``); default SciPy's.
     """
     from ..errors import ImacsInputError
 
     images = np.asarray(images, dtype=np.float32)
     if isinstance(baseline, str):
         if baseline == "blur":
+            if blur is not None:
+                return np.asarray(blur(images, sigma if sigma is not None
+                                       else default_sigma(*images.shape[1:3])), np.float32)
             return blur_images(images, sigma)
         if baseline == "mean":
             return np.broadcast_to(images.mean(axis=(1, 2), keepdims=True), images.shape).copy()
@@ -81,7 +87,7 @@ def baseline_name(baseline) -> str:
     if isinstance(baseline, str):
         return baseline
     if callable(baseline):
-        from .settings import callable_fingerprint
+        from .values import callable_fingerprint
 
         return "callable:" + callable_fingerprint(baseline)
     return "colour:" + ",".join(f"{float(v):g}" for v in np.asarray(baseline, float).ravel())

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from ..errors import ImacsInputError
-from ..models.adapter import qualified_name
+from ..models.contract import qualified_name
 
 
 def check_int(value, name: str, low: int | None = None, high: int | None = None) -> int:

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..io.cache import AttributionCache
-from ..widget.thumbnails import segment_thumbnails, source_previews
 from .embedding.segments import embed_segments
 from .faithfulness import CURVE_COLUMNS, MAX_STORED_K, game_rows, image_faithfulness
 from .masking import baseline_images
 from .segmentation import segment_bboxes, segment_images
 from .settings import RunSettings
 from .shapley import known_coalitions, segment_shapley
+from .thumbnails import segment_thumbnails, source_previews
 
 COLUMNS = ("model", "image_index", "segment_index", "rank", "bbox", "outcome", "attribution",
            *CURVE_COLUMNS)
@@ -237,7 +237,9 @@ class Worker:
         todo = [j for j, h in enumerate(found) if h is None]
         if todo:
             xt = x[todo]
-            blurred = baseline_images(xt, st.baseline, self.sigma)
+            device_blur = getattr(ad.backend, "device_blur", None)
+            blurred = baseline_images(xt, st.baseline, self.sigma,
+                                      blur=device_blur() if device_blur is not None else None)
             lt = [lmaps[j] for j in todo]
             ranked = st.ranker(ad, xt, lt, blurred, task.target, st.k,
                                full_scores=task.log_odds[m][todo],

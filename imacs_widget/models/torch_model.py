@@ -95,6 +95,38 @@ class TorchBackend:
     def output_hint(self) -> str | None:
         return None
 
+    # -- the blurred baseline on the device ------------------------------------------------------
+    def gaussian_blur(self, images: np.ndarray, sigma: float) -> np.ndarray:
+        """``scipy.ndimage.gaussian_filter(images, (0, sigma, sigma, 0), mode="reflect")`` (the
+        same kernel: radius ``int(4 sigma + 0.5)``, half-sample symmetric borders) as two
+        separable convolutions on the model's device; ``float32 [N, H, W, 3]`` back on the host.
+        """
+        import torch
+
+        radius = int(4.0 * float(sigma) + 0.5)
+        xs = np.arange(-radius, radius + 1, dtype=np.float64)
+        k = np.exp(-0.5 * (xs / float(sigma)) ** 2)
+        k = torch.as_tensor((k / k.sum()).astype(np.float32), device=self.device)
+        n, h, w, c = images.shape
+        with torch.inference_mode():
+            x = self._upload(np.asarray(images, np.float32)).permute(0, 3, 1, 2)
+            x = x.reshape(n * c, 1, h, w)
+            for dim, size in ((2, h), (3, w)):
+                idx = np.arange(-radius, size + radius)
+                idx = np.where(idx < 0, -idx - 1, idx)  # reflect about the edge (scipy "reflect")
+                period = 2 * size
+                idx = np.mod(idx, period)
+                idx = np.where(idx >= size, period - 1 - idx, idx)
+                x = x.index_select(dim, torch.as_tensor(idx, device=self.device))
+                kern = k.view(1, 1, -1, 1) if dim == 2 else k.view(1, 1, 1, -1)
+                x = torch.nn.functional.conv2d(x, kern)
+            return x.reshape(n, c, h, w).permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+    def device_blur(self):
+        """:meth:`gaussian_blur` when the model runs on an accelerator (on a CPU, SciPy's exact
+        filter is as fast), else ``None``."""
+        return self.gaussian_blur if self.device.type != "cpu" else None
+
     # -- masked scoring on the device ----------------------------------------------------------------
     def supports_masked(self, adapter) -> bool:
         """Masked images are composed on the device when the preprocessing is a named one (a

@@ -1,7 +1,7 @@
 """Presentation: the anywidget :class:`ImacsWidget`, the payload it syncs to ``js/``, segment
 thumbnails and the static HTML report.
 
-``ImacsWidget`` is imported lazily so that building thumbnails or a payload never imports
+``ImacsWidget`` is imported lazily so that building a payload never imports
 anywidget / ipywidgets.
 """
 

@@ -1,18 +1,18 @@
 """Pictures the views show, cut at comparison time: segment thumbnails and source previews.
 
-A presentation concern kept out of the engine's stages: the engine hands over the images, the
-segments' label maps and the pixel range; this module letterboxes each segment into a small
-square (pixels outside the segment set to its mean colour, plus a mask of which pixels belong to
-it) and shrinks each sampled source image for the hover preview. Results store both, so a
-saved result can be viewed without the evaluation images.
+Cut by the engine's worker with each chunk: from the images, the segments' label maps and the
+pixel range, this module letterboxes each segment into a small square (pixels outside the
+segment set to its mean colour, plus a mask of which pixels belong to it) and shrinks each
+sampled source image for the hover preview. Results store both, so a saved result can be viewed
+without the evaluation images.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..engine.crops import downscale, segment_crop, to_uint8
-from ..engine.segmentation import segment_bboxes
+from .crops import downscale, segment_crop, to_uint8
+from .segmentation import segment_bboxes
 
 THUMB_SIZE = 64
 """Edge of a stored segment thumbnail, in pixels."""

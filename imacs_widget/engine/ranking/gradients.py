@@ -23,10 +23,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..errors import ImacsInputError
-
-# the shared helpers live in .ranking, which registers these rankers at its end: imported inside
-# the functions, so either module can be imported first
+from ...errors import ImacsInputError
+from .common import _check_inputs, _check_target, _Gradients, _segment_scores, _top_k
 
 
 def rank_integrated_gradients(adapter, images, label_maps, blurred, target: int, k: int = 5, *,
@@ -36,8 +34,6 @@ def rank_integrated_gradients(adapter, images, label_maps, blurred, target: int,
     """Rank segments by the sum of their Integrated Gradients from the baseline (see the
     module docstring). ``steps`` gradient evaluations per image (``progress`` gets 1 each);
     ``seed`` breaks exact ties."""
-    from .ranking import _check_inputs, _check_target, _Gradients, _segment_scores, _top_k
-
     images, label_maps, blurred, k = _check_inputs(images, label_maps, blurred, k)
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ImacsInputError("steps", f"must be a positive integer, got {steps!r}")
@@ -73,8 +69,6 @@ def rank_gradcam(adapter, images, label_maps, blurred, target: int, k: int = 5, 
     (default: the last one with a 4-D output). One gradient evaluation per image (``progress``
     gets 1 each); ``seed`` breaks exact ties.
     """
-    from .ranking import _check_inputs, _check_target, _segment_scores, _top_k
-
     images, label_maps, blurred, k = _check_inputs(images, label_maps, blurred, k)
     cam_fn = gradcam_function(adapter, images[:1], layer)
     out = []
@@ -93,7 +87,7 @@ def rank_gradcam(adapter, images, label_maps, blurred, target: int, k: int = 5, 
 
 
 def _upsample(cam: np.ndarray, h: int, w: int) -> np.ndarray:
-    from ..models.resize import resize_bilinear
+    from ...models.resize import resize_bilinear
 
     return resize_bilinear(cam[None, :, :, None].astype(np.float32), (h, w))[0, :, :, 0]
 
@@ -103,8 +97,8 @@ def gradcam_function(adapter, example: np.ndarray, layer: str | None = None):
     of the feature map's channels) of the adapter's score for ``target``, with
     ``fn.n_classes``; the adapter's resize and preprocessing are applied as for its scores.
     The framework code is the backend's (``backend.gradcam_function``: Keras and PyTorch)."""
-    from ..models.adapter import ModelAdapter
-    from ..models.contract import NotDifferentiable
+    from ...models.adapter import ModelAdapter
+    from ...models.contract import NotDifferentiable
 
     if not isinstance(adapter, ModelAdapter):
         raise _no_gradcam(adapter, "it is not a ModelAdapter")
