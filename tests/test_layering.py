@@ -43,10 +43,6 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 longest matching prefix."""
 
 TEMPORARY: dict[tuple[str, str], str] = {
-    # The lead (issue 19): engine/ranking <-> engine/gradient_rankers (a cycle).
-    ("imacs_widget.engine.gradient_rankers", "imacs_widget.engine.ranking"): "lead (issue 19)",
-    # The lead (issue 19): engine/work.py -> widget.thumbnails (an upward import).
-    ("imacs_widget.engine.work", "imacs_widget.widget.thumbnails"): "lead (issue 19)",
     # Helper B: widget/widget.py and widget/report.py import ComparisonResult (isinstance), and
     # result.widget() / result.to_html() import them: a cycle until they read a result through
     # its public attributes only (importing it under TYPE_CHECKING).
