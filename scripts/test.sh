@@ -30,7 +30,7 @@ if [ "${IMACS_SKIP_INSTALL:-0}" != "1" ]; then
       echo "!! /usr/bin/chromium is missing and this is not root: browser tests will be skipped" >&2
     fi
   fi
-  if ! "$PY" -c "import imacs_widget, pytest, playwright, jupyterlab, nbformat, ipykernel, ruff, shap, torch, transformers, onnxruntime, datasets, jax, ray, zarr, pyarrow, umap, quantus" \
+  if ! "$PY" -c "import imacs_widget, pytest, playwright, jupyterlab, nbformat, ipykernel, ruff, shap, keras, tensorflow, torch, transformers, onnxruntime, datasets, jax, ray, zarr, pyarrow, umap, quantus" \
        >/dev/null 2>&1; then
     echo "== pip install -e .[test]"
     "$PY" -m pip install -q -e ".[test]" || failed+=("pip install")
