@@ -299,7 +299,7 @@ def result_adapters(result: ComparisonResult, models: dict | None, method: str) 
 def _sanity_inputs(result: ComparisonResult, models, images):
     """The adapters, data source and settings :func:`sanity_check` works with."""
     from ..data.sources import as_image_source
-    from .settings import RunSettings
+    from .settings import Settings
 
     run = result.run_inputs or {}
     if models is None and images is None and run:
@@ -323,7 +323,7 @@ def _sanity_inputs(result: ComparisonResult, models, images):
                               "which is not saved; run sanity_check() right after compare()")
     if base.startswith("colour:"):
         base = tuple(float(v) for v in base.split(":", 1)[1].split(","))
-    settings = RunSettings(segmentation=p.get("segmentation", "grid"),
-                           grid=tuple(p.get("grid", (4, 4))), baseline=base,
-                           n_segments=int(p.get("n_segments", 16)), seed=result.seed)
+    settings = Settings(segmentation=p.get("segmentation", "grid"),
+                        grid=tuple(p.get("grid", (4, 4))), baseline=base,
+                        n_segments=int(p.get("n_segments", 16)), seed=result.seed)
     return adapters, source, settings

@@ -1,7 +1,7 @@
 """Reading format 1 result files: a zip of ``meta.json`` and one ``.npy`` per column / array.
 
 Written by imacs-widget before 0.4; :func:`imacs_widget.load` still opens them (into memory).
-``save()`` writes format 2 (:mod:`imacs_widget.io.result_file`).
+``save()`` writes format 2 (:mod:`imacs_widget.io.result_write`).
 """
 
 from __future__ import annotations
