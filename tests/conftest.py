@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny real Keras models and images built in the test session."""
+"""Shared fixtures: tiny real Keras and PyTorch models and images built in the test session."""
 
 from __future__ import annotations
 
@@ -25,6 +25,23 @@ def tiny_cnn(n_classes: int = 3, size: int = 32, seed: int = 0):
         keras.layers.GlobalAveragePooling2D(),
         keras.layers.Dense(n_classes, activation="softmax"),
     ])
+
+
+def torch_cnn(seed: int = 0, n_classes: int = 3, dtype=None, scale: float = 1.0):
+    """A small real PyTorch CNN (logits) taking ``[N, 3, H, W]`` 0..1 input; random weights
+    (multiplied by ``scale``), in ``dtype`` when given."""
+    import torch
+
+    torch.manual_seed(seed)
+    m = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(8, 8, 3), torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, n_classes))
+    if scale != 1.0:
+        with torch.no_grad():
+            for p in m.parameters():
+                p.mul_(scale)
+    return m.to(dtype) if dtype is not None else m
 
 
 @pytest.fixture(scope="session")

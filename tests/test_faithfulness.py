@@ -9,7 +9,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import quick_compare
+from conftest import quick_compare, torch_cnn
 
 from imacs_widget.engine.faithfulness import (
     CURVE_COLUMNS,
@@ -79,16 +79,6 @@ def test_cluster_removal_blurs_every_segment_of_the_cluster_in_the_image():
     # image 7, cluster 4 = players 0 and 2 removed together: 0.5 + 0.1
     np.testing.assert_allclose(out, [0.6, 0.2, 0.6, 0.3, -0.1], atol=1e-6)
     assert np.isnan(cluster_removal(seg, np.full((5, 2), np.nan))).all()
-
-
-def torch_cnn(seed=0, n_classes=3):
-    import torch
-
-    torch.manual_seed(seed)
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(8, 8, 3), torch.nn.ReLU(),
-        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, n_classes))
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import tiny_cnn
+from conftest import tiny_cnn, torch_cnn
 
 from imacs_widget.engine.masking import blur_images, evaluate_masked, leave_one_out_jobs
 from imacs_widget.engine.ranking import rank_leave_one_out
@@ -19,19 +19,6 @@ from imacs_widget.models.masked import MaskedJobs, compose_into, run_numpy_maske
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 SIZE = 32
-
-
-def torch_cnn(seed=0, n_classes=3, dtype=None):
-    import torch
-
-    torch.manual_seed(seed)
-    m = torch.nn.Sequential(
-        torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(8, 8, 3), torch.nn.ReLU(),
-        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, n_classes))
-    for p in m.parameters():  # larger weights: logits that vary between masks
-        p.data.mul_(4.0)
-    return m.to(dtype) if dtype is not None else m
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +79,7 @@ def test_coalition_and_leave_one_out_jobs(data):
 
 def test_torch_device_path_equals_numpy_path(data):
     x, lms, bl = data
-    ad = ModelAdapter(torch_cnn(1), input_size=(40, 40), preprocess="imagenet")
+    ad = ModelAdapter(torch_cnn(1, scale=4.0), input_size=(40, 40), preprocess="imagenet")
     assert ad.uses_device_masking()
     _assert_same(*_both(ad, x, lms, bl))
 
@@ -101,7 +88,7 @@ def test_torch_bfloat16_device_path_close_to_numpy_path(data):
     import torch
 
     x, lms, bl = data
-    ad = ModelAdapter(torch_cnn(2, dtype=torch.bfloat16), preprocess="caffe")
+    ad = ModelAdapter(torch_cnn(2, dtype=torch.bfloat16, scale=4.0), preprocess="caffe")
     (r1, v1), (r2, v2) = _both(ad, x, lms, bl)
     # the same bf16 model on the same float32 pixels; differences come from where the float32
     # preprocessing rounds before the cast to bfloat16 (stated tolerance: 2e-2 of a probability)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import quick_compare, tiny_cnn
+from conftest import quick_compare, tiny_cnn, torch_cnn
 
 from imacs_widget.errors import ImacsInputError
 from imacs_widget.models import ModelAdapter
@@ -19,16 +19,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 SIZE = 32
-
-
-def torch_cnn(seed=0, n_classes=3):
-    import torch
-
-    torch.manual_seed(seed)
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(8, 8, 3), torch.nn.ReLU(), torch.nn.Dropout(0.5),
-        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, n_classes))
 
 
 @pytest.fixture(scope="module")

@@ -7,22 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import quick_compare, tiny_cnn
+from conftest import quick_compare, tiny_cnn, torch_cnn
 
 from imacs_widget.engine import sanity
 from imacs_widget.errors import ImacsInputError
 
 SIZE = 32
-
-
-def torch_cnn(seed=0, n_classes=3):
-    import torch
-
-    torch.manual_seed(seed)
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(8, 8, 3), torch.nn.ReLU(),
-        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, n_classes))
 
 
 def weight_free_model():
