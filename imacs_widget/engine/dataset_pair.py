@@ -14,7 +14,7 @@ import numpy as np
 
 from ..data.pair import DatasetPair
 from ..errors import ImacsInputError
-from ..models.adapter import as_adapter
+from ..models.wrap import as_adapter
 from ..result import ComparisonResult
 from .crops import detect_pixel_range
 from .pipeline import run_comparison

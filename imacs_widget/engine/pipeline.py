@@ -20,7 +20,7 @@ import pandas as pd
 from ..data.sources import as_image_source
 from ..errors import ImacsInputError
 from ..io.store import ResultStore
-from ..models.adapter import as_adapter
+from ..models.wrap import as_adapter
 from ..result import ClassComparison, ComparisonResult
 from .call_forms import NOT_GIVEN, models_and_data
 from .classes import default_class_names, labels_of, resolve_classes, take_labels

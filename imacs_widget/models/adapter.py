@@ -23,31 +23,9 @@ import numpy as np
 
 from ..errors import ImacsInputError
 from .contract import convert_outputs, qualified_name
+from .preprocess import _AFFINE, PREPROCESS_NAMES, PREPROCESSORS, _affine_np  # noqa: F401
 from .resize import resize_bilinear
 
-_MEAN = np.array([0.485, 0.456, 0.406])
-_STD = np.array([0.229, 0.224, 0.225])
-_AFFINE: dict[str, tuple] = {  # name -> (channel flip, scale, offset): y = flip(x) * scale + offset
-    "none": (False, 1.0, 0.0),
-    "unit": (False, 1 / 255.0, 0.0),  # 0..255 -> 0..1
-    "symmetric": (False, 1 / 127.5, -1.0),  # 0..255 -> -1..1 (Inception, MobileNet)
-    "imagenet": (False, 1 / (255.0 * _STD), -_MEAN / _STD),  # torchvision convention
-    "caffe": (True, 1.0, -np.array([103.939, 116.779, 123.68])),  # BGR, mean-centred (ResNet50)
-}
-
-
-def _affine_np(flip, scale, offset):
-    scale, offset = np.asarray(scale, np.float32), np.asarray(offset, np.float32)
-    return lambda x: (x[..., ::-1] if flip else x) * scale + offset
-
-
-PREPROCESSORS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    name: _affine_np(*spec) for name, spec in _AFFINE.items()}
-"""Named preprocessing functions from 0–255 RGB to a model's input range. One more name,
-``"unit_range"``, maps the images' *detected* pixel range (``adapter.pixel_range``) to 0..1: the
-default of PyTorch, Hugging Face and channels-first ONNX models."""
-
-PREPROCESS_NAMES = (*PREPROCESSORS, "unit_range")
 SCORES = ("probability", "logit")
 
 
@@ -315,42 +293,9 @@ class ModelAdapter:
         cores, the next one while the model scores the current one. Both give the same scores
         (to float rounding).
         """
-        from .masked import check_masked_inputs, run_numpy_masked
+        from .masked import score_masked
 
-        images, baselines, maps = check_masked_inputs(images, baselines, label_maps, jobs)
-        bs = int(batch_size or self.batch_size)
-        n = len(jobs)
-        if n == 0:
-            return np.zeros((0, 0))
-        try:
-            raw = NotImplemented
-            if self.uses_device_masking():
-                raw = self.backend.masked_forward(self, images, baselines, maps, jobs, bs,
-                                                  progress)
-            if raw is NotImplemented:
-                raw = run_numpy_masked(lambda x: self._raw(self.to_model_input(x)), images,
-                                       baselines, maps, jobs, bs, progress)
-        except ImacsInputError:
-            raise
-        except Exception as exc:
-            raise ImacsInputError(
-                f"model {self.name!r}",
-                f"failed on masked images of shape {tuple(images.shape[1:])} (input size "
-                f"{self.input_size}, preprocess {self.preprocess_name!r}): "
-                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
-        raw = np.asarray(raw, np.float64)
-        if raw.ndim != 2 or raw.shape[0] != n:
-            raise ImacsInputError(f"model {self.name!r}", f"returned shape {raw.shape} for "
-                                  f"{n} images; expected [N, n_classes]")
-        if not np.isfinite(raw).all():
-            bad = np.flatnonzero(~np.isfinite(raw).all(axis=1))
-            raise ImacsInputError(f"model {self.name!r}", f"returned NaN/inf scores for "
-                                  f"{len(bad)} of {n} masked images; check the model and its "
-                                  "preprocessing")
-        self.n_evals += n
-        self.n_calls += -(-n // bs)
-        self.settle_returns(raw)
-        return raw
+        return score_masked(self, images, baselines, label_maps, jobs, batch_size, progress)
 
     def uses_device_masking(self) -> bool:
         """Whether :meth:`masked_raw` composes and preprocesses with the model's framework on
@@ -422,68 +367,3 @@ class ModelAdapter:
     def __repr__(self) -> str:
         return (f"ModelAdapter(name={self.name!r}, input_size={self.input_size}, "
                 f"preprocess={self.preprocess_name!r}, score={self.score!r})")
-
-
-def resize_batch(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize of ``[n, H, W, C]`` float images to ``size`` = (height, width)."""
-    return resize_bilinear(x, size)
-
-
-_MODEL_OPTIONS = ("preprocess", "input_size", "returns", "fingerprint", "device")
-"""Options that describe the model: set on the adapter itself, never changed by a run."""
-
-
-def as_adapter(model, name: str, **options) -> ModelAdapter:
-    """Return ``model`` as a :class:`ModelAdapter`.
-
-    Parameters
-    ----------
-    model : ModelAdapter or any model :class:`ModelAdapter` accepts
-        A model is wrapped; an adapter is used as it is.
-    name : str
-        Display name of a new adapter (an existing adapter keeps its own).
-    **options
-        :class:`ModelAdapter` keyword arguments (``None`` means not given). With an existing
-        adapter: ``score`` (what the run attributes) is honoured on a copy when it differs, so
-        the caller's adapter is never changed; ``batch_size`` is the adapter's own (left as
-        it is); an option that describes the model (``preprocess``, ``input_size``,
-        ``returns``, ``fingerprint``, ``device``) given with a different value is an error
-        naming it: set it on the adapter.
-
-    Returns
-    -------
-    ModelAdapter
-    """
-    if not isinstance(model, ModelAdapter):
-        return ModelAdapter(model, name=name, **{k: v for k, v in options.items() if v is not None})
-    current = {"preprocess": model.preprocess_name, "input_size": model.input_size,
-               "returns": model.returns,
-               "fingerprint": model._fingerprint if model._fingerprint_given else None,
-               "device": getattr(model.backend, "device", None)}
-    for key in _MODEL_OPTIONS:
-        value = options.get(key)
-        if value is None:
-            continue
-        same = (value == current[key] if key != "input_size"
-                else tuple(int(v) for v in value) == current[key])
-        if key == "device":
-            same = str(value) == str(current[key])
-        if not same:
-            raise ImacsInputError(key, f"model {model.name!r} is already a ModelAdapter with "
-                                  f"{key}={current[key]!r}; set {key} on the adapter "
-                                  f"(ModelAdapter(model, {key}=...)), not here")
-    unknown = set(options) - {*_MODEL_OPTIONS, "score", "batch_size", "name"}
-    if unknown:
-        raise ImacsInputError(sorted(unknown)[0], "is not a ModelAdapter option")
-    score = options.get("score")
-    if score is not None and score != model.score:
-        if score not in SCORES:
-            raise ImacsInputError("score", f"must be 'probability' or 'logit', got {score!r}")
-        import copy
-
-        explicit = model._fingerprint if model._fingerprint_given else None
-        model = copy.copy(model)
-        model.score = score
-        # the fingerprint holds the attributed score
-        model._fingerprint = f"{explicit}|{score}" if explicit is not None else None
-    return model

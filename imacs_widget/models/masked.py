@@ -179,3 +179,44 @@ def run_numpy_masked(forward: Callable[[np.ndarray], np.ndarray], images: np.nda
         if progress is not None:
             progress(len(batch))
     return out if out is not None else np.zeros((0, 0))
+
+
+def score_masked(adapter, images, baselines, label_maps, jobs: MaskedJobs,
+                 batch_size: int | None = None, progress: Callable[[int], None] | None = None
+                 ) -> np.ndarray:
+    """What :meth:`~imacs_widget.models.adapter.ModelAdapter.masked_raw` does: the backend's
+    device path when the adapter uses it, else the NumPy path; outputs checked and counted."""
+    images, baselines, maps = check_masked_inputs(images, baselines, label_maps, jobs)
+    bs = int(batch_size or adapter.batch_size)
+    n = len(jobs)
+    if n == 0:
+        return np.zeros((0, 0))
+    try:
+        raw = NotImplemented
+        if adapter.uses_device_masking():
+            raw = adapter.backend.masked_forward(adapter, images, baselines, maps, jobs, bs,
+                                              progress)
+        if raw is NotImplemented:
+            raw = run_numpy_masked(lambda x: adapter._raw(adapter.to_model_input(x)), images,
+                                   baselines, maps, jobs, bs, progress)
+    except ImacsInputError:
+        raise
+    except Exception as exc:
+        raise ImacsInputError(
+            f"model {adapter.name!r}",
+            f"failed on masked images of shape {tuple(images.shape[1:])} (input size "
+            f"{adapter.input_size}, preprocess {adapter.preprocess_name!r}): "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+    raw = np.asarray(raw, np.float64)
+    if raw.ndim != 2 or raw.shape[0] != n:
+        raise ImacsInputError(f"model {adapter.name!r}", f"returned shape {raw.shape} for "
+                              f"{n} images; expected [N, n_classes]")
+    if not np.isfinite(raw).all():
+        bad = np.flatnonzero(~np.isfinite(raw).all(axis=1))
+        raise ImacsInputError(f"model {adapter.name!r}", f"returned NaN/inf scores for "
+                              f"{len(bad)} of {n} masked images; check the model and its "
+                              "preprocessing")
+    adapter.n_evals += n
+    adapter.n_calls += -(-n // bs)
+    adapter.settle_returns(raw)
+    return raw
