@@ -57,7 +57,7 @@ def test_compare_with_a_black_baseline_differs_from_blur(tiny_models, tiny_image
 def test_cli_baseline_option():
     import argparse
 
-    from imacs_widget.cli import _baseline
+    from imacs_widget.cli.options import _baseline
 
     assert _baseline("blur") == "blur" and _baseline("0") == 0.0
     assert _baseline("124,116,104") == (124.0, 116.0, 104.0)

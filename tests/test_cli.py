@@ -291,7 +291,8 @@ def test_engine_options_are_the_settings_fields(command, capsys):
 
 
 def test_generated_options_parse_to_settings(saved, capsys):
-    from imacs_widget.cli import _settings, build_parser
+    from imacs_widget.cli import build_parser
+    from imacs_widget.cli.commands import _settings
 
     d = saved[0]
     base = ["compare", "--model-a", str(d / "a.keras"), "--model-b", str(d / "b.keras"),
