@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .engine.clustering import EXACT_UP_TO, kmeans, reduce_embeddings
+from .engine import clustering
+from .engine.clustering import kmeans, reduce_embeddings
 from .engine.summary import MODELS, shared_bin_edges, summarize_clusters
 
 __all__ = ["ClassComparison"]
@@ -81,7 +82,8 @@ class ClassComparison:
             Seeds k-means (and the PCA reduction above
             :data:`~imacs_widget.engine.clustering.EXACT_UP_TO` segments).
         """
-        if self.reduced_embeddings is None and len(self.embeddings) > EXACT_UP_TO:
+        if (self.reduced_embeddings is None
+                and len(self.embeddings) > clustering.EXACT_UP_TO):  # read here: one setting
             self.reduced_embeddings = reduce_embeddings(self.embeddings, seed)
         elif self.reduced_embeddings is not None and not isinstance(self.reduced_embeddings,
                                                                      np.ndarray):
