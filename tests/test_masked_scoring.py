@@ -33,7 +33,7 @@ def data():
 def _both(ad, x, lms, bl, target=0, k=4):
     """(ranked, values) through the device path and through the NumPy path."""
     out = []
-    for masking in ("auto", "numpy"):
+    for masking in ("device", "numpy"):
         ad.masking = masking
         full = ad.log_odds(x)
         ranked = rank_leave_one_out(ad, x, lms, bl, target, k, full_scores=full, batch_size=16)
@@ -99,6 +99,8 @@ def test_torch_bfloat16_device_path_close_to_numpy_path(data):
 def test_keras_device_path_equals_numpy_path(data):
     x, lms, bl = data
     ad = ModelAdapter(tiny_cnn(seed=3, size=24), preprocess="symmetric")  # resized 32 -> 24
+    assert not ad.uses_device_masking()  # "auto": on a CPU, Keras models compose in NumPy
+    ad.masking = "device"
     assert ad.uses_device_masking() and ad.input_size == (24, 24)
     _assert_same(*_both(ad, x, lms, bl, target=1))
 
@@ -150,6 +152,8 @@ def test_masked_scoring_names_bad_input_and_nan(data):
     bad = MaskedJobs(np.array([3]), np.zeros((1, 16), bool))
     with pytest.raises(ImacsInputError, match="jobs"):
         ad.masked_raw(x[:1], bl[:1], lms[:1], bad)
+    ad_torch = ModelAdapter(torch_cnn(0))
+    assert ad_torch.masking == "auto" and ad_torch.uses_device_masking()  # PyTorch: always
     with pytest.raises(ImacsInputError, match="IMACS_MASKING"):
         os.environ["IMACS_MASKING"] = "gpu"
         try:

@@ -29,7 +29,7 @@ from .resize import resize_bilinear
 SCORES = ("probability", "logit")
 
 
-MASKING = ("auto", "numpy")
+MASKING = ("auto", "device", "numpy")
 
 
 def _default_masking() -> str:
@@ -125,10 +125,12 @@ class ModelAdapter:
         self._fingerprint = fingerprint
         self._fingerprint_given = fingerprint is not None
         self.masking = _default_masking()
-        """``"auto"`` (masked images composed, resized and preprocessed with the model's own
-        framework on its device, where the backend supports it) or ``"numpy"`` (on the host,
-        every model kind). The default comes from the ``IMACS_MASKING`` environment variable
-        (``auto`` when unset)."""
+        """Where masked images are composed, resized and preprocessed: ``"device"`` (with the
+        model's own framework on its device, where the backend supports it: PyTorch, Hugging
+        Face, Keras), ``"numpy"`` (on the host, every model kind) or ``"auto"`` (the default:
+        the device path for PyTorch and Hugging Face models, and for Keras models on an
+        accelerator; on a CPU, Keras models compose faster in NumPy). The default comes from
+        the ``IMACS_MASKING`` environment variable (``auto`` when unset)."""
         self.n_evals = 0
         """Number of images passed through the model so far (for benchmarks)."""
         self.n_calls = 0
@@ -285,8 +287,8 @@ class ModelAdapter:
 
         Notes
         -----
-        With :attr:`masking` ``"device"`` (the default, ``"auto"``, where the backend supports
-        it: PyTorch, Hugging Face and Keras models with a named preprocessing), the backend
+        On the device path (see :attr:`masking`; PyTorch, Hugging Face and Keras models with a
+        named preprocessing), the backend
         uploads the images, baselines and label maps once and composes, resizes, preprocesses
         and scores each batch on the model's own device; otherwise (``"numpy"``, ONNX Runtime,
         callables, a custom NumPy preprocessing) batches are composed in NumPy on the host's
@@ -303,7 +305,12 @@ class ModelAdapter:
         if self.masking == "numpy":
             return False
         support = getattr(self.backend, "supports_masked", None)
-        return bool(support is not None and support(self))
+        if support is None or not support(self):
+            return False
+        if self.masking == "device":
+            return True
+        prefers = getattr(self.backend, "prefers_masked", None)
+        return bool(prefers is None or prefers())
 
     def n_classes(self, sample: np.ndarray) -> int:
         """Number of classes, from one forward pass on ``sample[:1]``."""
