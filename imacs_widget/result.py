@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 
 from .comparison import ClassComparison
-from .engine.clustering import EXACT_UP_TO  # noqa: F401 - tests patched it here; clustering's is the one read
 from .engine.settings import check_int
 from .engine.summary import (
     CLUSTER_ORDERS,

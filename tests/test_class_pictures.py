@@ -163,7 +163,7 @@ def test_result_class_pictures_saved_shown_and_reloaded(tiny_models, tiny_images
     assert {"picture", "best_log_odds", "blank_log_odds", "mean_log_odds", "tile",
             "n_evals"} <= set(table.columns)
     assert table["picture"][0].shape == (16, 16, 3)  # 4 tiles of a quarter of 32 px
-    assert np.array_equal(result.pictures["B"], table["picture"][1])
+    assert np.array_equal(result.class_picture_images["B"], table["picture"][1])
     assert "class pictures" in result.summary_text()
     payload, _ = build_payload(result)
     got = payload["class_pictures"]
@@ -171,7 +171,7 @@ def test_result_class_pictures_saved_shown_and_reloaded(tiny_models, tiny_images
     assert got["B"]["best_log_odds"] == pytest.approx(table["best_log_odds"][1])
     result.save(tmp_path / "r.imacs")
     loaded = imacs.load(tmp_path / "r.imacs")
-    assert np.array_equal(loaded.pictures["A"], table["picture"][0])
+    assert np.array_equal(loaded.class_picture_images["A"], table["picture"][0])
     with pytest.raises(ImacsInputError) as err:
         loaded.class_pictures(progress=False)
     assert err.value.argument == "models"
@@ -180,5 +180,5 @@ def test_result_class_pictures_saved_shown_and_reloaded(tiny_models, tiny_images
     assert np.array_equal(np.stack(again["picture"]), np.stack(table["picture"]))
     # a result without pictures (an older file) shows none
     del result.params["class_pictures"]
-    assert result.pictures is None
+    assert result.class_picture_images is None
     assert build_payload(result)[0]["class_pictures"] == {"A": None, "B": None}

@@ -191,8 +191,8 @@ def test_compare_three_models(saved, tmp_path, capsys):
     res = imacs.load(out)
     assert res.model_names == {"A": "v1", "B": "v2", "C": "v3"}
     # the trust checks ran, were saved and reached the report
-    assert set(res.sanity) == {"A", "B", "C"}
-    assert {m: p.shape for m, p in res.pictures.items()} == {m: (32, 32, 3) for m in "ABC"}
+    assert set(res.sanity_verdicts) == {"A", "B", "C"}
+    assert {m: p.shape for m, p in res.class_picture_images.items()} == {m: (32, 32, 3) for m in "ABC"}
     assert set(res.segments["model"]) == {"A", "B", "C"}
     assert all(c["consensus"]["of"] == 3 for c in res.clusters)
     assert res.map_method == "pca" and res.segments[["map_x", "map_y"]].notna().all().all()

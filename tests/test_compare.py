@@ -199,9 +199,6 @@ def test_negative_pixel_values_give_real_thumbnails(tiny_images, scale):
 
 
 def test_large_result_keeps_its_reduced_embeddings(result, tmp_path, monkeypatch):
-    import imacs_widget.result as res_mod
-
-    monkeypatch.setattr(res_mod, "EXACT_UP_TO", 10)
     import imacs_widget.engine.clustering as cl
 
     monkeypatch.setattr(cl, "EXACT_UP_TO", 10)

@@ -17,10 +17,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "imacs_widget"
 ROLE = re.compile(r":(?:mod|func|class|meth|attr|data):`([^`]+)`")
 
-TEMPORARY: dict[tuple[str, str], str] = {
-    ("engine/ranking/__init__.py", "imacs_widget.masking.blur_images"): "lead (engine.masking)",
-    ("engine/pipeline.py", "imacs_widget.widget.thumbnails"): "lead (engine.thumbnails)",
-}
+TEMPORARY: dict[tuple[str, str], str] = {}
 """Stale references today, ``(file under imacs_widget/, target): who fixes it``."""
 
 

@@ -42,13 +42,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 """Layers, lowest first: ``(what, module prefixes)``; a module belongs to the layer of its
 longest matching prefix."""
 
-TEMPORARY: dict[tuple[str, str], str] = {
-    # Helper B: widget/widget.py and widget/report.py import ComparisonResult (isinstance), and
-    # result.widget() / result.to_html() import them: a cycle until they read a result through
-    # its public attributes only (importing it under TYPE_CHECKING).
-    ("imacs_widget.widget.widget", "imacs_widget.result"): "helper B (issue 20)",
-    ("imacs_widget.widget.report", "imacs_widget.result"): "helper B (issue 20)",
-}
+TEMPORARY: dict[tuple[str, str], str] = {}
 """Imports that break a rule today, ``(importer, imported): who removes it``."""
 
 

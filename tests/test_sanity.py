@@ -90,8 +90,8 @@ def test_sanity_check_after_compare(data, tmp_path):
     assert a["spearman"].iloc[-1] < sanity.PASS_BELOW and bool(a["passed"].iloc[0])
     # a model without weights: nothing to randomise, its attributions survive: flagged
     assert list(b["layers"]) == [0] and not bool(b["passed"].iloc[0])
-    assert r.sanity == {"A": sanity.verdict(a), "B": sanity.verdict(b)}
-    assert r.sanity["B"]["passed"] is False
+    assert r.sanity_verdicts == {"A": sanity.verdict(a), "B": sanity.verdict(b)}
+    assert r.sanity_verdicts["B"]["passed"] is False
     text = r.summary_text()
     assert "sanity check (every layer randomised): A passed, B FAILED" in text
     assert "faithfulness (gain over random order" in text and "; removal A " in text
@@ -100,7 +100,7 @@ def test_sanity_check_after_compare(data, tmp_path):
     # the verdicts are saved; a loaded result needs the models and images again
     r.save(tmp_path / "r.imacs")
     back = imacs.load(tmp_path / "r.imacs")
-    assert back.sanity == r.sanity
+    assert back.sanity_verdicts == r.sanity_verdicts
     with pytest.raises(ImacsInputError, match="models"):
         back.sanity_check(progress=False)
     with pytest.raises(ImacsInputError, match="models"):

@@ -251,7 +251,7 @@ def test_three_real_models_in_the_browser(browser, tmp_path, tiny_models, tiny_i
     for m, text in faith:
         assert abs(float(text.split("faith ")[1]) - table[m]) <= 5e-4, (m, text)
     verdicts = page.eval_on_selector_all("[data-imacs-sanity]", "els => els.map(e => e.dataset.imacsSanity)")
-    assert verdicts == ["pass" if result.sanity[m]["passed"] else "fail" for m in "ABC"]
+    assert verdicts == ["pass" if result.sanity_verdicts[m]["passed"] else "fail" for m in "ABC"]
     n_removal = sum(1 for c in result.clusters for m in "ABC" if c["removal"][m] is not None)
     assert page.locator("[data-imacs-view='clusters'] [data-imacs-removal]").count() == n_removal > 0
     boxes = page.eval_on_selector_all("[data-imacs-control='models'] input",

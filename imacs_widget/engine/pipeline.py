@@ -2,7 +2,7 @@
 
 validation → models → predictions → sampling → segmentation → ranking → Shapley → embedding →
 clustering → summary → :class:`~imacs_widget.result.ComparisonResult` (with the thumbnails the
-views show, cut by :mod:`imacs_widget.widget.thumbnails`).
+views show, cut by :mod:`imacs_widget.engine.thumbnails`).
 """
 
 from __future__ import annotations
@@ -256,7 +256,7 @@ def _compare(source, ex, rs, temporary, settings, models, labels, class_names, t
 
     write_tables(result, rs)  # the folder is a complete result file (imacs_widget.load(store))
     result.store_path = rs.path
-    result._run = {"adapters": adapters, "source": source, "settings": settings}  # not saved
+    result.run_inputs = {"adapters": adapters, "source": source, "settings": settings}  # not saved
     if temporary:
         weakref.finalize(result, shutil.rmtree, str(rs.path), True)
     return result

@@ -92,7 +92,7 @@ Typed shape (version 4)::
                                            # its own dataset (the side of its segments)
         },
         "faithfulness": {key: Faith | None},  # result.faithfulness per model (None: not computed)
-        "sanity": {key: Sanity | None},    # result.sanity (None: sanity_check() not run)
+        "sanity": {key: Sanity | None},    # result.sanity_verdicts (None: sanity_check() not run)
         "class_pictures": {key: Picture | None},  # result.class_pictures() of the class
         "thumbs": Atlas,                   # thumbnails (pixels outside the segment dimmed) of
                                            # the segment rows atlas["ids"]
@@ -332,7 +332,7 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
         "segments": segments,
         "images": images,
         "faithfulness": _faithfulness(result),
-        "sanity": {m: _json_safe((result.sanity or {}).get(m)) for m in result.models},
+        "sanity": {m: _json_safe((result.sanity_verdicts or {}).get(m)) for m in result.models},
         "class_pictures": _class_pictures(result),
         "thumbs": thumbs,
         "sources": sources,

@@ -70,11 +70,11 @@ def _as_widget(obj) -> tuple[Any, bool]:
     """(widget, created_here) from a widget or a ComparisonResult (``result.widget()``)."""
     from ipywidgets import Widget
 
-    from ..result import ComparisonResult
+    from .widget import is_result
 
     if isinstance(obj, Widget):
         return obj, False
-    if isinstance(obj, ComparisonResult):
+    if is_result(obj) and callable(getattr(obj, "widget", None)):
         return obj.widget(), True
     from ..errors import ImacsInputError
 
@@ -215,10 +215,10 @@ def write_html(widget_or_result, path, title: str | None = None,
     """
     path = Path(path)
     if segment_map:
-        from ..result import ComparisonResult
+        from .widget import is_result
 
         result = getattr(widget_or_result, "result", widget_or_result)
-        if isinstance(result, ComparisonResult) and result.map_method is None:
+        if is_result(result) and getattr(result, "map_method", "") is None:
             result.segment_map()
     text = render_html(widget_or_result, title=title, description=description,
                        tiles_per_row=tiles_per_row)

@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import traitlets as t
@@ -66,10 +66,20 @@ import traitlets as t
 from ..engine.summary import CLUSTER_ORDERS as ORDERS
 from ..engine.summary import INNER_ORDERS, MODEL_KEYS, MODELS, OUTCOMES
 from ..errors import ImacsInputError
-from ..result import ComparisonResult
 from .commands import CommandsMixin, _Invalid, _is_int
 from .payload import build_payload
 from .protocol import COMMANDS, MAP_COLORS, PAGE_SIZE, VIEWS
+
+if TYPE_CHECKING:  # the widget reads a result through its public attributes only
+    from ..result import ComparisonResult
+
+RESULT_ATTRIBUTES = ("per_class", "segments", "clusters", "recluster", "select_class")
+"""What the widget needs of a result (a :class:`~imacs_widget.result.ComparisonResult` has it)."""
+
+
+def is_result(obj) -> bool:
+    """Whether ``obj`` offers what the widget reads of a comparison result."""
+    return all(hasattr(obj, a) for a in RESULT_ATTRIBUTES)
 
 __all__ = ["ImacsWidget", "COMMANDS", "PAGE_SIZE", "VIEWS", "MAP_COLORS"]
 
@@ -164,7 +174,7 @@ class ImacsWidget(CommandsMixin, anywidget.AnyWidget):
 
     def __init__(self, result: ComparisonResult, *, thumb_size: int = 48, source_size: int = 96,
                  image_format: str = "webp", quality: int = 80, **traits):
-        if not isinstance(result, ComparisonResult):
+        if not is_result(result):
             raise ImacsInputError("result", "expected an imacs_widget.result.ComparisonResult, "
                                   f"got {type(result).__name__}")
         self._result = result

@@ -64,7 +64,7 @@ result3 = imacs.compare({"trained": model_a, "untrained": model_b, "one epoch": 
 print("THREE", " ".join(f"{c['id']}:{c['consensus']['n']}/{c['consensus']['of']}"
                         for c in result3.clusters if c["size"]))
 result3.sanity_check(n_images=4, progress=False)
-print("SANITY", " ".join("pass" if result3.sanity[m]["passed"] else "fail" for m in "ABC"))
+print("SANITY", " ".join("pass" if result3.sanity_verdicts[m]["passed"] else "fail" for m in "ABC"))
 pics = result3.class_pictures(n_starts=4, steps=5, progress=False)
 print("PICTURES", " ".join(f"{r.model}:{r.picture.shape[1]}" for r in pics.itertuples()))
 w3 = result3.widget()

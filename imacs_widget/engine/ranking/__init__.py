@@ -26,7 +26,7 @@ A ranker is any callable with this signature::
     ``adapter.scores(batch) -> float64 [n, C]``; ``adapter.gradient_function()`` for gradients).
 ``images``, ``blurred``
     ``float32 [N, H, W, 3]`` pixel-scale images and their Gaussian-blurred copies
-    (:func:`~imacs_widget.masking.blur_images`); an excluded segment takes the blurred pixels.
+    (:func:`~imacs_widget.engine.masking.blur_images`); an excluded segment takes the blurred pixels.
 ``label_maps``
     Sequence of ``N`` ``int [H, W]`` segment label maps (ids ``0..S_i-1``).
 ``target``
