@@ -74,11 +74,12 @@ def test_compare_widget_report_and_cli_without_tensorflow(tmp_path):
               "--target-class", "0", "--sampling", "all", "--n-clusters", "2", "--k", "2",
               "--out", "cli.imacs"])
         cli = imacs.load("cli.imacs")
+        demo_status = main(["demo", "--out", "demo-out"])  # needs Keras: a clear error, status 2
         bad = [m for m in ("tensorflow", "keras") if m in sys.modules]
         print(json.dumps({"embedder": r.params.get("embedder"), "n": len(r.segments),
                           "payload": bool(payload), "loaded": len(back.segments),
                           "cli": len(cli.segments), "bad": bad,
-                          "cli_embedder": cli.params.get("embedder")}))
+                          "cli_embedder": cli.params.get("embedder"), "demo": demo_status}))
     """, tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     got = json.loads(out.stdout.strip().splitlines()[-1])
@@ -87,6 +88,7 @@ def test_compare_widget_report_and_cli_without_tensorflow(tmp_path):
     assert (tmp_path / "report.html").stat().st_size > 10_000
     assert got["embedder"] == "efficientnet_lite0_torch"
     assert got["cli_embedder"] == "efficientnet_lite0_torch"
+    assert got["demo"] == 2 and "pip install 'imacs-widget[keras]'" in out.stderr
 
 
 def test_default_embedder_follows_the_models():

@@ -36,6 +36,26 @@ def cluster_watermark_fractions(result, watermark_masks: np.ndarray) -> dict[int
 SCENARIOS = ("watermark", "photos")
 
 
+def require_keras() -> None:
+    """Raise :class:`~imacs_widget.errors.ImacsInputError` naming the fix when Keras and its
+    TensorFlow backend are not installed (the demos train and run Keras models)."""
+    import importlib.util
+
+    from ..errors import ImacsInputError
+
+    def absent(module: str) -> bool:
+        try:
+            return importlib.util.find_spec(module) is None
+        except ImportError:  # a broken install, or an import hook refusing it
+            return True
+
+    missing = [m for m in ("keras", "tensorflow") if absent(m)]
+    if missing:
+        raise ImacsInputError("demo", f"the demo trains Keras models on TensorFlow, and "
+                              f"{' and '.join(missing)} is not installed: pip install "
+                              "'imacs-widget[keras]' (from the checkout: pip install '.[keras]')")
+
+
 def run_demo(out_dir=None, seed: int = 0, untrained: bool = False, n_per_model: int = 100,
              n_clusters: int = N_CLUSTERS, progress: bool = True, verbose: bool = True,
              report: bool = True, scenario=None, kind: str = "watermark",
@@ -83,6 +103,7 @@ def run_demo(out_dir=None, seed: int = 0, untrained: bool = False, n_per_model: 
     dict
         The ``summary.json`` content; the result object is under the key ``"_result"``.
     """
+    require_keras()
     from ..engine.pipeline import compare
     from ..errors import ImacsInputError
 
