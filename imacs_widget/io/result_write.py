@@ -9,12 +9,17 @@ delegates here without an import cycle.
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
+import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..errors import ImacsInputError
 from .store import (
     BLOCK_ROWS,
     FORMAT_VERSION,
@@ -26,19 +31,23 @@ from .store import (
     write_json,
 )
 
-__all__ = ["STRING_COLUMNS", "save", "write_segments", "write_tables"]
+__all__ = ["STRING_COLUMNS", "check_replaceable", "is_imacs_result", "save", "write_segments",
+           "write_tables"]
 
 STRING_COLUMNS = ("model", "outcome", "source")
 """Segments columns stored dictionary-encoded (few distinct values)."""
 
 
 def save(result, path) -> Path:
-    """Write ``result`` to the folder ``path``, replacing what is there.
+    """Write ``result`` to the folder ``path``; never deletes anything but an imacs result.
 
-    The arrays go to a temporary folder that replaces ``path`` at the end, so an interrupted
-    save leaves no half result. Saving to the folder the result lives in
-    (``compare(store=path)`` or a loaded result) rewrites only its tables (clusters, order,
-    active class).
+    ``path`` may be new, an empty folder, or an imacs result (a folder holding only a result's
+    files, or a format 1 file), which is replaced; anything else (a folder of other files, a
+    file) is refused. The result is written to a new temporary folder beside ``path`` that
+    replaces it at the end (the old result is renamed aside, the new one renamed in, then the
+    old one removed), so a save that fails or is interrupted leaves the previous result as it
+    was. Saving to the folder the result lives in (``compare(store=path)`` or a loaded result)
+    rewrites only its tables (clusters, order, active class).
 
     Parameters
     ----------
@@ -55,37 +64,119 @@ def save(result, path) -> Path:
     Raises
     ------
     ImacsInputError
-        The disk is full or not writable (naming ``path``).
+        ``path`` holds something that is not an imacs result (naming ``path``), or the disk is
+        full or not writable.
     """
     path = Path(path)
     own = getattr(result, "store_path", None)
     if own is not None and path.exists() and Path(own).resolve() == path.resolve():
         write_tables(result, open_store(path))
         return path
-    tmp = path.with_name(path.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
-    rs = ResultStore.create(tmp)
-    for ci, cc in enumerate(result.per_class.values()):
-        w = rs.class_writer(ci)
-        names = ROW_ARRAYS + tuple(n for n in OPTIONAL_ROW_ARRAYS if getattr(cc, n) is not None)
-        for s in range(0, len(cc.segments), BLOCK_ROWS):
-            w.add(**{name: getattr(cc, name)[s:s + BLOCK_ROWS] for name in names})
-        w.close()
-    pw = rs.preview_writer()
-    for i, img in result.source_images.items():
-        pw.append(np.asarray([int(i)]), np.asarray(img)[None])
-    pw.close()
-    write_tables(result, rs)
+    check_replaceable(path)
+    parent = path.absolute().parent
     try:
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
-        tmp.replace(path)
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.imacs-save-"))
     except OSError as exc:
         raise disk_error(exc, path) from exc
+    try:
+        rs = ResultStore.create(tmp)
+        for ci, cc in enumerate(result.per_class.values()):
+            w = rs.class_writer(ci)
+            names = ROW_ARRAYS + tuple(n for n in OPTIONAL_ROW_ARRAYS
+                                       if getattr(cc, n) is not None)
+            for s in range(0, len(cc.segments), BLOCK_ROWS):
+                w.add(**{name: getattr(cc, name)[s:s + BLOCK_ROWS] for name in names})
+            w.close()
+        pw = rs.preview_writer()
+        for i, img in result.source_images.items():
+            pw.append(np.asarray([int(i)]), np.asarray(img)[None])
+        pw.close()
+        write_tables(result, rs)
+        _swap_in(tmp, path)
+    except ImacsInputError as exc:  # a full disk: name the folder asked for, not the temporary
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ImacsInputError(exc.argument, str(exc).split(": ", 1)[-1].replace(
+            str(tmp), str(path))) from exc.__cause__
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return path
+
+
+IMACS_ENTRIES = re.compile(r"meta\.json(\.tmp)?|arrays\.zarr|class\d+")
+"""Names of the entries of a result folder (anything else in a folder is the user's)."""
+
+
+def is_imacs_result(path) -> bool:
+    """Whether ``path`` is a result written by imacs: a folder whose ``meta.json`` says so
+    (format 2), or a zip file holding one (format 1)."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            meta = json.loads((path / "meta.json").read_text())
+        elif zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                meta = json.loads(z.read("meta.json"))
+        else:
+            return False
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return False
+    return isinstance(meta, dict) and meta.get("format") == "imacs-result"
+
+
+def check_replaceable(path) -> None:
+    """Refuse to save over anything but nothing, an empty folder or an imacs result.
+
+    Raises
+    ------
+    ImacsInputError
+        Naming ``path`` and what is there.
+    """
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return
+    hint = "; save() replaces only an imacs result: choose another path, or move it away yourself"
+    if path.is_dir() and not path.is_symlink():
+        entries = sorted(p.name for p in path.iterdir())
+        if not entries:
+            return
+        if not is_imacs_result(path):
+            raise ImacsInputError("path", f"{path} is a folder that is not an imacs result "
+                                  f"(it holds {entries[:5]}{' ...' if len(entries) > 5 else ''})"
+                                  + hint)
+        other = [e for e in entries if not IMACS_ENTRIES.fullmatch(e)]
+        if other:
+            raise ImacsInputError("path", f"{path} is an imacs result that also holds files of "
+                                  f"yours ({other[:5]}){hint}")
+        return
+    if path.is_file() and not path.is_symlink() and is_imacs_result(path):
+        return  # a format 1 result file
+    what = "a link" if path.is_symlink() else "a file" if path.is_file() else "not a folder"
+    raise ImacsInputError("path", f"{path} exists and is {what}, not an imacs result{hint}")
+
+
+def _swap_in(tmp: Path, path: Path) -> None:
+    """Put the folder ``tmp`` at ``path``: the old result (if any) is renamed aside first and
+    removed only once the new one is in place (a crash in between leaves one of them whole)."""
+    try:
+        if not path.exists():
+            tmp.rename(path)
+            return
+        aside = Path(tempfile.mkdtemp(dir=tmp.parent, prefix=f".{path.name}.imacs-old-"))
+        aside.rmdir()
+        path.rename(aside)
+        try:
+            tmp.rename(path)
+        except OSError:
+            aside.rename(path)
+            raise
+    except OSError as exc:
+        raise disk_error(exc, path) from exc
+    if aside.is_dir():
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        aside.unlink(missing_ok=True)
 
 
 def write_tables(result, rs: ResultStore) -> None:
