@@ -108,7 +108,9 @@ def _check(archive: Archive, path: Path) -> None:
 
 
 def _extract(archive_path: Path, into: Path) -> None:
-    """Extract a .zip or .tgz, refusing members that would land outside ``into``."""
+    """Extract a .zip or .tgz, refusing members that would land outside ``into``, links, and
+    (tar) devices and FIFOs; tar members are extracted without setuid / setgid / sticky bits
+    or group / other write permission (``tarfile``'s ``filter="data"`` rules)."""
     into.mkdir(parents=True, exist_ok=True)
     root = into.resolve()
 
@@ -131,7 +133,19 @@ def _extract(archive_path: Path, into: Path) -> None:
                 safe(m.name)
                 if m.issym() or m.islnk():
                     raise ImacsInputError("archive", f"{archive_path} contains a link ({m.name})")
-            t.extractall(root, members=members)
+                if not (m.isfile() or m.isdir()):  # devices, FIFOs, anything else
+                    kind = ("a device" if m.ischr() or m.isblk() else "a FIFO" if m.isfifo()
+                            else "a special file")
+                    raise ImacsInputError("archive", f"{archive_path} contains {kind} "
+                                          f"({m.name}); a dataset holds only files and folders")
+                # no setuid / setgid / sticky bits, nothing writable by others, owner rw
+                m.mode = (m.mode & 0o755) | (0o600 if m.isfile() else 0o700)
+                m.uid = m.gid = 0
+                m.uname = m.gname = ""
+            if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4 / 3.12: the same, checked again
+                t.extractall(root, members=members, filter="data")
+            else:
+                t.extractall(root, members=members)
 
 
 def fetch(name: str, root=None, download: bool = True, progress: bool = True) -> Path:

@@ -64,6 +64,20 @@ def to_rgb(item, size: tuple[int, int] | None = None, name: str = "images") -> n
     return arr
 
 
+def check_finite(image: np.ndarray, ref: str, name: str = "images") -> np.ndarray:
+    """``image``, refused when it has NaN or infinite pixels (float images only; what every
+    source reads goes through this, not only arrays).
+
+    Raises
+    ------
+    ImacsInputError
+        Naming ``name`` and the image (``ref``).
+    """
+    if image.dtype.kind == "f" and not np.isfinite(image).all():
+        raise ImacsInputError(name, f"{ref} contains NaN or inf pixels")
+    return image
+
+
 def common_size(sizes, image_size) -> tuple[int, int]:
     """The working ``(h, w)``: ``image_size`` when given (checked), else the most common of
     ``sizes`` (ties: the largest)."""
@@ -113,7 +127,8 @@ class ImageSource:
         out, ok = None, np.ones(len(indices), bool)
         for j, i in enumerate(indices):
             try:
-                img = self._read_one(i)
+                img = check_finite(np.asarray(self._read_one(i)), self.ref(i),
+                                   getattr(self, "name", "images"))
             except ImacsInputError:
                 raise
             except Exception as exc:  # unreadable / corrupt: skip it, keep going

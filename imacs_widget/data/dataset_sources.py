@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ImacsInputError
-from .base import CHUNK, ImageSource, common_size, to_rgb
+from .base import CHUNK, ImageSource, check_finite, common_size, to_rgb
 
 
 def _split_item(item):
@@ -146,7 +146,7 @@ class TFDataSource(ImageSource):
         found: dict[int, np.ndarray] = {}
         for i, (img, _) in enumerate(self._items()):
             if i in want:
-                found[want[i]] = to_rgb(img, self.image_shape)
+                found[want[i]] = check_finite(to_rgb(img, self.image_shape), self.ref(i))
         ok = np.array([j in found for j in range(len(want))], bool)
         h, w = self.image_shape
         blank = np.zeros((h, w, 3), next(iter(found.values())).dtype if found else np.uint8)
@@ -155,7 +155,7 @@ class TFDataSource(ImageSource):
     def chunks(self, size: int = CHUNK):
         buf, start = [], 0
         for img, _ in self._items():
-            buf.append(to_rgb(img, self.image_shape))
+            buf.append(check_finite(to_rgb(img, self.image_shape), self.ref(start + len(buf))))
             if len(buf) == size:
                 yield np.arange(start, start + size), _stack(buf), np.ones(size, bool)
                 start, buf = start + size, []

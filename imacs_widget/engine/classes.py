@@ -130,7 +130,16 @@ def resolve_classes(preds: Mapping, labels, n: int, class_names: Sequence[str] |
     y = as_labels(labels, n, names)
     if target_class is None:
         raise ImacsInputError("target_class", f"is required: the class of interest, one of {names[:20]}")
-    targets = [target_class] if isinstance(target_class, (str, int, np.integer)) else list(target_class)
+    if isinstance(target_class, (str, int, np.integer)):
+        targets = [target_class]
+    elif isinstance(target_class, (list, tuple, set, frozenset, np.ndarray)) or (
+            isinstance(target_class, Sequence) and not isinstance(target_class, bytes)):
+        targets = list(np.asarray(target_class).tolist()) if isinstance(
+            target_class, np.ndarray) else list(target_class)
+    else:
+        raise ImacsInputError("target_class", f"expected a class name (str), a class index "
+                              f"(int) or a list of them, got {type(target_class).__name__} "
+                              f"{target_class!r}")
     if not targets:
         raise ImacsInputError("target_class", "is an empty list")
     return names, y, list(dict.fromkeys(resolve_class(t, names) for t in targets))

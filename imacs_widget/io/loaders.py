@@ -197,6 +197,9 @@ def load_images(src, labels_csv=None, image_size=None):
                                       f"{len(images)} images have no label")
         if labels is None:
             raise ImacsInputError("--labels", f"{p} has no 'labels' array; pass --labels CSV")
+        if images.dtype.kind == "f" and not all(np.isfinite(images[s:s + 256]).all()
+                                                 for s in range(0, len(images), 256)):
+            raise ImacsInputError("--images", f"{p}: array 'images' contains NaN or inf pixels")
         if image_size is not None:
             images = _resize_all(list(images), image_size)
         return images, list(np.asarray(labels).tolist()), class_names
