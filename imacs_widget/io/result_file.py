@@ -6,7 +6,7 @@ A result file (conventionally ``.imacs``) is a folder (format 2, :mod:`imacs_wid
 (float16 embeddings, Shapley values, thumbnails, masks, previews) read on demand. Nothing in it
 is pickled, so opening one never runs code. ``compare()`` writes its result's folder as it goes
 (``store=``); :func:`save` writes another one through a temporary folder that replaces ``path``
-at the end, so an interrupted save leaves no half result. Format 1 files (a zip of JSON and
+at the end, so an interrupted save leaves the previous result as it was. Format 1 files (a zip of JSON and
 ``.npy``, written before version 0.4) still load (:mod:`imacs_widget.io.result_zip`).
 
 :func:`load` trusts nothing it reads: links leading outside the folder are refused;
@@ -14,11 +14,12 @@ at the end, so an interrupted save leaves no half result. Format 1 files (a zip 
 before it is checked); each segments table against it (model keys, outcomes, index ranges, ranks
 below ``k``, cluster ids below ``n_clusters``, finite attributions, boxes inside the image); each
 array's dtype, shape and row count against its table, and its chunks' presence (Zarr would read
-a deleted chunk as zeros). A damaged required part raises :class:`~imacs_widget.errors.
-ImacsInputError` naming the file and the field; a damaged optional part (source previews,
-Shapley games, reduced embeddings) is dropped with an :class:`~imacs_widget.errors.ImacsWarning`
-(lost previews show as grey placeholders). Shapley values and embeddings are checked for NaN as
-they are read.
+a deleted chunk as zeros). A damaged required part raises
+:class:`~imacs_widget.errors.ImacsInputError` naming the file and the field; a damaged optional
+part (source previews, Shapley games, reduced embeddings) is dropped with an
+:class:`~imacs_widget.errors.ImacsWarning` (lost previews show as grey placeholders). Shapley
+values and embeddings are checked for NaN as they are read. :func:`save` replaces only an imacs
+result (never a folder or file of the user's), through a folder of its own beside ``path``.
 """
 
 from __future__ import annotations
