@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -192,3 +194,115 @@ def test_model_keys():
     for bad in (1, 9):
         with pytest.raises(ImacsInputError, match="models"):
             model_keys(bad)
+
+
+# ---- how sure the numbers are (cluster_statistics) --------------------------------------------
+
+def images_table(seed=0, n_images=60, k=5, shared=True, shift=None, one_sided=None):
+    """Each model samples ``n_images`` images (the same ones when ``shared``) with 5 segments
+    each, clusters drawn at random; ``shift={cluster: (model, +attribution)}``;
+    ``one_sided=(cluster, model)``: only that model's segments fall there, with high
+    attribution, in a third of its images."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for j, m in enumerate(("A", "B")):
+        for i in range(n_images):
+            image = i if shared else i + 1000 * j
+            for s in range(5):
+                c = int(rng.integers(0, k - (one_sided is not None)))
+                a = float(rng.normal(0.02, 0.05))
+                if shift and c in shift and shift[c][0] == m:
+                    a += shift[c][1]
+                if one_sided and m == one_sided[1] and s == 0 and i % 3 == 0:
+                    c, a = one_sided[0], 0.3 + float(rng.normal(0, 0.02))
+                rows.append({"cluster": c, "model": m, "attribution": a, "image_index": image,
+                             "outcome": "FP" if i % 2 else "TP",
+                             "cluster_removal": float(rng.normal(0.1, 0.05))})
+    seg = pd.DataFrame(rows)
+    # cluster_removal is one value per (model, image, cluster)
+    seg["cluster_removal"] = seg.groupby(["model", "image_index", "cluster"])[
+        "cluster_removal"].transform("first")
+    return seg
+
+
+def test_statistics_fields_intervals_bracket_the_estimates():
+    from imacs_widget.engine.summary import STAT_FIELDS
+
+    seg = images_table(shift={2: ("B", 0.15)})
+    cl = summarize_clusters(seg, 6, EDGES)
+    for c in cl[:5]:
+        assert set(STAT_FIELDS) <= set(c)
+        for m in ("A", "B"):
+            assert c["n_images"][m] == 60
+            lo, hi = c["ci"][m]
+            assert lo <= c["mean_attribution"][m] <= hi
+            lo, hi = c["removal_ci"][m]
+            assert lo <= c["removal"][m] <= hi
+            lo, hi = c["share_ci"][m]
+            assert lo <= c["share"][m] <= hi
+            assert c["share"][m] == pytest.approx(c["count"][m] / 300)
+            lo, hi = c["mass_ci"][m]
+            assert lo <= c["mass"][m] <= hi
+            rows = seg[(seg["model"] == m) & (seg["cluster"] == c["id"])]
+            assert c["mass"][m] == pytest.approx(rows["attribution"].sum() / 60)
+    # the planted cluster is found, the others are not
+    assert [c["significant"] for c in cl[:5]] == [False, False, True, False, False]
+    assert cl[2]["q_value"] < 0.05 and cl[2]["effect"] == pytest.approx(
+        cl[2]["mass"]["B"] - cl[2]["mass"]["A"])
+    # the empty cluster: no test, no interval of a mean that does not exist
+    assert cl[5]["size"] == 0 and cl[5]["p_value"] is None and cl[5]["q_value"] is None
+    assert cl[5]["significant"] is False and cl[5]["ci"] == {"A": None, "B": None}
+    assert cl[5]["mass"] == {"A": 0.0, "B": 0.0}
+    json.dumps(cl, allow_nan=False)  # JSON-ready
+
+
+def test_a_one_sided_cluster_is_a_significant_difference():
+    seg = images_table(one_sided=(4, "B"), shared=False)
+    cl = summarize_clusters(seg, 5, EDGES)
+    assert cl[4]["one_sided"] == "B" and cl[4]["ci"]["A"] is None
+    assert cl[4]["mass"]["A"] == 0.0 and cl[4]["mass_ci"]["A"] == [0.0, 0.0]
+    assert cl[4]["significant"] and cl[4]["q_value"] < 0.01
+    assert sum(c["significant"] for c in cl) == 1
+
+
+def test_statistics_repeat_with_the_seed_and_alpha_sets_the_level():
+    seg = images_table(seed=3, shift={1: ("A", 0.05)})
+    one = summarize_clusters(seg, 5, EDGES, seed=4)
+    assert one == summarize_clusters(seg, 5, EDGES, seed=4)
+    other = summarize_clusters(seg, 5, EDGES, seed=5)
+    assert [c["p_value"] for c in one] != [c["p_value"] for c in other]
+    loose = summarize_clusters(seg, 5, EDGES, seed=4, alpha=0.99)
+    assert sum(c["significant"] for c in loose) > sum(c["significant"] for c in one)
+    for bad in (0, 1, 1.5):
+        with pytest.raises(ImacsInputError, match="alpha"):
+            summarize_clusters(seg, 5, EDGES, alpha=bad)
+
+
+def test_statistics_leave_the_other_fields_unchanged():
+    from imacs_widget.engine.summary import STAT_FIELDS
+
+    seg = images_table(seed=1)
+    with_stats = summarize_clusters(seg, 5, EDGES)
+    without = summarize_clusters(seg, 5, EDGES, statistics=False)
+    for a, b in zip(with_stats, without, strict=True):
+        assert {f: b[f] for f in STAT_FIELDS} == {**dict.fromkeys(STAT_FIELDS),
+                                                   "significant": False}
+        assert {k: v for k, v in a.items() if k not in STAT_FIELDS} == \
+            {k: v for k, v in b.items() if k not in STAT_FIELDS}
+    assert ids(with_stats, "imbalance") == ids(without, "imbalance")
+    no_images = summarize_clusters(seg.drop(columns=["image_index", "cluster_removal"]), 5,
+                                   EDGES)
+    assert all(c["p_value"] is None and c["ci"] is None for c in no_images)
+
+
+def test_statistics_with_three_models_and_a_filter_to_one_model():
+    seg = images_table(seed=2, shift={0: ("B", 0.2)})
+    c_rows = seg[seg["model"] == "A"].assign(model="C")
+    seg3 = pd.concat([seg, c_rows], ignore_index=True)
+    cl = summarize_clusters(seg3, 5, EDGES, models=("A", "B", "C"))
+    assert cl[0]["significant"] and cl[0]["n_images"] == {"A": 60, "B": 60, "C": 60}
+    assert cl[0]["effect"] == pytest.approx(cl[0]["mass"]["B"] - cl[0]["mass"]["A"])
+    only_a = summarize_clusters(filter_segments(seg3, models=["A"]), 5, EDGES,
+                                models=("A", "B", "C"))
+    assert all(c["p_value"] is None and not c["significant"] for c in only_a)
+    assert only_a[0]["ci"]["B"] is None and only_a[0]["n_images"]["B"] == 0

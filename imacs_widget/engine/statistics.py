@@ -37,7 +37,8 @@ import numpy as np
 from ..errors import ImacsInputError
 
 __all__ = ["EXACT_UP_TO", "N_RESAMPLES", "benjamini_hochberg", "bootstrap_ratio",
-           "chi2_sf", "permutation_test"]
+           "chi2_sf", "group_sums",
+           "permutation_test"]
 
 N_RESAMPLES = 1000
 """Bootstrap resamples and permutations drawn by default."""
@@ -118,10 +119,13 @@ def bootstrap_ratio(num, den=None, *, n_resamples: int = N_RESAMPLES, seed: int 
         r = (counts @ num) / (counts @ den)
     r[~np.isfinite(r)] = np.nan
     q = (1 - level) / 2
-    ok = np.isfinite(r).any(axis=0)
+    full = np.isfinite(r).all(axis=0)
+    some = np.isfinite(r).any(axis=0) & ~full  # a resample without a denominator: skipped
     low, high = np.full(k, np.nan), np.full(k, np.nan)
-    if ok.any():
-        low[ok], high[ok] = np.nanquantile(r[:, ok], [q, 1 - q], axis=0)
+    if full.any():
+        low[full], high[full] = np.quantile(r[:, full], [q, 1 - q], axis=0)
+    if some.any():
+        low[some], high[some] = np.nanquantile(r[:, some], [q, 1 - q], axis=0)
     return low, high
 
 
@@ -214,7 +218,10 @@ def permutation_test(values, model, group, *, n_permutations: int = N_RESAMPLES,
         order = np.argsort(keys, axis=1)  # row r: observations in group order, random within
         lab = np.empty((b, n), np.int64)
         np.put_along_axis(lab, order, np.broadcast_to(slot_label, (b, n)), axis=1)
-        sums = np.stack([(lab == m).astype(np.float64) @ v for m in range(nm)], axis=1)
+        sums = np.empty((b, nm, k))
+        for m in range(nm - 1):
+            sums[:, m] = (lab == m).astype(np.float64) @ v
+        sums[:, nm - 1] = v.sum(0) - sums[:, :nm - 1].sum(1)  # the last model: the rest
         t = _between_ss(sums, n_per, v.sum(0))  # [b, k]
         exceed += (t >= obs - tol).sum(0)
         done += b
@@ -235,13 +242,10 @@ def _chi2_test(v: np.ndarray, mcode: np.ndarray, g: np.ndarray, nm: int) -> np.n
     the chi-square tail of ``(S - E)^T Cov^+ (S - E)`` on ``rank(Cov)`` degrees of freedom."""
     n, k = v.shape
     ng = int(g.max()) + 1
-    c = np.zeros((ng, nm))
-    np.add.at(c, (g, mcode), 1.0)
+    c = np.bincount(g * nm + mcode, minlength=ng * nm).reshape(ng, nm).astype(np.float64)
     size = c.sum(1)
-    gs = np.zeros((ng, k))
-    np.add.at(gs, g, v)
-    gs2 = np.zeros((ng, k))
-    np.add.at(gs2, g, v * v)
+    gs = group_sums(g, v, ng)
+    gs2 = group_sums(g, v * v, ng)
     mu = gs / size[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         s2 = np.where(size[:, None] > 1, (gs2 - gs * mu) / (size[:, None] - 1), 0.0)
@@ -261,6 +265,16 @@ def _chi2_test(v: np.ndarray, mcode: np.ndarray, g: np.ndarray, nm: int) -> np.n
         proj = vec[:, keep].T @ d[:, j]
         p[j] = chi2_sf(float((proj ** 2 / w[keep]).sum()), int(keep.sum()))
     return p
+
+
+def group_sums(code: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """``[n_groups, k]`` column sums of ``values [n, k]`` by the row codes ``code [n]`` (in
+    ``0..n_groups-1``; one ``bincount``, faster than ``np.add.at``)."""
+    values = _as_2d(values, "values")
+    k = values.shape[1]
+    flat = (np.asarray(code, np.int64)[:, None] * k + np.arange(k)).ravel()
+    return np.bincount(flat, weights=values.ravel(), minlength=n_groups * k
+                       ).reshape(n_groups, k)
 
 
 def chi2_sf(x: float, df: int) -> float:

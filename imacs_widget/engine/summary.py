@@ -19,7 +19,14 @@ for two models; ``"A"`` .. ``"H"`` for up to eight)::
      "importance": 0.22,                                # largest mean, or None
      "consensus": {"models": ["B"], "n": 1, "of": 2,    # who attributes it positively
                    "strength": 0.22},                   # their mean of means, or None
-     "removal": {"A": 0.00, "B": 0.31}}                 # score drop when the cluster is blurred
+     "removal": {"A": 0.00, "B": 0.31},                 # score drop when the cluster is blurred
+     # how sure (cluster_statistics; computed by the kernel, not by the front end's port):
+     "n_images": {"A": 60, "B": 60},                    # the images each model sampled
+     "ci": {"A": [0.00, 0.03], "B": [0.17, 0.27]},      # 95 % interval of mean_attribution
+     "mass": {"A": 0.00, "B": 0.04},                    # mean attribution per image (0: none)
+     "mass_ci": {..}, "share": {..}, "share_ci": {..}, "removal_ci": {..},
+     "effect": 0.04,                                    # spread of mass between the models
+     "p_value": 0.001, "q_value": 0.005, "significant": True}
 
 Definitions
 -----------
@@ -52,6 +59,12 @@ Definitions
   segments table's ``cluster_removal`` (one value per image: its first row in the table),
   exactly summed like a mean attribution; ``None`` when the model has no such image or the
   table has no ``cluster_removal`` column (see :mod:`~imacs_widget.engine.faithfulness`).
+
+* **How sure** (:func:`cluster_statistics`, :mod:`~imacs_widget.engine.statistics`): bootstrap
+  intervals over each model's images, a permutation test of the models' attribution per image
+  in the cluster (paired on shared images) and Benjamini–Hochberg q-values over the clusters;
+  ``significant`` when ``q_value < alpha`` (default :data:`ALPHA`). Seeded: the same table
+  and seed give the same numbers. The orders below do not use them.
 
 Orders between clusters (:func:`order_clusters`; every order puts empty clusters, ``size`` 0,
 last, by id):
@@ -89,6 +102,11 @@ MODELS = ("A", "B")
 MODEL_KEYS = tuple("ABCDEFGH")
 """Model keys of a comparison of up to eight models, in the order the models were given."""
 OUTCOMES = ("TP", "TN", "FP", "FN")
+ALPHA = 0.05
+"""Default level of a cluster's ``significant`` (``q_value < ALPHA``; a false discovery rate
+over the clusters of a class)."""
+N_RESAMPLES = 1000
+"""Default bootstrap resamples and permutations of :func:`cluster_statistics`."""
 CONSENSUS_FRACTION = 0.25
 """A model attributes a cluster positively when its mean exceeds this share of the reference
 bar (the largest mean of any model in any cluster)."""
@@ -146,12 +164,19 @@ def filter_segments(segments: pd.DataFrame, outcomes: Iterable[str] = OUTCOMES,
 
 
 def summarize_clusters(segments: pd.DataFrame, n_clusters: int, edges: np.ndarray,
-                       models: Iterable[str] = MODELS) -> list[dict]:
+                       models: Iterable[str] = MODELS, *, alpha: float = ALPHA,
+                       seed: int = 0, n_resamples: int = N_RESAMPLES,
+                       statistics: bool = True) -> list[dict]:
     """Summaries of clusters ``0..n_clusters-1`` (in id order) from a segments table.
 
     ``segments`` needs the columns ``model``, ``cluster``, ``attribution`` and ``outcome``;
     pass ``filter_segments(segments, outcomes, models)`` for the statistics under a filter.
-    ``models``: every model key of the comparison (rows of other keys are ignored).
+    ``models``: every model key of the comparison (rows of other keys are ignored). With an
+    ``image_index`` column each summary also holds the fields of
+    :func:`cluster_statistics` (intervals, ``p_value``, ``q_value``, ``significant``; seeded
+    by ``seed``, significant when ``q < alpha``); without one, or with
+    ``statistics=False`` (the fields the front end recomputes, and nothing else), those fields
+    are ``None``.
     """
     models = tuple(models)
     nm = len(models)
@@ -189,6 +214,179 @@ def summarize_clusters(segments: pd.DataFrame, n_clusters: int, edges: np.ndarra
     ref = max_mean_attribution(out)
     for c in out:
         c["consensus"] = consensus(c["mean_attribution"], ref)
+    stats = (cluster_statistics(segments, n_clusters, models, alpha=alpha, seed=seed,
+                                n_resamples=n_resamples) if statistics
+             else [_no_statistics() for _ in range(n_clusters)])
+    for c, extra in zip(out, stats, strict=True):
+        if extra["ci"] is not None:  # an interval only where the mean exists
+            extra["ci"] = {m: (v if c["mean_attribution"][m] is not None else None)
+                           for m, v in extra["ci"].items()}
+        c.update(extra)
+    return out
+
+
+STAT_FIELDS = ("n_images", "ci", "mass", "mass_ci", "share", "share_ci", "removal_ci",
+               "effect", "p_value", "q_value", "significant")
+"""The fields :func:`cluster_statistics` adds to a cluster summary."""
+
+
+def _no_statistics() -> dict:
+    return {**dict.fromkeys(STAT_FIELDS), "significant": False}
+
+
+def _num(x) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _interval(lo, hi) -> list | None:
+    lo, hi = _num(lo), _num(hi)
+    return None if lo is None or hi is None else [lo, hi]
+
+
+def cluster_statistics(segments: pd.DataFrame, n_clusters: int,
+                       models: Iterable[str] = MODELS, *, alpha: float = ALPHA, seed: int = 0,
+                       n_resamples: int = N_RESAMPLES) -> list[dict]:
+    """How sure each cluster's numbers are: intervals per model and a test between models.
+
+    Computed by the kernel only (the front end shows these fields for the unfiltered view; it
+    does not recompute them under its filters). The unit of resampling is the *image*: a
+    model's images are the distinct ``image_index`` of its rows (every image it sampled has
+    rows). Per cluster and model:
+
+    * ``n_images``: the model's images (in every cluster the same number);
+    * ``mass``: the mean over the model's images of the image's attribution in the cluster (the
+      sum of its segments' finite attributions there, 0 when it has none); ``mass_ci`` its
+      bootstrap interval. A model that never uses the cluster has ``mass`` 0, so a one-sided
+      cluster is a difference like any other, never hidden behind a missing mean.
+    * ``ci``: the bootstrap interval (over images) of ``mean_attribution`` (the mean over the
+      cluster's segments); ``None`` where that mean is missing.
+    * ``share``: the fraction of the model's segments in the cluster; ``share_ci``.
+    * ``removal_ci``: the interval of ``removal`` (the mean of ``cluster_removal`` over the
+      model's images with a segment in the cluster); ``None`` without that column.
+
+    Intervals are ``[low, high]``, 95 % percentile bootstrap (:data:`N_RESAMPLES` resamples of
+    the model's images, one draw shared by every cluster; normal approximations above
+    :data:`~imacs_widget.engine.statistics.EXACT_UP_TO` images, see
+    :mod:`~imacs_widget.engine.statistics`), ``None`` where undefined.
+
+    Per cluster: ``effect`` = the spread (max - min) of ``mass`` over the models with images;
+    ``p_value`` of the permutation test that the models' ``mass`` are equal (paired on the
+    images several models sampled, unpaired otherwise; the spread of all models beyond two);
+    ``q_value`` (Benjamini–Hochberg over the non-empty clusters of this table) and
+    ``significant`` (``q_value < alpha``). ``p_value`` / ``q_value`` are ``None`` for an empty
+    cluster or when fewer than two models have images.
+
+    Parameters
+    ----------
+    segments : pandas.DataFrame
+        Columns ``model``, ``cluster``, ``attribution`` and ``image_index`` (optional
+        ``cluster_removal``); without ``image_index`` every field is ``None``.
+    n_clusters : int
+        Clusters ``0..n_clusters-1``.
+    models : iterable of str
+        The comparison's model keys.
+    alpha : float
+        Level of ``significant`` (false discovery rate), in ``(0, 1)``.
+    seed : int
+        Seeds the resamples and permutations (the same inputs and seed repeat exactly).
+    n_resamples : int
+        Bootstrap resamples and permutations.
+
+    Returns
+    -------
+    list of dict
+        One dict of :data:`STAT_FIELDS` per cluster, in id order.
+
+    Raises
+    ------
+    ImacsInputError
+        ``alpha`` is outside ``(0, 1)``.
+    """
+    from .statistics import (
+        EXACT_UP_TO,
+        benjamini_hochberg,
+        bootstrap_ratio,
+        permutation_test,
+        resample_counts,
+    )
+
+    if not 0 < float(alpha) < 1:
+        raise ImacsInputError("alpha", f"must be in (0, 1), got {alpha}")
+    models = tuple(models)
+    k = int(n_clusters)
+    if "image_index" not in segments or k == 0:
+        return [_no_statistics() for _ in range(k)]
+    code = pd.Categorical(segments["model"], categories=models).codes.astype(np.int64)
+    cl = segments["cluster"].to_numpy().astype(np.int64)
+    keep = (code >= 0) & (cl >= 0) & (cl < k)
+    code, cl = code[keep], cl[keep]
+    image = segments["image_index"].to_numpy()[keep]
+    att = segments["attribution"].to_numpy(np.float64)[keep]
+    fin = np.isfinite(att)
+    rem = (segments["cluster_removal"].to_numpy(np.float64)[keep]
+           if "cluster_removal" in segments else None)
+    img_code, img_names = pd.factorize(image)
+    n_img = max(len(img_names), 1)
+    key, obs = np.unique(code * n_img + img_code, return_inverse=True)  # (model, image) pairs
+    obs = obs.reshape(-1)
+    n_obs = len(key)
+    obs_model, obs_image = key // n_img, key % n_img
+    cell = obs * k + cl
+    mass = np.bincount(cell, np.where(fin, att, 0.0), n_obs * k).reshape(n_obs, k)
+    n_fin = np.bincount(cell, fin.astype(np.float64), n_obs * k).reshape(n_obs, k)
+    n_seg = np.bincount(cell, minlength=n_obs * k).reshape(n_obs, k).astype(np.float64)
+    total = n_seg.sum(1, keepdims=True)
+    if rem is not None:  # one value per (model, image, cluster): any row's (they are equal)
+        r_sum = np.bincount(cell, np.where(np.isfinite(rem), rem, 0.0), n_obs * k)
+        r_n = np.bincount(cell, np.isfinite(rem).astype(np.float64), n_obs * k)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r_val = np.where(r_n > 0, r_sum / np.maximum(r_n, 1), 0.0).reshape(n_obs, k)
+        r_has = (r_n > 0).reshape(n_obs, k).astype(np.float64)
+    per_model: dict[str, dict] = {}
+    for j, m in enumerate(models):
+        rows = obs_model == j
+        n_m = int(rows.sum())
+        if not n_m:
+            per_model[m] = None
+            continue
+        num = [mass[rows], mass[rows], n_seg[rows]]
+        den = [np.ones((n_m, k)), n_fin[rows], np.broadcast_to(total[rows], (n_m, k))]
+        if rem is not None:
+            num.append(r_val[rows] * r_has[rows])
+            den.append(r_has[rows])
+        counts = (resample_counts(n_m, int(n_resamples), np.random.default_rng([seed, j]))
+                  if n_m <= EXACT_UP_TO else None)
+        lo, hi = bootstrap_ratio(np.hstack(num), np.hstack(den), counts=counts,
+                                 n_resamples=n_resamples, seed=seed)
+        lo, hi = lo.reshape(-1, k), hi.reshape(-1, k)
+        per_model[m] = {
+            "n": n_m, "mass": mass[rows].sum(0) / n_m,
+            "share": n_seg[rows].sum(0) / total[rows].sum(),
+            "lo": lo, "hi": hi}
+    present = [m for m in models if per_model[m] is not None]
+    size = np.bincount(cl, minlength=k)
+    p = np.full(k, np.nan)
+    tested = np.flatnonzero(size > 0)
+    if len(present) >= 2 and len(tested):
+        p[tested] = permutation_test(mass[:, tested], obs_model, obs_image,
+                                     n_permutations=n_resamples, seed=seed)
+    q = benjamini_hochberg(p)
+    out = []
+    for c in range(k):
+        st = _no_statistics()
+        pm = {m: per_model[m] for m in models}
+        st["n_images"] = {m: (v["n"] if v else 0) for m, v in pm.items()}
+        st["mass"] = {m: (_num(v["mass"][c]) if v else None) for m, v in pm.items()}
+        st["share"] = {m: (_num(v["share"][c]) if v else None) for m, v in pm.items()}
+        for name, row in (("mass_ci", 0), ("ci", 1), ("share_ci", 2), ("removal_ci", 3)):
+            st[name] = {m: (_interval(v["lo"][row, c], v["hi"][row, c])
+                            if v and row < len(v["lo"]) else None) for m, v in pm.items()}
+        vals = [st["mass"][m] for m in present if st["mass"][m] is not None]
+        st["effect"] = max(vals) - min(vals) if len(vals) >= 2 else None
+        st["p_value"], st["q_value"] = _num(p[c]), _num(q[c])
+        st["significant"] = bool(st["q_value"] is not None and st["q_value"] < alpha)
+        out.append(st)
     return out
 
 
