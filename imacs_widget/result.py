@@ -266,6 +266,23 @@ class ComparisonResult(TrustChecks):
         """Largest mean attribution over all clusters and models (reference bar)."""
         return max_mean_attribution(self._active.summaries)
 
+    def findings(self) -> pd.DataFrame:
+        """The significant differences between the models in the active class, ranked.
+
+        One row per cluster whose ``significant`` is true (q-value below the level), largest
+        difference first, with a plain sentence (``sentence``) and the numbers behind it
+        (columns :data:`~imacs_widget.engine.findings.FINDING_COLUMNS`; see
+        :mod:`~imacs_widget.engine.findings`).
+
+        Returns
+        -------
+        pandas.DataFrame
+            No row when no difference is significant.
+        """
+        from .engine.findings import findings_frame
+
+        return findings_frame(self.clusters, self.models, self.target_class)
+
     def cluster_segments(self, cluster: int, model: str | None = None,
                          inner_order: str | None = None) -> pd.DataFrame:
         """Segments of one cluster of the active class, in display order.
@@ -461,9 +478,12 @@ class ComparisonResult(TrustChecks):
     def save(self, path) -> Path:
         """Write the result to the folder ``path`` (Parquet + Zarr; conventionally ``.imacs``).
 
-        The folder is replaced as a whole, through a temporary one; saving to the folder the
-        result is read from rewrites only its tables. See :mod:`imacs_widget.io.result_file`
-        for the format; :func:`imacs_widget.load` reads it.
+        ``path`` may be new, an empty folder or an imacs result (replaced); anything else (your
+        files, a folder of other files) is refused with an ``ImacsInputError`` naming ``path``.
+        The result is written to a folder of its own beside ``path`` and swapped in at the end,
+        so a failed or interrupted save leaves the previous result as it was. Saving to the
+        folder the result is read from rewrites only its tables. See
+        :mod:`imacs_widget.io.result_file` for the format; :func:`imacs_widget.load` reads it.
 
         Parameters
         ----------

@@ -11,14 +11,15 @@ import numpy as np
 import pytest
 
 
-def tiny_cnn(n_classes: int = 3, size: int = 32, seed: int = 0):
-    """A small real Keras CNN (softmax) taking 0–255 images; random weights."""
+def tiny_cnn(n_classes: int = 3, size: int = 32, seed: int = 0, rescale: bool = True):
+    """A small real Keras CNN (softmax) taking 0–255 images (``rescale=False``: its input as
+    it is); random weights."""
     import keras
 
     keras.utils.set_random_seed(seed)
     return keras.Sequential([
         keras.Input((size, size, 3)),
-        keras.layers.Rescaling(1 / 255),
+        *([keras.layers.Rescaling(1 / 255)] if rescale else []),
         keras.layers.Conv2D(8, 3, activation="relu"),
         keras.layers.MaxPooling2D(),
         keras.layers.Conv2D(8, 3, activation="relu"),

@@ -52,3 +52,19 @@ def test_compare_does_not_change_the_callers_adapter(tiny_images):
         r = quick_compare(a, tiny_cnn(seed=2), tiny_images[0][:12], tiny_images[1][:12],
                           score="logit")
     assert a.score == "probability" and r.params["score"] == "logit"
+
+
+def test_score_conversion_warns_nothing():
+    """Saturated logits: the log-odds are finite and NumPy's divide / overflow warnings of the
+    intermediate terms (overwritten by design) never reach the user."""
+    import warnings
+
+    from imacs_widget.models.contract import convert_outputs
+
+    z = np.array([[1000.0, 0.0, -1000.0], [0.0, 0.0, 800.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = convert_outputs(z, "logits", "log_odds")
+        probs = convert_outputs(np.array([[1.0, 0.0, 0.0]]), "probabilities", "log_odds")
+    assert np.isfinite(out).all() and np.isfinite(probs).all()
+    np.testing.assert_allclose(out[0], [1000.0, -1000.0, -2000.0])

@@ -160,12 +160,9 @@ def linear_region_model():
 
 @pytest.fixture(scope="module")
 def tiny_cnn():
-    keras = pytest.importorskip("keras")
-    keras.utils.set_random_seed(0)
-    return keras.Sequential([
-        keras.Input((32, 32, 3)), keras.layers.Conv2D(8, 3, activation="relu"),
-        keras.layers.MaxPooling2D(2), keras.layers.Conv2D(8, 3, activation="relu"),
-        keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(4, activation="softmax")])
+    from conftest import tiny_cnn as build
+
+    return build(n_classes=4, seed=0, rescale=False)
 
 
 def test_xrai_linear_model_ranks_region_in_brightness_order(linear_region_model):

@@ -35,14 +35,15 @@ def _logsumexp_others(z: np.ndarray) -> np.ndarray:
     top, second = order[:, -1], order[:, -2]
     rows = np.arange(n)
     m = z[rows, top][:, None]  # the largest logit
-    e = np.exp(z - m)
-    total = e.sum(axis=1, keepdims=True)
-    others = np.log(np.maximum(total - e, 0.0)) + m
-    # for the top class, subtracting its own term loses precision: recompute from the rest
-    m2 = z[rows, second]
-    e2 = np.exp(z - m2[:, None])
-    e2[rows, top] = 0.0
-    others[rows, top] = np.log(e2.sum(axis=1)) + m2
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # overwritten below
+        e = np.exp(z - m)
+        total = e.sum(axis=1, keepdims=True)
+        others = np.log(np.maximum(total - e, 0.0)) + m
+        # for the top class, subtracting its own term loses precision: recompute from the rest
+        m2 = z[rows, second]
+        e2 = np.exp(z - m2[:, None])
+        e2[rows, top] = 0.0
+        others[rows, top] = np.log(e2.sum(axis=1)) + m2
     return others
 
 
