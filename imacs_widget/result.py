@@ -281,7 +281,7 @@ class ComparisonResult(TrustChecks):
         """
         from .engine.findings import findings_frame
 
-        return findings_frame(self.clusters, self.models, self.target_class)
+        return findings_frame(self.clusters, self.models, self.target_class, self.model_names)
 
     def cluster_segments(self, cluster: int, model: str | None = None,
                          inner_order: str | None = None) -> pd.DataFrame:

@@ -21,9 +21,14 @@ def summary_text(result, top: int = 5) -> str:
     -------
     str
         Accuracies, faithfulness, the trust checks' verdicts when run (sanity check, class
-        pictures), the top clusters (size, segments per model, mean attribution, removal,
-        consensus beyond two models) and the sampling notes, one per line.
+        pictures), the findings (the significant differences between the models, ranked, as
+        sentences, or "no significant difference" said plainly;
+        :func:`~imacs_widget.engine.findings.findings_lines`), the top clusters (size,
+        segments per model, mean attribution with its 95 % interval, removal, the q-value of
+        the difference, consensus beyond two models) and the sampling notes, one per line.
     """
+    from .engine.findings import findings_lines
+
     ms = result.models
     who = ", ".join(f"{m} = {result.model_names[m]}" for m in ms)
     acc = ", ".join(f"{m} {result.accuracy[m]:.3f}" for m in ms)
@@ -44,15 +49,26 @@ def summary_text(result, top: int = 5) -> str:
                      "alone): " + ", ".join(f"{m} {v['best_log_odds']:+.2f} "
                                             f"({v['blank_log_odds']:+.2f})"
                                             for m, v in pics.items()))
+    clusters = result.clusters
+    lines[-1:-1] = findings_lines(clusters, ms, result.target_class, top=top,
+                                  names=result.model_names)
     fmt = lambda v: "   n/a" if v is None else f"{v:+.3f}"  # noqa: E731
-    for c in result.clusters[:top]:
+
+    def ival(c, m):
+        ci = (c.get("ci") or {}).get(m)
+        return f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else ""
+
+    for c in clusters[:top]:
         counts = ", ".join(f"{m} {c['count'][m]}" for m in ms)
-        means = ", ".join(f"{m} {fmt(c['mean_attribution'][m])}" for m in ms)
+        means = ", ".join(f"{m} {fmt(c['mean_attribution'][m])}{ival(c, m)}" for m in ms)
         line = (f"  cluster {c['id']:>2}: {c['size']:>4} segments ({counts}); "
                 f"mean attribution {means}")
         rem = [f"{m} {c['removal'][m]:+.3f}" for m in ms if c["removal"][m] is not None]
         if rem:
             line += "; removal " + ", ".join(rem)
+        if c.get("q_value") is not None:
+            line += (f"; difference q = {c['q_value']:.3f} "
+                     f"({'significant' if c['significant'] else 'not significant'})")
         if len(ms) > 2:
             con = c["consensus"]
             line += f"; positive for {con['n']} of {con['of']}" + (

@@ -76,7 +76,23 @@ def _saved(run, args) -> int:
     extra = f"; cache: {hits} hit(s), {result.params.get('cache_misses')} miss(es)" if hits is not None else ""
     print(f"wrote {out} ({n_seg} segments, {result.n_clusters} clusters{extra}); open it with "
           f"imacs.load({str(out)!r}).widget()")
+    _print_findings(result)
     return 0
+
+
+def _print_findings(result, top: int = 10) -> None:
+    """Print what the run found: each class of interest's findings, ranked (or "no
+    significant difference"; :func:`~imacs_widget.engine.findings.findings_lines`)."""
+    from ..engine.findings import findings_lines
+
+    active = result.target_class
+    for name in result.classes_of_interest:
+        result.select_class(name)
+        print(f"class {name!r}:")
+        for line in findings_lines(result.clusters, result.models, name, top=top,
+                                   names=result.model_names):
+            print(f"  {line}")
+    result.select_class(active)
 
 
 def _named(items, flag: str) -> dict:
