@@ -250,9 +250,7 @@ def _chi2_test(v: np.ndarray, mcode: np.ndarray, g: np.ndarray, nm: int) -> np.n
     with np.errstate(invalid="ignore", divide="ignore"):
         s2 = np.where(size[:, None] > 1, (gs2 - gs * mu) / (size[:, None] - 1), 0.0)
     s2 = np.maximum(s2, 0.0)
-    onehot = np.zeros((n, nm))
-    onehot[np.arange(n), mcode] = 1.0
-    d = onehot.T @ v - c.T @ mu  # [m, k]
+    d = group_sums(mcode, v, nm) - np.einsum("gm,gk->mk", c, mu)  # [m, k]
     diag = np.einsum("gm,gk->km", c, s2)  # [k, m]
     outer = np.einsum("gm,gl,gk->kml", c, c, s2 / size[:, None])
     cov = np.einsum("km,ml->kml", diag, np.eye(nm)) - outer
