@@ -306,3 +306,15 @@ def test_statistics_with_three_models_and_a_filter_to_one_model():
                                 models=("A", "B", "C"))
     assert all(c["p_value"] is None and not c["significant"] for c in only_a)
     assert only_a[0]["ci"]["B"] is None and only_a[0]["n_images"]["B"] == 0
+
+
+def test_null_clusters_are_flagged_at_the_nominal_rate_through_the_segments_table():
+    # 200 clusters (5 tables of 40) whose attributions come from one distribution for both
+    # models, half the tables with shared images (paired), half without: p < 0.05 in about
+    # 5 % (Binomial(200, 0.05): [2, 20] holds 99.8 %)
+    p = []
+    for seed in range(5):
+        seg = images_table(seed=100 + seed, n_images=80, k=40, shared=seed % 2 == 0)
+        p += [c["p_value"] for c in summarize_clusters(seg, 40, EDGES, seed=seed)]
+    p = np.array(p)
+    assert len(p) == 200 and 2 <= (p < 0.05).sum() <= 20
