@@ -54,6 +54,8 @@ def test_the_sentence_of_a_pair_reads_as_the_issue_asks():
                                     "A's): mean attribution +0.06 [0.03, 0.09] vs B +0.24")
     assert r["sentence"].endswith("blurring it raises A's 'triangle' score by 0.05, "
                                   "lowers B's by 0.33.")
+    (r,) = findings([c], ("A", "B"), names={"A": "A (clean)"})
+    assert r["sentence"].startswith("A (clean) relies on cluster 7")
 
 
 def test_one_sided_three_models_and_negative_attribution():

@@ -49,7 +49,8 @@ def findings(clusters: list[dict], models, target: str | None = None,
         The class of interest (named in the removal clause).
     names : dict, optional
         ``{model key: display name}``; a name that differs from its key is given once, at the
-        start of the sentence (``"B (watermarked) relies on ..."``).
+        start of the sentence (``"B (watermarked) relies on ..."``; a name that starts with
+        its key, ``"B (watermark-trained)"``, as it is).
 
     Returns
     -------
@@ -138,9 +139,9 @@ def _sentence(r: dict, target: str | None, names: dict) -> str:
     where = f"{r['size']} segments, {r['count']} of them {lead}'s"
     if r["outcome"]:
         where += f", mostly its {OUTCOME_WORDS[r['outcome']]}"
-    def named(m):
-        name = names.get(m)
-        return f"{m} ({name})" if name and str(name) != m else m
+    def named(m):  # "B (watermarked)"; a name that already starts with its key as it is
+        name = str(names.get(m) or m)
+        return name if name == m or name.startswith(f"{m} ") else f"{m} ({name})"
 
     if mass[lead] > 0:
         head = (f"{named(lead)} relies on cluster {r['cluster']}"
