@@ -210,7 +210,7 @@ def permutation_test(values, model, group, *, n_permutations: int = N_RESAMPLES,
     slot_label = mcode[base]
     exceed = np.zeros(k)
     tol = 1e-10 * (v * v).sum(0)  # rounding of equal statistics (units of T)
-    block = max(1, min(int(n_permutations), (8 << 20) // max(n, 1)))
+    block = max(1, min(int(n_permutations), (2 << 20) // max(n, 1)))  # ~16 MB an array
     done = 0
     while done < n_permutations:
         b = min(block, int(n_permutations) - done)
