@@ -80,9 +80,11 @@ def trained_scenario(seed: int):
     return make_scenario(seed=seed, untrained=True)
 
 
-def quick_compare(model_a, model_b, images, labels=None, **kw):
-    """``compare()`` with cheap settings (every image, k=3, 3 clusters, colour-statistics
-    embedder, no progress bars, sampling warnings silenced); ``kw`` overrides them."""
+def quick_compare(*args, **kw):
+    """``compare(*args)`` with cheap settings (every image, k=3, 3 clusters, colour-statistics
+    embedder, no progress bars, sampling warnings silenced); ``kw`` overrides them. ``args``
+    is either call form: ``(model_a, model_b, images[, labels])`` or ``(models, images[,
+    labels])``."""
     import warnings
 
     import imacs_widget as imacs
@@ -92,4 +94,4 @@ def quick_compare(model_a, model_b, images, labels=None, **kw):
     opts.update(kw)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", imacs.ImacsWarning)
-        return imacs.compare(model_a, model_b, images, labels, **opts)
+        return imacs.compare(*args, **opts)

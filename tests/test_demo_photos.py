@@ -70,7 +70,8 @@ def test_pytorch_path_agrees_with_keras(scenario):
     pt = ModelAdapter(torch_b).scores(x[:8].astype(np.float32))
     np.testing.assert_allclose(pk, pt, atol=1e-4)
     opts = dict(class_names=scenario.class_names, target_class=scenario.target_class,
-                n_per_model=8, n_clusters=4, progress=False, seed=0)
+                n_per_model=8, n_clusters=4, progress=False, seed=0,
+                embedder="efficientnet_lite0_keras")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", imacs.ImacsWarning)
         rk = imacs.compare(scenario.model_a, scenario.model_b, x, y, **opts)
@@ -78,6 +79,9 @@ def test_pytorch_path_agrees_with_keras(scenario):
     cols = ["model", "image_index", "segment_index", "rank"]
     assert rk.segments[cols].equals(rt.segments[cols])
     np.testing.assert_allclose(rk.segments["attribution"], rt.segments["attribution"], atol=1e-3)
+    # the same embedder for both (by default each framework embeds with its own rebuild):
+    # the same segments, so the same clusters
+    assert rk.params["embedder"] == rt.params["embedder"] == "efficientnet_lite0_keras"
     assert rk.segments["cluster"].tolist() == rt.segments["cluster"].tolist()
 
 
