@@ -215,20 +215,25 @@ class ModelAdapter:
                     f"failed on a batch of shape {tuple(chunk.shape)} (input size "
                     f"{self.input_size}, preprocess {self.preprocess_name!r}): "
                     f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
-            if raw.ndim != 2 or raw.shape[0] != len(chunk):
-                raise ImacsInputError(f"model {self.name!r}", f"returned shape {raw.shape} for "
-                                      f"{len(chunk)} images; expected [N, n_classes]")
-            if not np.isfinite(raw).all():
-                bad = np.flatnonzero(~np.isfinite(raw).all(axis=1))
-                raise ImacsInputError(f"model {self.name!r}", f"returned NaN/inf scores for "
-                                      f"{len(bad)} of {len(chunk)} images in a batch; check the "
-                                      "model and its preprocessing")
+            self.check_outputs(raw, len(chunk), "images in a batch")
             outs.append(raw)
             self.n_evals += len(chunk)
             self.n_calls += 1
         raw = np.concatenate(outs, axis=0) if outs else np.zeros((0, 0))
         self.settle_returns(raw)
         return raw
+
+    def check_outputs(self, raw: np.ndarray, n: int, what: str = "images") -> None:
+        """Raise :class:`~imacs_widget.errors.ImacsInputError` naming the model unless ``raw``
+        is a finite ``[n, C]`` array (``what``: the inputs, for the message)."""
+        if raw.ndim != 2 or raw.shape[0] != n:
+            raise ImacsInputError(f"model {self.name!r}", f"returned shape {raw.shape} for "
+                                  f"{n} images; expected [N, n_classes]")
+        if not np.isfinite(raw).all():
+            bad = np.flatnonzero(~np.isfinite(raw).all(axis=1))
+            raise ImacsInputError(f"model {self.name!r}", f"returned NaN/inf scores for "
+                                  f"{len(bad)} of {n} {what}; check the model and its "
+                                  "preprocessing")
 
     def settle_returns(self, raw: np.ndarray) -> str:
         """Fix :attr:`returns` from raw outputs when it is still ``"auto"`` (so every batch is

@@ -114,25 +114,10 @@ class HuggingFaceBackend(TorchBackend):
         return adapter._affine() is not None and self._processor_ops() is not None
 
     def device_preprocess(self, adapter):
-        """The adapter's 0..1 mapping, then the processor's ops (see :meth:`tensor_processor`)."""
-        import torch
-
-        flip, scale, offset = adapter._affine()
-        scale_t = torch.as_tensor(np.broadcast_to(np.asarray(scale, np.float32), (3,)).copy(),
-                                  device=self.device).view(1, 3, 1, 1)
-        offset_t = torch.as_tensor(np.broadcast_to(np.asarray(offset, np.float32), (3,)).copy(),
-                                   device=self.device).view(1, 3, 1, 1)
-        ops, size = self._processor_ops(), adapter.input_size
-
-        def pre(x):
-            if size is not None and tuple(x.shape[2:4]) != tuple(size):
-                x = torch.nn.functional.interpolate(x, size=tuple(size), mode="bilinear",
-                                                    align_corners=False)
-            if flip:
-                x = x.flip(1)
-            return ops(x * scale_t + offset_t)
-
-        return pre
+        """The adapter's resize and 0..1 mapping, then the processor's ops (see
+        :meth:`tensor_processor`)."""
+        affine, ops = self.device_affine(adapter), self._processor_ops()
+        return lambda x: ops(affine(x))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         import torch

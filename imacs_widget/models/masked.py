@@ -217,14 +217,7 @@ def score_masked(adapter, images, baselines, label_maps, jobs: MaskedJobs,
             f"{adapter.input_size}, preprocess {adapter.preprocess_name!r}): "
             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
     raw = np.asarray(raw, np.float64)
-    if raw.ndim != 2 or raw.shape[0] != n:
-        raise ImacsInputError(f"model {adapter.name!r}", f"returned shape {raw.shape} for "
-                              f"{n} images; expected [N, n_classes]")
-    if not np.isfinite(raw).all():
-        bad = np.flatnonzero(~np.isfinite(raw).all(axis=1))
-        raise ImacsInputError(f"model {adapter.name!r}", f"returned NaN/inf scores for "
-                              f"{len(bad)} of {n} masked images; check the model and its "
-                              "preprocessing")
+    adapter.check_outputs(raw, n, "masked images")
     adapter.n_evals += n
     adapter.n_calls += -(-n // bs)
     adapter.settle_returns(raw)

@@ -148,6 +148,12 @@ class TorchBackend:
         """The adapter's resize + named preprocessing as a function of ``float32 [n, 3, H, W]``
         device tensors (bilinear, half-pixel centres: :func:`~imacs_widget.models.resize.resize_bilinear`'s
         convention), returning the model's input dtype."""
+        affine = self.device_affine(adapter)
+        return lambda x: affine(x).to(self.dtype)
+
+    def device_affine(self, adapter):
+        """The adapter's resize and named (affine) preprocessing on ``float32 [n, 3, H, W]``
+        device tensors, in float32."""
         import torch
 
         flip, scale, offset = adapter._affine()
@@ -163,7 +169,7 @@ class TorchBackend:
                                                     align_corners=False)
             if flip:
                 x = x.flip(1)
-            return (x * scale_t + offset_t).to(self.dtype)
+            return x * scale_t + offset_t
 
         return pre
 
