@@ -274,3 +274,80 @@ def test_payload_and_widget_do_not_import_tensorflow():
             "bad = [m for m in ('tensorflow', 'keras', 'torch') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _approx_json(x):
+    """A cluster-summary value as the payload carries it (floats to 8 significant digits)."""
+    if isinstance(x, dict):
+        return {k: _approx_json(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_approx_json(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return pytest.approx(float(x), rel=1e-7, abs=1e-12)
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+@pytest.fixture(scope="module")
+def stats_result():
+    return make_result(1000, 8, extra_classes=(0,))
+
+
+def test_cluster_statistics_and_findings_are_the_results(stats_result):
+    """Each cluster carries the unfiltered view's statistics of result.clusters; ``findings``
+    are result.findings()'s records (sentence and cluster id included), JSON-safe."""
+    from imacs_widget.engine.findings import findings
+
+    r = stats_result
+    p, _ = build_payload(r)
+    json.dumps(p, allow_nan=False)
+    keys = ("significant", "p_value", "q_value", "effect", "ci", "mass", "mass_ci")
+    assert [c["id"] for c in p["clusters"]] == [c["id"] for c in r.clusters]
+    for got, want in zip(p["clusters"], r.clusters, strict=True):
+        assert set(got) == {"id", *keys}
+        for k in keys:
+            assert got[k] == _approx_json(want[k]), k
+        assert isinstance(got["significant"], bool)
+        assert all(v is None or (isinstance(v, list) and len(v) == 2) for v in got["ci"].values())
+    expected = findings(r.clusters, r.models, r.target_class, r.model_names)
+    assert expected, "the fixture has significant clusters"
+    assert [f["cluster"] for f in p["findings"]] == [f["cluster"] for f in expected]
+    assert [f["sentence"] for f in p["findings"]] == list(r.findings()["sentence"])
+    assert p["findings"][0]["rank"] == 1
+    assert p["findings"][0]["model"] in r.models
+    assert all(p["clusters"][[c["id"] for c in p["clusters"]].index(f["cluster"])]["significant"]
+               for f in p["findings"])
+
+
+def test_findings_follow_recluster_and_select_class(stats_result):
+    r = stats_result
+    try:
+        r.recluster(5)
+        p, _ = build_payload(r)
+        assert len(p["clusters"]) == 5
+        assert [f["sentence"] for f in p["findings"]] == list(r.findings()["sentence"])
+        assert [c["q_value"] for c in p["clusters"]] == _approx_json(
+            [c["q_value"] for c in r.clusters])
+        r.select_class("tulip")
+        p, _ = build_payload(r)
+        assert p["target_class"] == "tulip"
+        assert [f["sentence"] for f in p["findings"]] == list(r.findings()["sentence"])
+        assert [c["significant"] for c in p["clusters"]] == [c["significant"]
+                                                             for c in r.clusters]
+    finally:
+        r.select_class("sunflower")
+        r.recluster(8)
+
+
+def test_no_finding_gives_an_empty_list():
+    """A class whose attributions do not depend on the cluster (the synthetic 'tulip'): no
+    cluster is significant and ``findings`` is [] (the panel says so)."""
+    r = make_result(60, 3, seed=1, extra_classes=(0,))
+    r.select_class("tulip")
+    p, _ = build_payload(r)
+    assert [c["significant"] for c in p["clusters"]] == [False, False, False]
+    assert p["findings"] == []
+    assert all(c["q_value"] >= 0.05 for c in p["clusters"])

@@ -50,8 +50,10 @@ Typed shape (version 4)::
         "n_clusters_range": [int, int],    # inclusive range the n-clusters slider offers: inside
                                            # result.n_clusters_range (what recluster accepts),
                                            # capped at max(max_clusters, n_clusters)
-        "clusters": list[{"id": int}],     # every cluster id 0..n_clusters-1, in
+        "clusters": list[Cluster],         # every cluster 0..n_clusters-1, in
                                            # result.clusters order
+        "findings": list[Finding],         # result.findings() records of this class, ranked
+                                           # (empty: no significant difference)
         "bin_edges": list[float],          # result.bin_edges, shared by all clusters (§5.1)
         "n_segments": int,
         "n_images": int,                   # distinct source images (rows of "images")
@@ -100,6 +102,19 @@ Typed shape (version 4)::
                                            # image rows atlas["ids"]
     }
 
+    Cluster = {"id": int,                # how sure the unfiltered view is (engine.statistics;
+               "significant": bool | None,  # None / absent: computed without statistics)
+               "p_value": float | None, "q_value": float | None, "effect": float | None,
+               "ci": {key: [float, float] | None},       # 95 % interval of mean_attribution
+               "mass": {key: float | None},              # attribution per image
+               "mass_ci": {key: [float, float] | None}}  # its interval
+
+    Finding = {"rank": int, "cluster": int, "model": key, "versus": list[key],
+               "effect": float, "q_value": float, "p_value": float, "size": int,
+               "count": {key: int}, "outcome": str, "mean_attribution": {key: float | None},
+               "ci": ..., "mass": ..., "mass_ci": ..., "removal": ..., "one_sided": key | None,
+               "sentence": str}           # engine.findings.findings(), JSON-safe
+
     Faith = {"deletion_auc": float, "insertion_auc": float, "random_auc": float,
              "faithfulness": float, "n_images": int}
 
@@ -130,6 +145,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.findings import findings
 from ..engine.summary import CLUSTER_ORDERS as ORDERS
 from ..engine.summary import INNER_ORDERS, MODELS, OUTCOMES
 from .atlas import IMAGE_FORMATS, attach, bin_index, sheets_of, tile_page, tile_selection
@@ -324,7 +340,8 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
         "inner_order": result.inner_order,
         "n_clusters": int(result.n_clusters),
         "n_clusters_range": list(slider_range(result, max_clusters)),
-        "clusters": [{"id": int(c["id"])} for c in result.clusters],
+        "clusters": [_cluster(c) for c in result.clusters],
+        "findings": _findings(result),
         "bin_edges": [float(e) for e in np.asarray(result.bin_edges, dtype=np.float64)],
         "n_segments": n,
         "n_images": len(order),
@@ -338,6 +355,27 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
         "sources": sources,
     }
     return payload, buffers
+
+
+CLUSTER_STATISTICS = ("significant", "p_value", "q_value", "effect", "ci", "mass", "mass_ci")
+"""Fields of a cluster summary the payload carries besides ``id`` (when the summary has them)."""
+
+
+def _cluster(c: Mapping) -> dict:
+    """A cluster summary's id and its statistics (:data:`CLUSTER_STATISTICS`), JSON-safe."""
+    out = {"id": int(c["id"])}
+    for k in CLUSTER_STATISTICS:
+        if k in c:
+            out[k] = _json_safe(c[k])
+    return out
+
+
+def _findings(result) -> list[dict]:
+    """:func:`~imacs_widget.engine.findings.findings` of the active class, JSON-safe."""
+    if not all("significant" in c for c in result.clusters):
+        return []  # summaries without statistics
+    return [_json_safe(r) for r in findings(result.clusters, result.models,
+                                            result.target_class, result.model_names)]
 
 
 def _class_pictures(result) -> dict:

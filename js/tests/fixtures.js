@@ -5,7 +5,7 @@ import { Model, experimentalFor } from "../../imacs_widget/widget/report_host.js
 import { PAYLOAD_VERSION } from "../src/types.js";
 import { fakeKernel } from "./fake_kernel.js";
 
-export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflower", modelNames, models = ["A", "B"], map = false } = {}) {
+export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflower", modelNames, models = ["A", "B"], map = false, findings = true } = {}) {
   const seg = { model: [], image: [], segment: [], rank: [], cluster: [], outcome: [], attribution: [], by_attribution: [], by_centroid: [], box: [], removal: [] };
   const distance = [];
   const nImages = Math.ceil(n / 4);
@@ -67,7 +67,26 @@ export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflo
     inner_order: "attribution",
     n_clusters: clusters,
     n_clusters_range: [1, 10],
-    clusters: Array.from({ length: clusters }, (_, k) => ({ id: k })),
+    // cluster statistics (engine/statistics.py): cluster 0 significant, the others not
+    clusters: Array.from({ length: clusters }, (_, k) => ({
+      id: k, significant: k === 0, p_value: k === 0 ? 0.0004 : 0.3 + k / 10, q_value: k === 0 ? 0.0008 : 0.42 + k / 10,
+      effect: k === 0 ? 0.09 : 0.01,
+      ci: Object.fromEntries(models.map((m, mi) => [m, [0.19 - 0.13 * mi - 0.01 * k, 0.29 - 0.2 * mi + 0.01 * k]])),
+      mass: Object.fromEntries(models.map((m, mi) => [m, 0.1 - 0.05 * mi])),
+      mass_ci: Object.fromEntries(models.map((m, mi) => [m, [0.05 - 0.05 * mi, 0.15 - 0.05 * mi]])),
+    })),
+    // engine/findings.py's records of the significant clusters
+    findings: findings ? [{
+      rank: 1, cluster: 0, model: models[1], versus: models.filter((m) => m !== models[1]), effect: 0.09,
+      q_value: 0.0008, p_value: 0.0004, size: Math.ceil(n / clusters),
+      count: Object.fromEntries(models.map((m) => [m, 4])), outcome: "FP",
+      mean_attribution: Object.fromEntries(models.map((m) => [m, 0.1])),
+      ci: Object.fromEntries(models.map((m) => [m, [0.05, 0.15]])),
+      mass: Object.fromEntries(models.map((m) => [m, 0.1])),
+      mass_ci: Object.fromEntries(models.map((m) => [m, [0.05, 0.15]])),
+      removal: Object.fromEntries(models.map((m) => [m, null])), one_sided: null,
+      sentence: `${models[1]} relies on cluster 0 (8 segments, 4 of them ${models[1]}'s, mostly its false positives): mean attribution +0.24 [0.19, 0.29] vs ${models[0]} +0.06 [0.03, 0.09], q < 0.001.`,
+    }] : [],
     bin_edges: Array.from({ length: 13 }, (_, k) => -0.3 + (0.65 * k) / 12),
     n_segments: n,
     n_images: nImages,

@@ -108,10 +108,24 @@ describe("summary.py and data.js agree (fixture from Python)", () => {
   });
 
   it("the JS test payload (fixtures.js) has the shape of Python's", () => {
-    const py = shapeOf({ ...fixture.payload, thumbs: null, sources: null });
-    const js = shapeOf({ ...makePayload(), thumbs: null, sources: null });
+    // clusters and findings are compared by their keys (an interval may be null for a model
+    // without segments there; Python's fixture has no significant cluster)
+    const py = shapeOf({ ...fixture.payload, thumbs: null, sources: null, clusters: null, findings: null });
+    const js = shapeOf({ ...makePayload(), thumbs: null, sources: null, clusters: null, findings: null });
     // lists that may hold nulls are compared by their first element only; both start with numbers
     expect(js).toEqual(py);
+    /** @param {any[]} list */
+    const keysOf = (list) => [...new Set(list.flatMap((c) => Object.keys(c)))].sort();
+    expect(keysOf(makePayload().clusters)).toEqual(keysOf(fixture.payload.clusters));
+    expect(fixture.payload.clusters.every((c) => typeof c.significant === "boolean")).toBe(true);
+    for (const c of fixture.payload.clusters) {
+      for (const k of ["ci", "mass_ci"]) {
+        expect(Object.keys(c[k]).sort()).toEqual([...fixture.payload.models].sort());
+        for (const v of Object.values(c[k])) expect(v === null || (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === "number"))).toBe(true);
+      }
+    }
+    expect(Array.isArray(fixture.payload.findings)).toBe(true);
+    expect(keysOf(makePayload().findings)).toEqual([...fixture.finding_columns].sort());
     expect(Object.keys(makePayload().thumbs).sort()).toEqual(Object.keys(fixture.payload.thumbs).sort());
   });
 });
