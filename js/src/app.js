@@ -213,6 +213,22 @@ export function createApp(el, model, { invoke = null } = {}) {
     const block = /** @type {HTMLElement | null} */ (target.closest("[data-imacs-cluster]"));
     if (block) toggleCluster(Number(block.dataset.imacsCluster));
   });
+  // ---- a finding opens its cluster: selected (confusion matrices open), scrolled to ----------
+  header.addEventListener("click", (ev) => {
+    const target = ev.target instanceof Element ? ev.target : null;
+    const button = /** @type {HTMLElement | null} */ (target ? target.closest("[data-imacs-finding]") : null);
+    if (!button) return;
+    const id = Number(button.dataset.imacsFinding);
+    if (!Number.isInteger(id)) return;
+    if (readState(model).view === "map") setTrait("view", "clusters");
+    if (readState(model).selected !== id) setTrait("selected_cluster", id);
+    else renderViews();
+    const block = /** @type {HTMLElement | null} */ (body.querySelector(`[data-imacs-cluster="${id}"]`));
+    if (block) {
+      if (typeof block.scrollIntoView === "function") block.scrollIntoView({ block: "start", behavior: "smooth" });
+      block.focus({ preventScroll: true });
+    }
+  });
   body.addEventListener("keydown", (ev) => {
     if (ev.key !== "Enter" && ev.key !== " ") return;
     const t = ev.target instanceof HTMLElement ? ev.target : null;

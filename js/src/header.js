@@ -1,11 +1,12 @@
 // The header: title, class of interest and counts, each model's legend entry (accuracy,
-// faithfulness, sanity verdict), the outcome legend, each model's picture of the class, the
+// faithfulness, sanity verdict), the outcome legend, the findings panel (findings.js), each model's picture of the class, the
 // sanity warning and the sampling notes. Rebuilt on every render from the decoded payload.
 
 import { h, replace } from "./dom.js";
 import { fmtSigned } from "./data.js";
 import { OUTCOMES } from "./protocol.js";
 import { modelChip, outcomeChip } from "./parts.js";
+import { findingsPanel } from "./findings.js";
 
 /** @typedef {import("./decode.js").Decoded} Decoded */
 
@@ -35,6 +36,8 @@ export function renderHeader(header, d, view) {
       ...OUTCOMES.map((o) => outcomeChip(o)),
     ]),
   );
+  const findings = findingsPanel(d);
+  if (findings) header.append(findings);
   const pictures = classPictures(d, view);
   if (pictures) header.append(pictures);
   const failed = d.models.filter((m) => ((d.payload.sanity || {})[m] || {}).passed === false);

@@ -81,7 +81,9 @@ export { PAYLOAD_VERSION } from "./protocol.js";
  * @property {InnerOrder} inner_order
  * @property {number} n_clusters
  * @property {[number, number]} n_clusters_range  what the slider offers (recluster accepts all of it)
- * @property {Array<{id: number}>} clusters     every cluster id, in the result's order
+ * @property {ClusterInfo[]} clusters          every cluster, in the result's order
+ * @property {Finding[]} [findings]             result.findings() records of the class, ranked
+ *                                              (empty: no significant difference)
  * @property {number[]} bin_edges               result.bin_edges, shared attribution bins
  * @property {number} n_segments
  * @property {number} n_images
@@ -94,6 +96,34 @@ export { PAYLOAD_VERSION } from "./protocol.js";
  * @property {Atlas} thumbs     the first screen's thumbnails (live widget) or a bounded set
  *                              (static report); the rest come with "_tiles"
  * @property {Atlas} sources    source previews (none in a live widget's payload)
+ */
+
+/**
+ * A cluster of the payload: its id and how sure the unfiltered view is (result.clusters;
+ * imacs_widget/engine/statistics.py). The statistics are absent from a result computed without
+ * them; null where a model has no segment there.
+ * @typedef {Object} ClusterInfo
+ * @property {number} id
+ * @property {boolean} [significant]   q_value below the level (0.05)
+ * @property {number | null} [p_value]  permutation test of the models' attribution per image
+ * @property {number | null} [q_value]  Benjamini–Hochberg over the class's clusters
+ * @property {number | null} [effect]   spread of the models' attribution per image
+ * @property {Object<string, [number, number] | null>} [ci]       95 % interval of mean_attribution
+ * @property {Object<string, number | null>} [mass]               attribution per image
+ * @property {Object<string, [number, number] | null>} [mass_ci]  its interval
+ */
+
+/**
+ * A finding (imacs_widget/engine/findings.py, FINDING_COLUMNS), JSON-safe.
+ * @typedef {Object} Finding
+ * @property {number} rank        1 = largest difference
+ * @property {number} cluster     the cluster it is about
+ * @property {string} model       the model that relies on it most
+ * @property {string[]} versus    the other models
+ * @property {number} q_value
+ * @property {number} p_value
+ * @property {number} effect
+ * @property {string} sentence    the plain sentence (Python's)
  */
 
 /**

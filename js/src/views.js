@@ -7,6 +7,7 @@ import {
   ticks, atlasCell, sheetRows,
 } from "./data.js";
 import { visibleWindow } from "./virtual.js";
+import { clusterInfo, unfiltered, significanceBadge, intervalText } from "./findings.js";
 import {
   tile, modelChip, outcomeChip, compositionPlot, histogramPlot, meanPlot, heatmapPlot,
 } from "./parts.js";
@@ -95,8 +96,18 @@ export function virtualRow(segs, ctx) {
   return el;
 }
 
+/**
+ * The kernel's statistics of cluster `id` when the rows may show them (no filter), else null.
+ * @param {Ctx} ctx
+ * @param {number} id
+ */
+function shownInfo(ctx, id) {
+  return unfiltered(ctx, OUTCOMES.length) ? clusterInfo(ctx.data, id) : null;
+}
+
 /** @param {ClusterStats} st @param {number} pos @param {Ctx} ctx */
 function clusterTitle(st, pos, ctx) {
+  const info = shownInfo(ctx, st.id);
   return h("div", { class: "imacs-cluster-title" }, [
     h("span", { class: "imacs-cluster-name", text: `Cluster ${st.id}` }),
     h("span", { class: "imacs-muted", text: `#${pos + 1}` }),
@@ -106,9 +117,11 @@ function clusterTitle(st, pos, ctx) {
       title: `only ${ctx.data.modelNames[st.one_sided]}'s segments fall into this cluster${(ctx.allModels || []).length > ctx.models.length ? " among the models shown" : ""} (imbalance undefined; ranked first by imbalance)`,
     }) : null,
     (ctx.allModels || []).length > 2 ? consensusBadge(st, ctx) : null,
+    significanceBadge(info),
     ...ctx.models.map((m) => h("span", { class: `imacs-cluster-mean imacs-text-${m}`, title: `mean attribution of ${ctx.data.modelNames[m]}` }, [
       h("span", { class: "imacs-swatch imacs-swatch-" + m, attrs: { "aria-hidden": "true" } }),
       h("span", { text: `${st.count[m]} · mean ${fmtSigned(st.mean_attribution[m])}` }),
+      intervalText(info, m, ctx.data.modelNames[m]),
       st.removal && st.removal[m] !== null && st.removal[m] !== undefined ? h("span", {
         class: "imacs-removal", data: { imacsRemoval: m },
         title: `removal effect: ${ctx.data.modelNames[m]}'s score for the class falls by ${fmtSigned(st.removal[m])} on average when this cluster's segments are blurred in its images`,
@@ -145,7 +158,7 @@ export function conceptView(ctx) {
   ctx.order.forEach((id, pos) => {
     const st = stats(ctx, id);
     const block = h("div", {
-      class: `imacs-cluster${ctx.selected === id ? " imacs-selected" : ""}`,
+      class: `imacs-cluster${ctx.selected === id ? " imacs-selected" : ""}${notSignificant(ctx, id) ? " imacs-not-significant" : ""}`,
       data: { imacsCluster: id },
       attrs: { tabindex: "0", role: "button", "aria-pressed": ctx.selected === id ? "true" : "false", title: "Click to open this cluster's confusion matrices" },
     });
@@ -183,6 +196,16 @@ export function conceptView(ctx) {
   return root;
 }
 
+/**
+ * The row is greyed: the kernel says its difference is not significant (no filter active).
+ * @param {Ctx} ctx
+ * @param {number} id
+ */
+function notSignificant(ctx, id) {
+  const info = shownInfo(ctx, id);
+  return info !== null && info.significant === false;
+}
+
 /** @param {Ctx} ctx */
 function hiddenNote(ctx) {
   if (!ctx.order.length) return h("div", { class: "imacs-empty imacs-pad", text: "No segment matches the outcome and model filters." });
@@ -215,7 +238,7 @@ export function histogramView(ctx, available = 0) {
   ctx.order.forEach((id, pos) => {
     const st = stats(ctx, id);
     const block = h("div", {
-      class: `imacs-hcluster${ctx.selected === id ? " imacs-selected" : ""}`,
+      class: `imacs-hcluster${ctx.selected === id ? " imacs-selected" : ""}${notSignificant(ctx, id) ? " imacs-not-significant" : ""}`,
       data: { imacsCluster: id },
       attrs: { tabindex: "0", role: "button", "aria-pressed": ctx.selected === id ? "true" : "false", title: "Click to open this cluster's confusion matrices" },
     });
@@ -243,7 +266,8 @@ export function histogramView(ctx, available = 0) {
     const label = h("div", { class: "imacs-hlabel" }, [
       h("div", { class: "imacs-cluster-name", text: `Cluster ${id}` }),
       h("div", { class: "imacs-muted", text: `#${pos + 1} · ${st.size} segment${st.size === 1 ? "" : "s"}` }),
-      ...ctx.models.map((m) => h("div", { class: "imacs-hmodel" }, [modelChip(m), h("span", { text: `${st.count[m]} · ${fmtSigned(st.mean_attribution[m])}` })])),
+      significanceBadge(shownInfo(ctx, id)),
+      ...ctx.models.map((m) => h("div", { class: "imacs-hmodel" }, [modelChip(m), h("span", { text: `${st.count[m]} · ${fmtSigned(st.mean_attribution[m])}` }), intervalText(shownInfo(ctx, id), m, ctx.data.modelNames[m])])),
     ]);
     block.append(h("div", { class: "imacs-hrow" }, [label, plot]));
     root.append(block);

@@ -1,0 +1,160 @@
+// Findings first (issue 22): the panel that heads the widget and the static report — one plain
+// sentence per significant difference between the models (payload.findings, computed by
+// imacs_widget/engine/findings.py), each a button that opens its cluster — and how sure each
+// cluster row is (payload.clusters[k]: significant, q_value, per model ci). These numbers are
+// the kernel's, for the unfiltered view: the rows show them only when no outcome / model filter
+// and no lasso selection is active (the browser recomputes the means under filters, not these).
+
+import { h } from "./dom.js";
+import { fmtSigned } from "./data.js";
+
+/** @typedef {import("./decode.js").Decoded} Decoded */
+/** @typedef {import("./types.js").ClusterInfo} ClusterInfo */
+/** @typedef {import("./types.js").Finding} Finding */
+
+/** @type {WeakMap<object, Map<number, ClusterInfo>>} */
+const byPayload = new WeakMap();
+
+/**
+ * Cluster `id`'s statistics from the payload (null: the payload has none, e.g. a result built
+ * without statistics, or an unknown id).
+ * @param {Decoded} d
+ * @param {number} id
+ * @returns {ClusterInfo | null}
+ */
+export function clusterInfo(d, id) {
+  const p = d.payload;
+  let map = byPayload.get(p);
+  if (!map) {
+    map = new Map();
+    for (const c of Array.isArray(p.clusters) ? p.clusters : []) {
+      if (c && Number.isInteger(c.id) && typeof c.significant === "boolean") map.set(c.id, c);
+    }
+    byPayload.set(p, map);
+  }
+  return map.get(id) || null;
+}
+
+/**
+ * Whether the payload carries the statistics at all (every cluster has `significant`).
+ * @param {Decoded} d
+ */
+export function hasStatistics(d) {
+  return d.clusterIds.length > 0 && d.clusterIds.every((id) => clusterInfo(d, id) !== null);
+}
+
+/**
+ * The payload's findings that name a cluster it holds, in rank order.
+ * @param {Decoded} d
+ * @returns {Finding[]}
+ */
+export function findingsOf(d) {
+  const list = Array.isArray(d.payload.findings) ? d.payload.findings : [];
+  const known = new Set(d.clusterIds);
+  return list.filter((f) => f && typeof f.sentence === "string" && known.has(f.cluster));
+}
+
+/**
+ * "q < 0.001", "q = 0.008", "q = 0.420" (`letter` "p" for a p-value), as Python's sentences.
+ * @param {number | null | undefined} q
+ */
+export function fmtQ(q, letter = "q") {
+  if (typeof q !== "number" || !Number.isFinite(q)) return `${letter} n/a`;
+  return q < 0.001 ? `${letter} < 0.001` : `${letter} = ${q.toFixed(3)}`;
+}
+
+/**
+ * "[0.19, 0.29]" of a [low, high] interval, with the decimals of Python's sentences (2 when the
+ * larger end is at least 0.1, 3 from 0.01, else 4); "" when there is none.
+ * @param {[number, number] | null | undefined} ci
+ */
+export function fmtInterval(ci) {
+  if (!Array.isArray(ci) || ci.length !== 2 || !ci.every((v) => typeof v === "number" && Number.isFinite(v))) return "";
+  const big = Math.max(Math.abs(ci[0]), Math.abs(ci[1]));
+  const d = big >= 0.1 ? 2 : big >= 0.01 ? 3 : 4;
+  /** @param {number} v */
+  const f = (v) => { const t = Math.abs(v).toFixed(d); return v < 0 && Number(t) !== 0 ? `−${t}` : t; };
+  return `[${f(ci[0])}, ${f(ci[1])}]`;
+}
+
+/**
+ * The findings panel: null when the payload has no statistics (nothing to say), else a
+ * heading and one button per finding (data-imacs-finding = its cluster id; app.js opens the
+ * cluster), or "No significant difference between the models" plainly.
+ * @param {Decoded} d
+ */
+export function findingsPanel(d) {
+  if (!hasStatistics(d)) return null;
+  const list = findingsOf(d);
+  const cls = String(d.payload.target_class ?? "");
+  const head = h("div", { class: "imacs-findings-head" }, [
+    h("strong", { text: list.length ? `Findings for “${cls}”` : "Findings" }),
+    h("span", {
+      class: "imacs-muted",
+      text: list.length
+        ? ` · ${list.length} cluster${list.length === 1 ? "" : "s"} where the models differ more than noise would (click one to open it)`
+        : "",
+      title: "A cluster is a finding when the permutation test of the models' attribution per image there gives a q-value (Benjamini–Hochberg over the class's clusters) below 0.05. Brackets: 95 % bootstrap intervals over images. Computed for all segments (no filter).",
+    }),
+  ]);
+  if (!list.length) {
+    return h("div", { class: "imacs-findings imacs-findings-none", data: { imacsFindings: "0" } }, [
+      head,
+      h("div", {
+        class: "imacs-finding-none", data: { imacsFindingNone: "" },
+        text: `No significant difference between the models: in no cluster of “${cls}” does the models' attribution differ more than chance would explain (every q ≥ 0.05).`,
+      }),
+    ]);
+  }
+  return h("div", { class: "imacs-findings", data: { imacsFindings: String(list.length) } }, [
+    head,
+    h("ol", { class: "imacs-findings-list" }, list.map((f) => h("li", {}, [
+      h("button", {
+        class: "imacs-finding", type: "button", data: { imacsFinding: f.cluster },
+        title: `Open cluster ${f.cluster} (${fmtQ(f.q_value)})`, text: f.sentence,
+      }),
+    ]))),
+  ]);
+}
+
+/**
+ * Whether the rows show the kernel's statistics: no outcome or model filter, no lasso.
+ * @param {{outcomes: readonly string[], models: readonly string[], allModels?: readonly string[], selection?: Set<number> | null}} ctx
+ * @param {number} nOutcomes  how many outcomes there are
+ */
+export function unfiltered(ctx, nOutcomes) {
+  return ctx.outcomes.length === nOutcomes && ctx.models.length === (ctx.allModels || ctx.models).length && !ctx.selection;
+}
+
+/**
+ * The badge of a cluster row: "n.s." (not significant) or its q-value; null without statistics.
+ * @param {ClusterInfo | null} info
+ */
+export function significanceBadge(info) {
+  if (!info) return null;
+  const q = fmtQ(info.q_value);
+  return info.significant
+    ? h("span", {
+      class: "imacs-stat imacs-sig", data: { imacsSignificant: "true" }, text: q,
+      title: `the models' attribution per image in this cluster differs more than noise would: permutation test ${fmtQ(info.p_value, "p")}, ${q} (Benjamini–Hochberg over the clusters; all segments, no filter)`,
+    })
+    : h("span", {
+      class: "imacs-stat imacs-ns", data: { imacsSignificant: "false" }, text: "n.s.",
+      title: `not significant (${q}): the difference between the models here could be noise (permutation test over images; all segments, no filter)`,
+    });
+}
+
+/**
+ * " [0.19, 0.29]" after model `m`'s mean: its 95 % bootstrap interval over images.
+ * @param {ClusterInfo | null} info
+ * @param {string} m
+ * @param {string} name  the model's display name
+ */
+export function intervalText(info, m, name) {
+  const text = info && info.ci ? fmtInterval(info.ci[m]) : "";
+  if (!text || !info) return null;
+  return h("span", {
+    class: "imacs-ci", data: { imacsCi: m }, text: ` ${text}`,
+    title: `95 % bootstrap interval over images of ${name}'s mean attribution here (${fmtQ(info.q_value)}; attribution per image ${fmtSigned(info.mass ? info.mass[m] : null)} ${fmtInterval(info.mass_ci ? info.mass_ci[m] : null)})`,
+  });
+}
