@@ -12,6 +12,9 @@ import { fmtSigned } from "./data.js";
 /** @typedef {import("./types.js").ClusterInfo} ClusterInfo */
 /** @typedef {import("./types.js").Finding} Finding */
 
+/** Findings listed before "N more findings" (the rest are in a closed <details>). */
+export const FIRST_FINDINGS = 5;
+
 /** @type {WeakMap<object, Map<number, ClusterInfo>>} */
 const byPayload = new WeakMap();
 
@@ -97,6 +100,16 @@ export function findingsPanel(d) {
       title: "A cluster is a finding when the permutation test of the models' attribution per image there gives a q-value (Benjamini–Hochberg over the class's clusters) below 0.05. Brackets: 95 % bootstrap intervals over images. Computed for all segments (no filter).",
     }),
   ]);
+  const tested = d.clusterIds.some((id) => typeof clusterInfo(d, id)?.q_value === "number");
+  if (!tested) {
+    return h("div", { class: "imacs-findings imacs-findings-none", data: { imacsFindings: "0" } }, [
+      head,
+      h("div", {
+        class: "imacs-finding-none", data: { imacsFindingNone: "untested" },
+        text: "No test of the difference between the models could run (fewer than two models with sampled images in every cluster).",
+      }),
+    ]);
+  }
   if (!list.length) {
     return h("div", { class: "imacs-findings imacs-findings-none", data: { imacsFindings: "0" } }, [
       head,
@@ -106,14 +119,21 @@ export function findingsPanel(d) {
       }),
     ]);
   }
+  /** @param {Finding} f */
+  const item = (f) => h("li", {}, [
+    h("button", {
+      class: "imacs-finding", type: "button", data: { imacsFinding: f.cluster },
+      title: `Open cluster ${f.cluster} (${fmtQ(f.q_value)})`, text: f.sentence,
+    }),
+  ]);
+  const rest = list.slice(FIRST_FINDINGS);
   return h("div", { class: "imacs-findings", data: { imacsFindings: String(list.length) } }, [
     head,
-    h("ol", { class: "imacs-findings-list" }, list.map((f) => h("li", {}, [
-      h("button", {
-        class: "imacs-finding", type: "button", data: { imacsFinding: f.cluster },
-        title: `Open cluster ${f.cluster} (${fmtQ(f.q_value)})`, text: f.sentence,
-      }),
-    ]))),
+    h("ol", { class: "imacs-findings-list" }, list.slice(0, FIRST_FINDINGS).map(item)),
+    rest.length ? h("details", { class: "imacs-findings-more" }, [
+      h("summary", { text: `${rest.length} more finding${rest.length === 1 ? "" : "s"}` }),
+      h("ol", { class: "imacs-findings-list", attrs: { start: String(FIRST_FINDINGS + 1) } }, rest.map(item)),
+    ]) : null,
   ]);
 }
 
@@ -127,11 +147,12 @@ export function unfiltered(ctx, nOutcomes) {
 }
 
 /**
- * The badge of a cluster row: "n.s." (not significant) or its q-value; null without statistics.
+ * The badge of a cluster row: "n.s." (not significant) or its q-value; null without statistics
+ * or without a test (q-value null).
  * @param {ClusterInfo | null} info
  */
 export function significanceBadge(info) {
-  if (!info) return null;
+  if (!info || typeof info.q_value !== "number") return null; // untested: nothing to say
   const q = fmtQ(info.q_value);
   return info.significant
     ? h("span", {

@@ -203,7 +203,7 @@ export function conceptView(ctx) {
  */
 function notSignificant(ctx, id) {
   const info = shownInfo(ctx, id);
-  return info !== null && info.significant === false;
+  return info !== null && info.significant === false && typeof info.q_value === "number";
 }
 
 /** @param {Ctx} ctx */

@@ -64,6 +64,34 @@ describe("findings panel", () => {
     expect(q("[data-imacs-finding-none]").textContent).toMatch(/^No significant difference between the models/);
   });
 
+  it("lists the first five findings, the rest behind \"N more findings\"", () => {
+    const { qa, q } = mount({ n: 56, clusters: 7 }, {}, (p) => {
+      p.clusters.forEach((/** @type {any} */ c) => { c.significant = true; c.q_value = 0.001 * (c.id + 1); });
+      p.findings = p.clusters.map((/** @type {any} */ c, k) => ({ ...p.findings[0], rank: k + 1, cluster: c.id, q_value: c.q_value, sentence: `finding about cluster ${c.id}` }));
+      return p;
+    });
+    expect(q("[data-imacs-findings]").dataset.imacsFindings).toBe("7");
+    expect(qa(".imacs-findings > ol [data-imacs-finding]").map((b) => b.dataset.imacsFinding)).toEqual(["0", "1", "2", "3", "4"]);
+    const more = q(".imacs-findings-more");
+    expect(more.open).toBe(false);
+    expect(more.querySelector("summary").textContent).toBe("2 more findings");
+    expect([...more.querySelectorAll("[data-imacs-finding]")].map((b) => b.textContent)).toEqual(["finding about cluster 5", "finding about cluster 6"]);
+    expect(more.querySelector("ol").getAttribute("start")).toBe("6");
+    expect(qa("[data-imacs-view='clusters'] [data-imacs-significant='true']")).toHaveLength(7);
+  });
+
+  it("says when no test could run (no q-value anywhere), and marks no row", () => {
+    const { q, qa } = mount({ n: 24, clusters: 3, findings: false }, {}, (p) => {
+      p.clusters.forEach((/** @type {any} */ c) => { c.significant = false; c.q_value = null; c.p_value = null; });
+      return p;
+    });
+    expect(q("[data-imacs-finding-none]").dataset.imacsFindingNone).toBe("untested");
+    expect(q("[data-imacs-finding-none]").textContent).toMatch(/^No test of the difference between the models could run/);
+    expect(qa("[data-imacs-significant]")).toHaveLength(0);
+    expect(qa(".imacs-not-significant")).toHaveLength(0);
+    expect(qa("[data-imacs-ci]").length).toBeGreaterThan(0); // the intervals are still known
+  });
+
   it("no panel and no marks for a payload without statistics; a finding of an unknown cluster is left out", () => {
     const plain = mount({ n: 24, clusters: 3, findings: false }, {}, (p) => ({ ...p, clusters: p.clusters.map((/** @type {any} */ c) => ({ id: c.id })) }));
     expect(plain.q("[data-imacs-findings]")).toBeNull();
