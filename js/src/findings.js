@@ -97,7 +97,7 @@ export function findingsPanel(d) {
       text: list.length
         ? ` · ${list.length} cluster${list.length === 1 ? "" : "s"} where the models differ more than noise would (click one to open it)`
         : "",
-      title: "A cluster is a finding when the permutation test of the models' attribution per image there gives a q-value (Benjamini–Hochberg over the class's clusters) below 0.05. Brackets: 95 % bootstrap intervals over images. Computed for all segments (no filter).",
+      title: "A cluster is a finding when the permutation test of the models' attribution per image there gives a q-value (Benjamini–Hochberg over the class's clusters) below the level (0.05 by default). Brackets: 95 % bootstrap intervals over images. Computed for all segments (no filter).",
     }),
   ]);
   const tested = d.clusterIds.some((id) => typeof clusterInfo(d, id)?.q_value === "number");
@@ -106,7 +106,7 @@ export function findingsPanel(d) {
       head,
       h("div", {
         class: "imacs-finding-none", data: { imacsFindingNone: "untested" },
-        text: "No test of the difference between the models could run (fewer than two models with sampled images in every cluster).",
+        text: "No test of the difference between the models could run (fewer than two models with sampled images).",
       }),
     ]);
   }
@@ -115,7 +115,7 @@ export function findingsPanel(d) {
       head,
       h("div", {
         class: "imacs-finding-none", data: { imacsFindingNone: "" },
-        text: `No significant difference between the models: in no cluster of “${cls}” does the models' attribution differ more than chance would explain (every q ≥ 0.05).`,
+        text: `No significant difference between the models: in no cluster of “${cls}” does the models' attribution differ more than chance would explain (no q-value below the level, 0.05 by default).`,
       }),
     ]);
   }
