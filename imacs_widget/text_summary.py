@@ -30,7 +30,9 @@ def summary_text(result, top: int = 5) -> str:
     from .engine.findings import findings_lines
 
     ms = result.models
-    who = ", ".join(f"{m} = {result.model_names[m]}" for m in ms)
+    named = [(m, str(result.model_names[m])) for m in ms]
+    who = ", ".join((n or m) if n in (m, "") or n.startswith((m + " ", m + "("))
+                    else f"{m} = {n}" for m, n in named)  # never "A = A", "A = A (clean)"
     acc = ", ".join(f"{m} {result.accuracy[m]:.3f}" for m in ms)
     lines = [f"IMACS comparison for class {result.target_class!r}: {who}",
              f"accuracy on the evaluation set: {acc}",

@@ -49,7 +49,8 @@ def sanity_check(result: ComparisonResult, models: dict | None = None, images=No
     target = result.class_names.index(result.target_class)
     seg = result.segments
     tables = []
-    with stage("sanity check " + "+".join(result.models), len(result.models), progress) as tick:
+    with stage("sanity check " + "+".join(result.models), len(result.models), progress,
+               unit="model") as tick:
         for m in result.models:
             rows = seg[seg["model"] == m]
             idx = np.sort(rows["image_index"].unique())[:n_images]
@@ -103,7 +104,8 @@ def class_pictures(result: ComparisonResult, models: dict | None = None,
     target = result.class_names.index(result.target_class)
     total = len(result.models) * kw["n_starts"] * cp.N_INPUTS * kw["steps"]
     rows, saved = [], {}
-    with stage("class pictures " + "+".join(result.models), total, progress) as tick:
+    with stage("class pictures " + "+".join(result.models), total, progress,
+               unit="grad") as tick:  # gradient evaluations, not images
         for m in result.models:
             pic = cp.class_picture(adapters[m], target, tuple(result.image_shape), progress=tick,
                                    **kw)
