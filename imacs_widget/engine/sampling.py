@@ -18,12 +18,11 @@ Strategies
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import ImacsInputError, ImacsWarning
+from ..errors import ImacsInputError, warn
 from .predictions import Predictions, outcomes
 
 STRATEGIES = ("balanced", "all", "disagreements", "outcome")
@@ -43,7 +42,7 @@ class Sample:
     counts : dict
         ``{model: {"TP": {"requested": r, "available": a, "taken": t}, ...}}``.
     warnings : list of str
-        Human-readable shortfalls (also emitted as :class:`ImacsWarning`).
+        Human-readable shortfalls (also emitted, together, as one :class:`~imacs_widget.errors.ImacsWarning`).
     """
 
     indices: dict
@@ -130,6 +129,6 @@ def sample(preds: dict[str, Predictions], labels: np.ndarray, target: int,
     if sum(len(v) for v in idx.values()) == 0:
         raise ImacsInputError("images", f"no image could be sampled for class {name!r} with "
                               f"strategy {strategy!r}: " + "; ".join(notes))
-    for note in notes:
-        warnings.warn(note, ImacsWarning, stacklevel=5)  # the caller of compare()
+    if notes:  # one warning per class, attributed to the caller's line (not one per note)
+        warn(f"sampling for class {name!r}: " + "; ".join(notes))
     return Sample(indices=idx, outcomes=outs, counts=counts, warnings=notes)
