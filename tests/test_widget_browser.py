@@ -10,6 +10,7 @@ test (a real kernel) is tests/test_e2e_jupyterlab.py.
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -308,5 +309,67 @@ def test_dataset_pair_in_the_browser(browser, tmp_path, tiny_models, tiny_images
     page.locator("[data-imacs-tab='map']").click()
     assert page.locator("[data-imacs-map-canvas]").get_attribute("data-imacs-map-canvas") == str(
         len(result.segments))
+    assert not page.errors
+    page.close()
+
+
+def test_findings_panel_of_a_real_result(browser, tmp_path, tiny_models, tiny_images):
+    """A real compare() in the static report: the findings panel heads the page with Python's
+    sentences in Python's order; clicking one opens its cluster (selected, its confusion
+    matrices, scrolled into view); the cluster rows show the intervals and q-values of
+    result.clusters, and hide them under an outcome filter."""
+    from conftest import quick_compare
+    from playwright.sync_api import expect
+
+    x, y = tiny_images
+    result = quick_compare(tiny_models[0], tiny_models[1], x, y, n_clusters=4)
+    found = result.findings()
+    assert len(found) >= 2  # this seeded pair differs in several clusters
+    page = _open(browser, tmp_path, result, live=False)
+    panel = page.locator(".imacs-header [data-imacs-findings]")
+    expect(panel).to_be_visible()
+    assert panel.get_attribute("data-imacs-findings") == str(len(found))
+    buttons = page.eval_on_selector_all(
+        "[data-imacs-finding]", "els => els.map(e => [Number(e.dataset.imacsFinding), e.textContent])")
+    assert buttons == [[int(c), s] for c, s in zip(found["cluster"], found["sentence"], strict=True)]
+    views = page.locator("[data-imacs-view='clusters']")
+    assert panel.bounding_box()["y"] < views.bounding_box()["y"]
+
+    # the last finding opens its cluster
+    last = int(found["cluster"].iloc[-1])
+    page.locator(f"[data-imacs-finding='{last}']").click()
+    assert page.evaluate("window.__imacsReport.models[0].get('selected_cluster')") == last
+    block = page.locator(f"[data-imacs-view='clusters'] [data-imacs-cluster='{last}']")
+    expect(block).to_have_class(re.compile(r"\bimacs-selected\b"))
+    expect(block.locator("[data-imacs-view='confusion']")).to_be_visible()
+    expect(block).to_be_in_viewport()
+
+    # how sure each cluster is: Python's significance, q and intervals on the rows
+    shown = [c for c in result.clusters if c["size"]]
+    marks = page.eval_on_selector_all(
+        "[data-imacs-view='clusters'] [data-imacs-cluster]",
+        "els => els.map(e => [Number(e.dataset.imacsCluster), "
+        "e.querySelector('[data-imacs-significant]').dataset.imacsSignificant])")
+    by_id = {c["id"]: c for c in shown}
+    assert sorted(m[0] for m in marks) == sorted(by_id)
+    assert all(s == ("true" if by_id[i]["significant"] else "false") for i, s in marks)
+    c = by_id[last]
+    m = next(m for m in result.models if c["ci"][m] is not None)
+    big = max(abs(v) for v in c["ci"][m])
+    d = 2 if big >= 0.1 else 3 if big >= 0.01 else 4  # the decimals of Python's sentences
+
+    def end(v):
+        t = f"{abs(v):.{d}f}"
+        return f"−{t}" if v < 0 and float(t) != 0 else t
+
+    text = block.locator(f"[data-imacs-ci='{m}']").text_content()
+    assert text.strip() == "[{}, {}]".format(*map(end, c["ci"][m])), text
+    n_ci = sum(1 for c in shown for m in result.models if c["ci"][m] is not None)
+    assert page.locator("[data-imacs-view='clusters'] [data-imacs-ci]").count() == n_ci > 0
+    # under an outcome filter the kernel's numbers (of all segments) are hidden
+    page.locator("[data-imacs-control='outcomes'] input[value='TP']").uncheck()
+    assert page.locator("[data-imacs-view='clusters'] [data-imacs-ci]").count() == 0
+    assert page.locator("[data-imacs-view='clusters'] [data-imacs-significant]").count() == 0
+    assert page.locator("[data-imacs-finding]").count() == len(found)
     assert not page.errors
     page.close()
