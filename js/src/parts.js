@@ -60,8 +60,18 @@ export function modelChip(m, label) {
   return h("span", { class: `imacs-chip imacs-chip-${m}` }, [
     h("span", { class: "imacs-swatch", attrs: { "aria-hidden": "true" } }),
     h("span", { class: "imacs-chip-key", text: m }),
-    label && label !== m ? h("span", { class: "imacs-chip-label", text: label }) : null,
+    chipLabel(m, label) ? h("span", { class: "imacs-chip-label", text: chipLabel(m, label) }) : null,
   ]);
+}
+
+/**
+ * What a model chip shows after its key: the display name, without the key when the name
+ * already starts with it ("A (clean)" reads "A (clean)", never "A A (clean)").
+ * @param {string} m @param {string} [label] @returns {string}
+ */
+export function chipLabel(m, label) {
+  if (!label || label === m) return "";
+  return label.startsWith(`${m} `) || label.startsWith(`${m}(`) ? label.slice(m.length).trim() : label;
 }
 
 /** Outcome chip: coloured square + outcome (and a count). @param {string} o @param {number} [count] */
