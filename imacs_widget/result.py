@@ -498,7 +498,8 @@ class ComparisonResult(TrustChecks):
         Raises
         ------
         ImacsInputError
-            The disk is full or not writable (the message names ``path``).
+            ``path`` holds something that is not an imacs result, or the disk is full or not
+            writable (the message names ``path``).
         """
         from .io.result_write import save
 

@@ -173,3 +173,19 @@ def test_device_blur_equals_scipy(sigma):
     got = TorchBackend(torch_cnn(0)).gaussian_blur(x, sigma)
     np.testing.assert_allclose(got, blur_images(x, sigma), atol=2e-3, rtol=1e-5)
     assert TorchBackend(torch_cnn(0)).device_blur() is None  # on a CPU, SciPy's own
+
+
+def test_threaded_look_ahead_composition_equals_the_sequential_one(data, monkeypatch):
+    """The path a host with 4+ cores takes (batches split over threads, the next one composed
+    while the current one is scored) gives the same pixels in job order as the 2-core path."""
+    from imacs_widget.models import masked
+
+    x, lms, bl = data
+    lm = np.stack(lms)
+    sets = [(i % 6, {i % 12, (5 * i) % 12}) for i in range(37)]
+    jobs = MaskedJobs.from_sets([i for i, _ in sets], [s for _, s in sets], 16)
+    flat = lambda b: b.reshape(len(b), -1).astype(np.float64)  # noqa: E731
+    sequential = run_numpy_masked(flat, x, bl, lm, jobs, batch_size=8)
+    monkeypatch.setattr(masked, "_workers", lambda: 8)
+    threaded = run_numpy_masked(flat, x, bl, lm, jobs, batch_size=8)
+    np.testing.assert_array_equal(threaded, sequential)

@@ -80,7 +80,7 @@ def random_crops(photos: dict, n_per_class: int, rng: np.random.Generator,
 
 
 def _features(backbone, images: np.ndarray, batch: int = 32) -> np.ndarray:
-    from ..engine.embedding.efficientnet_lite0 import preprocess
+    from ..models.lite0.weights import preprocess
 
     return np.concatenate([np.asarray(backbone(preprocess(images[s:s + batch]), training=False))
                            for s in range(0, len(images), batch)]).astype(np.float64)
@@ -101,10 +101,7 @@ def keras_model(head: tuple[np.ndarray, np.ndarray] | None, name: str, seed: int
     """
     import keras
 
-    from ..engine.embedding.efficientnet_lite0 import (
-        build_efficientnet_lite0,
-        load_efficientnet_lite0,
-    )
+    from ..models.lite0.keras_rebuild import build_efficientnet_lite0, load_efficientnet_lite0
 
     if head is None:
         keras.utils.set_random_seed(seed)
@@ -130,7 +127,7 @@ def torch_model(head: tuple[np.ndarray, np.ndarray]):
     """
     import torch
 
-    from ..engine.embedding.efficientnet_lite0_torch import load_efficientnet_lite0_torch
+    from ..models.lite0.torch_rebuild import load_efficientnet_lite0_torch
 
     net = load_efficientnet_lite0_torch()
     fc = torch.nn.Linear(1280, len(PHOTOS))
@@ -183,7 +180,7 @@ def make_photo_scenario(seed: int = 0, n_train_per_class: int = 150, n_eval_per_
     About 45 s of feature extraction on a 2-core CPU with the defaults (1,200 training crops,
     plus the watermarked ones, plus the evaluation set for the accuracies).
     """
-    from ..engine.embedding.efficientnet_lite0 import load_efficientnet_lite0
+    from ..models.lite0.keras_rebuild import load_efficientnet_lite0
 
     t0 = time.perf_counter()
     photos = load_photos()
