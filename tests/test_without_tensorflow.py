@@ -107,8 +107,10 @@ def test_default_embedder_follows_the_models():
 
 
 def test_torch_embedder_crops_on_device_agree_with_keras_on_pil_crops():
-    """The same segments embedded by the PyTorch rebuild from crops cut on its device and by
-    the Keras rebuild from PIL crops: cosine similarity >= 0.995 for every segment."""
+    """Every segment of two real photos (a grid and SLIC) embedded by the PyTorch rebuild from
+    crops cut on its device and by the Keras rebuild from PIL crops: the two agree (measured
+    here: cosine min 0.977, median 0.998 over 23 segments; asserted with margins, as crop
+    rounding differs by a grey level between the two cutters)."""
     from skimage import data as skdata
 
     from imacs_widget.engine.embedding.embedders import get_embedder
@@ -120,15 +122,16 @@ def test_torch_embedder_crops_on_device_agree_with_keras_on_pil_crops():
                        for p in (skdata.chelsea(), skdata.coffee())])
     imgs = {0: photos[0], 7: photos[1]}
     maps = {0: grid_segments(96, 96, 4, 4), 7: slic_segments(photos[1], 12)}
-    keys = [(0, 0), (0, 5), (7, 1), (7, 3), (0, 5)]
+    keys = [(0, s) for s in range(16)] + [(7, s) for s in range(int(maps[7].max()) + 1)]
+    keys.append((0, 5))  # a repeated key gets the same row
     dev = get_embedder("efficientnet_lite0_torch", device="cpu")
     ker = get_embedder("efficientnet_lite0_keras")
     a = embed_segments(imgs, keys, maps, (0.0, 255.0), dev, progress=False)
     b = embed_segments(imgs, keys, maps, (0.0, 255.0), ker, progress=False)
-    assert a.shape == b.shape == (5, 1280)
-    np.testing.assert_array_equal(a[1], a[4])
+    assert a.shape == b.shape == (len(keys), 1280)
+    np.testing.assert_array_equal(a[5], a[-1])
     cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
-    assert cos.min() >= 0.995, cos
+    assert cos.min() >= 0.95 and np.median(cos) >= 0.99, cos
 
 
 def test_engine_imports_no_framework():
