@@ -4,7 +4,7 @@ attributes (this module does not import :mod:`imacs_widget.result`)."""
 
 from __future__ import annotations
 
-__all__ = ["summary_text"]
+__all__ = ["intervention_lines", "summary_text"]
 
 
 def summary_text(result, top: int = 5) -> str:
@@ -25,7 +25,8 @@ def summary_text(result, top: int = 5) -> str:
         sentences, or "no significant difference" said plainly;
         :func:`~imacs_widget.engine.findings.findings_lines`), the top clusters (size,
         segments per model, mean attribution with its 95 % interval, removal, the q-value of
-        the difference, consensus beyond two models) and the sampling notes, one per line.
+        the difference, consensus beyond two models), one line per what-if test computed
+        (:func:`intervention_lines`) and the sampling notes, one per line.
     """
     from .engine.findings import findings_lines
 
@@ -76,7 +77,56 @@ def summary_text(result, top: int = 5) -> str:
             line += f"; positive for {con['n']} of {con['of']}" + (
                 f" ({', '.join(con['models'])})" if con["models"] else "")
         lines.append(line)
+    lines += intervention_lines(result)
     for w in result.warnings:
         lines.append(f"  note: {w}")
     return "\n".join(lines)
+
+
+def intervention_lines(result) -> list[str]:
+    """One line per what-if test (:meth:`ComparisonResult.intervene
+    <imacs_widget.engine.trust.TrustChecks.intervene>`) that applies to the current clustering
+    of the active class, in cluster order.
+
+    Parameters
+    ----------
+    result : ComparisonResult
+        The comparison.
+
+    Returns
+    -------
+    list of str
+        E.g. ``"  what-if test, cluster 7: pasted onto 32 images of other classes, switched to
+        'triangle': A 3 % [1 %, 16 %] of 31, B 61 % [44 %, 76 %] of 31; removed from 32
+        images, 'triangle' lost: ...; mean probability change pasted A +0.01, B +0.40,
+        removed A -0.02, B -0.35"``; a rate with no image that could flip reads ``n/a (none
+        could flip)``.
+    """
+    def pct(v):
+        return f"{100 * v:.0f} %"
+
+    def rate(r, kind):
+        v, ci, n = r[f"flip_{kind}_target"], r[f"flip_{kind}_target_ci"], \
+            r["n_paste" if kind == "to" else "n_remove"]
+        if v is None or ci is None:
+            return f"{r['model']} n/a (none could flip)"
+        return f"{r['model']} {pct(v)} [{pct(ci[0])}, {pct(ci[1])}] of {n}"
+
+    def change(r, col):
+        return f"{r['model']} " + ("n/a" if r[col] is None else f"{r[col]:+.2f}")
+
+    out = []
+    cls = result.target_class
+    for c, rec in sorted(result.interventions.items()):
+        rows = rec["rows"]
+        out.append(
+            f"  what-if test, cluster {c} (seed {rec['seed']}): pasted onto "
+            f"{rec.get('images_pasted', '?')} images of other classes, switched to {cls!r}: "
+            + ", ".join(rate(r, "to") for r in rows)
+            + f"; removed from {rec.get('images_removed', '?')} images, {cls!r} lost: "
+            + ", ".join(rate(r, "from") for r in rows)
+            + f"; mean {rec.get('score', 'score')} change pasted "
+            + ", ".join(change(r, "paste_score_change") for r in rows) + ", removed "
+            + ", ".join(change(r, "remove_score_change") for r in rows))
+    return out
 

@@ -256,7 +256,8 @@ def _compare(source, ex, rs, temporary, settings, models, labels, class_names, t
 
     write_tables(result, rs)  # the folder is a complete result file (imacs_widget.load(store))
     result.store_path = rs.path
-    result.run_inputs = {"adapters": adapters, "source": source, "settings": settings}  # not saved
+    result.run_inputs = {"adapters": adapters, "source": source, "settings": settings,
+                         "labels": y_all}  # not saved; labels: -1 where unreadable
     if temporary:
         weakref.finalize(result, shutil.rmtree, str(rs.path), True)
     return result
