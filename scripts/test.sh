@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README): make sure the test tooling is there, then lint, front-end
-# unit tests, front-end lint and type check, and every Python test, browser tests included.
+# unit tests, front-end lint and type check, the documentation site (mkdocs build --strict, the
+# notebooks executed), and every Python test, browser tests included.
 # Extra arguments go to pytest.
 #
 #   bash scripts/test.sh                                  # everything (what CI runs)
@@ -30,7 +31,7 @@ if [ "${IMACS_SKIP_INSTALL:-0}" != "1" ]; then
       echo "!! /usr/bin/chromium is missing and this is not root: browser tests will be skipped" >&2
     fi
   fi
-  if ! "$PY" -c "import imacs_widget, pytest, playwright, jupyterlab, nbformat, ipykernel, ruff, shap, keras, tensorflow, torch, transformers, onnxruntime, datasets, jax, ray, zarr, pyarrow, umap, quantus" \
+  if ! "$PY" -c "import imacs_widget, pytest, playwright, jupyterlab, nbformat, ipykernel, ruff, shap, keras, tensorflow, torch, transformers, onnxruntime, datasets, jax, ray, zarr, pyarrow, umap, quantus, mkdocs, mkdocs_jupyter, mkdocstrings" \
        >/dev/null 2>&1; then
     echo "== pip install -e .[test]"
     "$PY" -m pip install -q -e ".[test]" || failed+=("pip install")
@@ -50,6 +51,12 @@ echo "== front end: build + vitest + eslint + tsc --checkJs (js/)"
 (cd js && npm test) || failed+=("vitest")
 (cd js && npm run lint) || failed+=("eslint")
 (cd js && npm run typecheck) || failed+=("tsc")
+
+echo "== documentation site: mkdocs build --strict (notebooks executed)"
+# Broken links, references and anchors fail; the site goes to a temporary folder.
+site_dir="$(mktemp -d)"
+NO_MKDOCS_2_WARNING=1 "$PY" -m mkdocs build --strict --site-dir "$site_dir" || failed+=("mkdocs")
+rm -rf "$site_dir"
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "== FAILED before pytest: ${failed[*]}"

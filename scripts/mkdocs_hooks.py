@@ -1,0 +1,63 @@
+"""MkDocs hooks of the documentation site (``mkdocs.yml``: ``hooks:``).
+
+``<!-- imacs-help COMMAND -->`` in a page is replaced by the ``--help`` text of that ``imacs``
+sub-command (``imacs --help`` for ``COMMAND`` = ``imacs``), generated from the parser the
+console script uses, so the command-line page never drifts from the options;
+``<!-- imacs-glossary -->`` by the table of the widget's tooltips, read from the front end's one
+glossary (``js/src/glossary.js``), so the page and the tooltips say the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+
+_MARK = re.compile(r"<!-- imacs-help ([\w-]+) -->")
+
+
+def _help(command: str) -> str:
+    from imacs_widget.cli import build_parser
+
+    os.environ["COLUMNS"] = "96"  # argparse wraps to the terminal; a fixed width for the site
+    parser = build_parser()
+    if command == "imacs":
+        return parser.format_help()
+    for action in parser._actions:  # the sub-command parsers
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command].format_help()
+    raise ValueError(f"<!-- imacs-help {command} -->: no such imacs command")
+
+
+
+
+_GLOSSARY_MARK = "<!-- imacs-glossary -->"
+_ENTRY = re.compile(r'^\s+(\w+): "((?:[^"\\]|\\.)*)",\s*$', re.M)
+
+
+def glossary_entries(path) -> list[tuple[str, str]]:
+    """``(measure key, definition)`` of every entry of the front end's glossary
+    (``js/src/glossary.js``, the one place the widget's tooltips come from)."""
+    text = open(path, encoding="utf-8").read()
+    body = text[text.index("GLOSSARY = Object.freeze({"):]
+    body = body[:body.index("});")]
+    return [(k, bytes(v, "utf-8").decode("unicode_escape").encode("latin-1").decode("utf-8"))
+            for k, v in _ENTRY.findall(body)]
+
+
+def _glossary_table(config) -> str:
+    root = os.path.dirname(os.path.abspath(config["config_file_path"]))
+    rows = ["| hover on | says |", "|---|---|"]
+    for key, text in glossary_entries(os.path.join(root, "js", "src", "glossary.js")):
+        cell = text.replace("|", "\\|")
+        rows.append(f"| `{key}` | {cell} |")
+    return "\n".join(rows)
+
+
+def on_page_markdown(markdown: str, config=None, **kwargs) -> str:
+    """Replace each ``<!-- imacs-help COMMAND -->`` by that command's help (a code block) and
+    ``<!-- imacs-glossary -->`` by the widget's glossary (a table)."""
+    markdown = _MARK.sub(lambda m: "```text\n" + _help(m.group(1)).rstrip() + "\n```", markdown)
+    if _GLOSSARY_MARK in markdown:
+        markdown = markdown.replace(_GLOSSARY_MARK, _glossary_table(config))
+    return markdown

@@ -1,0 +1,64 @@
+"""The documentation site: its runnable examples run, and its API reference covers the public
+names. (The site itself is built with ``mkdocs build --strict`` by ``scripts/test.sh``.)"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+RUNNABLE = ["models-and-data.md"]
+"""Pages whose every ``python`` block runs, in order, in one namespace, in a fresh folder."""
+
+
+def python_blocks(page: Path) -> list[str]:
+    """The ``python`` fenced blocks of a Markdown page, in order."""
+    return re.findall(r"^```python\n(.*?)^```", page.read_text(), flags=re.S | re.M)
+
+
+@pytest.mark.parametrize("page", RUNNABLE)
+def test_page_examples_run(page, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    blocks = python_blocks(DOCS / page)
+    assert len(blocks) >= 5, f"{page}: expected its examples, found {len(blocks)} blocks"
+    namespace: dict = {"__name__": "__docs__"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # short sampling cells are said in warnings; expected
+        for i, code in enumerate(blocks):
+            try:
+                exec(compile(code, f"{page}[block {i}]", "exec"), namespace)
+            except Exception as exc:  # name the block that failed
+                raise AssertionError(f"{page}, python block {i} failed:\n{code}") from exc
+    assert "result" in namespace
+
+
+def test_api_reference_covers_every_public_name():
+    import imacs_widget
+
+    text = (DOCS / "api.md").read_text()
+    documented = set(re.findall(r"^::: imacs_widget\.(\w+)\s*$", text, flags=re.M))
+    assert set(imacs_widget.__all__) <= documented, sorted(set(imacs_widget.__all__) - documented)
+
+
+def test_reading_the_widget_lists_every_tooltip_of_the_glossary():
+    """The site's table of tooltips is generated from js/src/glossary.js: every entry parses."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mkdocs_hooks",
+                                                  ROOT / "scripts" / "mkdocs_hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    source = (ROOT / "js" / "src" / "glossary.js").read_text()
+    body = source.split("GLOSSARY = Object.freeze({", 1)[1].split("});", 1)[0]
+    keys = re.findall(r"^\s+(\w+):", body, flags=re.M)
+    entries = hooks.glossary_entries(ROOT / "js" / "src" / "glossary.js")
+    assert [k for k, _ in entries] == keys and len(keys) >= 20
+    assert all(len(text) > 20 for _, text in entries)
+    page = (DOCS / "reading-the-widget.md").read_text()
+    assert "<!-- imacs-glossary -->" in page
+    assert "<!-- imacs-help compare -->" in (DOCS / "cli.md").read_text()
