@@ -78,6 +78,13 @@ def test_watermark_shortcut_found(scenario, tmp_path):
     assert sorted(images) == ["A", "B"] and all(
         p.shape == (*r.image_shape, 3) and p.dtype == np.uint8 and p.std() > 0
         for p in images.values())
+    # what `imacs demo` prints: the findings first (Python's sentences), then the clusters
+    from imacs_widget.demo.run import format_summary
+
+    text = format_summary(s, r)
+    found = r.findings()
+    assert len(found) and found["sentence"].iloc[0] in text
+    assert text.index("findings") < text.index("top clusters")
     on_disk = json.loads((tmp_path / "summary.json").read_text())
     assert on_disk["class_pictures"]["B"]["watermark_correlation"] == cb
     assert on_disk["top_cluster"]["watermark_fraction"] == top["watermark_fraction"]

@@ -229,6 +229,12 @@ def format_summary(summary: dict, result) -> str:
                   f"  A (clean)         {acc['A']['clean']:.3f}   {acc['A']['watermarked']:.3f}",
                   f"  {result.model_names['B'][:16]:<16}  {acc['B']['clean']:.3f}   "
                   f"{acc['B']['watermarked']:.3f}"]
+    found = result.findings()
+    if len(found):
+        lines.append("findings (significant differences, largest first):")
+        lines += [f"  {sentence}" for sentence in found["sentence"]]
+    else:
+        lines.append("findings: no significant difference between the models")
     lines.append(f"top clusters by {result.order} (of {result.n_clusters}):")
     for c in summary["clusters"][:4]:
         ma, mb = c["mean_attribution"]["A"], c["mean_attribution"]["B"]
