@@ -14,7 +14,7 @@ import pandas as pd
 
 from .engine import clustering
 from .engine.clustering import kmeans, reduce_embeddings
-from .engine.summary import MODELS, shared_bin_edges, summarize_clusters
+from .engine.summary import ALPHA, MODELS, shared_bin_edges, summarize_clusters
 
 __all__ = ["ClassComparison"]
 
@@ -67,6 +67,17 @@ class ClassComparison:
     """``float32 [n_segments, 2^k]``: each row's image's Shapley game for the class (the score
     of every coalition of its ranked segments; see :mod:`~imacs_widget.engine.faithfulness`);
     ``None`` in results computed before it was kept."""
+    alpha: float = ALPHA
+    """Level of each summary's ``significant`` (``q_value < alpha``): the result's
+    ``params["significance_level"]``."""
+    embedder: str | None = None
+    """The embedder that ran (``params["embedder"]``): whether offline suggested names exist."""
+    notes: dict = field(default_factory=dict)
+    """``{cluster key: {"name": str or None, "note": str}}``: the user's names and notes."""
+    suggestions: dict = field(default_factory=dict)
+    """``{cluster key: {"labels": [[label, share], ...], "by": str}}``: names suggested by a
+    user's text-image model (they replace the offline suggestion of that cluster)."""
+    _imagenet: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     def cluster(self, n_clusters: int, seed: int) -> None:
         """(Re)cluster the pooled segments of every model (no model call).
@@ -128,4 +139,64 @@ class ClassComparison:
         if self.bin_edges is None:
             self.bin_edges = shared_bin_edges(self.segments["attribution"].to_numpy())
         self.summaries = summarize_clusters(self.segments, self.n_clusters, self.bin_edges,
-                                            self.models)
+                                            self.models, alpha=self.alpha)
+        self.label_clusters()
+
+    @property
+    def keys(self) -> list[str]:
+        """The key of each cluster ``0..n_clusters-1``
+        (:func:`~imacs_widget.engine.cluster_keys.cluster_keys`)."""
+        from .engine.cluster_keys import cluster_keys
+
+        return cluster_keys(self.segments["cluster"].to_numpy(), self.n_clusters)
+
+    def imagenet_classes(self) -> np.ndarray | None:
+        """Each segment's most likely ImageNet class from its stored embedding
+        (:func:`~imacs_widget.engine.naming.imagenet_top_classes`; computed once, kept in
+        memory), or ``None`` when the embedder has no ImageNet head here or its weights are not
+        installed."""
+        from .engine import naming
+
+        if self._imagenet is None:
+            dim = self.embeddings.shape[1] if len(self.embeddings) else None
+            if not naming.can_suggest(self.embedder, dim):
+                return None
+            try:
+                self._imagenet = naming.imagenet_top_classes(self.embeddings)
+            except (ImportError, OSError):
+                return None
+        return self._imagenet
+
+    def label_clusters(self) -> None:
+        """Add the naming fields to :attr:`summaries` (cheap; no statistic is recomputed).
+
+        Each summary gets ``key`` (its cluster key), ``suggested_labels`` (``[[label, share],
+        ...]``, at most three; ``[]`` when there is no suggestion), ``suggested_name``
+        (``"honeycomb 41 %, chain mail 22 %"`` or ``None``), ``suggested_by`` (what suggested
+        it, or ``None``), ``name`` (the user's, or ``None``) and ``note`` (``""`` when none);
+        ``significant`` is set again from ``q_value`` at :attr:`alpha`.
+        """
+        from .engine import naming
+
+        if not self.summaries:
+            return
+        keys = self.keys
+        offline = [[] for _ in keys]
+        classes = self.imagenet_classes()
+        if classes is not None:
+            from .models.lite0.head import imagenet_class_names
+
+            offline = naming.label_shares(classes, self.segments["cluster"].to_numpy(),
+                                          self.n_clusters, imagenet_class_names())
+        for c in self.summaries:
+            key = keys[c["id"]]
+            own = self.suggestions.get(key)
+            labels = own["labels"] if own else offline[c["id"]]
+            note = self.notes.get(key, {})
+            c.update(key=key, suggested_labels=[list(p) for p in labels],
+                     suggested_name=naming.suggestion_text(labels),
+                     suggested_by=(own["by"] if own else naming.IMAGENET_SOURCE)
+                     if labels else None,
+                     name=note.get("name"), note=note.get("note", ""))
+            q = c.get("q_value")
+            c["significant"] = bool(q is not None and q < self.alpha)

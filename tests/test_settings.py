@@ -30,6 +30,10 @@ from imacs_widget.errors import ImacsInputError
     (dict(outcome="XX"), "outcome"), (dict(baseline="sepia"), "baseline"),
     (dict(baseline=(1, 2)), "baseline"), (dict(embedder="resnet"), "embedder"),
     (dict(embedder=3), "embedder"), (dict(n_segments=0), "n_segments"),
+    (dict(significance_level=0), "significance_level"),
+    (dict(significance_level=1.0), "significance_level"),
+    (dict(significance_level="0.05"), "significance_level"),
+    (dict(significance_level=True), "significance_level"),
 ])
 def test_bad_settings_name_the_argument(kw, arg):
     with pytest.raises(ImacsInputError) as err:
@@ -70,7 +74,7 @@ def test_check_int():
 NON_DEFAULT = dict(sampling="outcome", outcome="FN", n_per_model=12, min_confidence=0.25,
                    segmentation="slic", grid=(2, 3), n_segments=9, k=3, ranking="ig",
                    blur_sigma=2.5, baseline=(124, 116, 104), embedder="inception_v3",
-                   score="logit", n_clusters=5, seed=7, batch_size=16)
+                   score="logit", n_clusters=5, seed=7, significance_level=0.01, batch_size=16)
 
 
 def test_public_and_the_old_name():

@@ -10,6 +10,11 @@ the cluster), largest first, then by q-value and cluster id. Each gets a sentenc
     attribution +0.24 [0.19, 0.29] vs A +0.06 [0.03, 0.09] (per image +0.090 vs +0.012),
     q = 0.008; blurring it lowers B's 'triangle' score by 0.33, A's by 0.08.
 
+A cluster the user named (``result.rename_cluster``) is called by that name
+(``cluster 7 "watermark"``); otherwise a suggested name, when there is one, opens the
+parentheses, marked as such (``(suggested name: honeycomb 41 %, chain mail 22 %; 51
+segments, ...)``).
+
 "relies on" names the model with the largest attribution per image (when it is positive; when
 no model's is positive the sentence names the one whose attribution counts against the class
 most). The
@@ -83,7 +88,8 @@ def findings(clusters: list[dict], models, target: str | None = None,
             "mean_attribution": dict(c["mean_attribution"]), "ci": dict(c["ci"] or {}),
             "mass": dict(mass), "mass_ci": dict(c["mass_ci"] or {}),
             "removal": dict(c.get("removal") or {}), "one_sided": c["one_sided"]}
-        rec["sentence"] = _sentence(rec, target, names or {})
+        rec["sentence"] = _sentence(rec, target, names or {}, c.get("name"),
+                                    c.get("suggested_name"))
         out.append(rec)
     return out
 
@@ -97,10 +103,12 @@ def findings_frame(clusters: list[dict], models, target: str | None = None,
 
 
 def findings_lines(clusters: list[dict], models, target: str | None = None,
-                   top: int | None = None, names: dict | None = None) -> list[str]:
+                   top: int | None = None, names: dict | None = None,
+                   level: float | None = None) -> list[str]:
     """Plain lines for a text summary: a heading, then one sentence per finding (at most
     ``top``), or one line saying plainly that there is no significant difference (or that no
-    test could run)."""
+    test could run); ``level``: the significance level the clusters were judged at (named in
+    that line; default: "0.05 by default")."""
     tested = [c for c in clusters if c.get("q_value") is not None]
     if not tested:
         return ["findings: no test (fewer than two models with sampled images, or a table "
@@ -108,8 +116,8 @@ def findings_lines(clusters: list[dict], models, target: str | None = None,
     recs = findings(clusters, models, target, names)
     if not recs:
         return [f"findings: no significant difference between the models (none of the "
-                f"{len(tested)} clusters tested has its q-value below the level, 0.05 by "
-                f"default)"]
+                f"{len(tested)} clusters tested has its q-value below the level, "
+                + (f"{level:g})" if level is not None else "0.05 by default)")]
     shown = recs if top is None else recs[:top]
     more = len(recs) - len(shown)
     head = (f"findings: {len(recs)} significant difference{'s' if len(recs) > 1 else ''} "
@@ -131,12 +139,16 @@ def _q(q: float) -> str:
     return "q < 0.001" if q < 0.001 else f"q = {q:.3f}"
 
 
-def _sentence(r: dict, target: str | None, names: dict) -> str:
+def _sentence(r: dict, target: str | None, names: dict, own: str | None = None,
+              suggested: str | None = None) -> str:
     lead, others = r["model"], r["versus"]
     mean, ci, mass = r["mean_attribution"], r["ci"], r["mass"]
     d = _decimals(list(mean.values()) + [v for c in ci.values() if c for v in c])
     dm = _decimals(mass.values())
     where = f"{r['size']} segments, {r['count']} of them {lead}'s"
+    cluster = f"cluster {r['cluster']}" + (f" \"{own}\"" if own else "")
+    if suggested and not own:  # marked as a suggestion wherever it is printed
+        where = f"suggested name: {suggested}; {where}"
     if r["outcome"]:
         where += f", mostly its {OUTCOME_WORDS[r['outcome']]}"
     def named(m):  # "B (watermarked)"; a name that already starts with its key as it is
@@ -144,10 +156,10 @@ def _sentence(r: dict, target: str | None, names: dict) -> str:
         return name if name == m or name.startswith(f"{m} ") else f"{m} ({name})"
 
     if mass[lead] > 0:
-        head = (f"{named(lead)} relies on cluster {r['cluster']}"
+        head = (f"{named(lead)} relies on {cluster}"
                 + (" most" if len(others) > 1 else ""))
     else:
-        head = (f"{named(lead)}'s attribution in cluster {r['cluster']} counts against the "
+        head = (f"{named(lead)}'s attribution in {cluster} counts against the "
                 f"class" + (" most" if len(others) > 1 else ""))
     def one(m):  # noqa: E306
         if mean[m] is None:

@@ -162,6 +162,11 @@ class Settings(Options):
     seed: int = option(
         0, "Seed of sampling, ranking ties and k-means: same inputs and seed give identical "
         "results.", kind="int")
+    significance_level: float = option(
+        0.05, "Level of a cluster's 'significant' (and of the findings): its Benjamini-Hochberg "
+        "q-value (the false discovery rate over the clusters of a class) must be below it; in "
+        "(0, 1). Stored in the result's params; it changes no attribution.", kind="float",
+        metavar="LEVEL")
     batch_size: int = option(
         64, "Images per model call (masked images of several images share a batch).",
         kind="int", low=1)
@@ -195,6 +200,12 @@ class Settings(Options):
         except (TypeError, ValueError):
             raise ImacsInputError("grid", f"must be (rows, cols), got {self.grid!r}") from None
         put("grid", (check_int(rows, "grid", 1), check_int(cols, "grid", 1)))
+        level = self.significance_level
+        if (isinstance(level, bool) or not isinstance(level, int | float | np.floating)
+                or not 0 < float(level) < 1):
+            raise ImacsInputError("significance_level", f"must be a number in (0, 1), got "
+                                  f"{level!r}")
+        put("significance_level", float(level))
         put("_ranker", get_ranker(self.ranking))
         if self.blur_sigma is not None:
             try:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..engine.naming import name_columns
 from ..errors import ImacsInputError
 from .store import (
     BLOCK_ROWS,
@@ -31,8 +32,8 @@ from .store import (
     write_json,
 )
 
-__all__ = ["STRING_COLUMNS", "check_replaceable", "is_imacs_result", "save", "write_segments",
-           "write_tables"]
+__all__ = ["STRING_COLUMNS", "check_replaceable", "is_imacs_result", "save", "stored_columns",
+           "write_segments", "write_tables"]
 
 STRING_COLUMNS = ("model", "outcome", "source")
 """Segments columns stored dictionary-encoded (few distinct values)."""
@@ -198,18 +199,27 @@ def write_tables(result, rs: ResultStore) -> None:
     try:
         for ci, (name, cc) in enumerate(result.per_class.items()):
             (rs.path / f"class{ci}").mkdir(exist_ok=True)
-            write_segments(rs.path / f"class{ci}" / "segments.parquet", cc.segments)
+            seg = stored_columns(cc.segments)
+            write_segments(rs.path / f"class{ci}" / "segments.parquet", seg)
             rs.write_array(f"class{ci}", "bin_edges", np.asarray(cc.bin_edges, np.float64))
             if cc.reduced_embeddings is not None and rs.array(
                     f"class{ci}", "reduced_embeddings") is None:
                 rs.write_array(f"class{ci}", "reduced_embeddings", cc.reduced_embeddings)
             meta["classes"].append({"target": name, "sampling": cc.sampling,
-                                    "warnings": cc.warnings, "columns": list(cc.segments.columns),
+                                    "warnings": cc.warnings, "columns": list(seg.columns),
                                     "n_clusters": int(cc.n_clusters),
                                     "map_method": cc.map_method})
         write_json(rs.path / "meta.json", meta)
     except OSError as exc:
         raise disk_error(exc, rs.path) from exc
+
+
+def stored_columns(seg: pd.DataFrame) -> pd.DataFrame:
+    """The columns of a segments table that are written: all but the class-name columns
+    (``label_name``, ``pred_<model>_name``), which the result derives again from its class
+    names when it is loaded (:func:`~imacs_widget.engine.naming.add_name_columns`)."""
+    derived = [name for _, name in name_columns(seg) if name in seg]
+    return seg.drop(columns=derived) if derived else seg
 
 
 def write_segments(path: Path, seg: pd.DataFrame) -> None:
