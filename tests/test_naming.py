@@ -181,8 +181,11 @@ def test_a_run_with_the_lite0_embedder_suggests(tiny_images):
 
     x, y = tiny_images
     res = quick_compare(torch_cnn(seed=1), torch_cnn(seed=2), x[:16], y[:16],
-                        embedder="efficientnet_lite0", n_clusters=2)
+                        embedder="efficientnet_lite0", n_clusters=2, significance_level=0.3)
     assert res.params["embedder"] == "efficientnet_lite0_torch"
+    assert res.params["significance_level"] == 0.3  # a setting, stored and used
+    assert all(c["significant"] == (c["q_value"] is not None and c["q_value"] < 0.3)
+               for c in res.clusters)
     for c in res.clusters:
         assert (c["size"] > 0) == bool(c["suggested_labels"]) and c["suggested_name"]
     res.recluster(3)  # recomputed with the summaries, from the same per-segment labels
