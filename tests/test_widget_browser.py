@@ -15,7 +15,14 @@ import time
 
 import pytest
 from synthetic_result import make_result
-from widget_harness import STATIC, chromium_missing_reason, launch_chromium, open_page, page_html
+from widget_harness import (
+    STATIC,
+    chromium_missing_reason,
+    launch_chromium,
+    open_page,
+    page_html,
+    unexplained,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -373,3 +380,55 @@ def test_findings_panel_of_a_real_result(browser, tmp_path, tiny_models, tiny_im
     assert page.locator("[data-imacs-finding]").count() == len(found)
     assert not page.errors
     page.close()
+
+
+def test_every_number_and_chart_says_what_it_measures(browser, tmp_path, tiny_models, tiny_images):
+    """A real compare() (with its sanity check, class pictures and segment map), in the static
+    report and in the live widget: every chart, tile and number on screen — header, findings,
+    cluster rows, plots, confusion matrices, histogram tab, map tab — lies inside an element
+    marked data-imacs-measure whose tooltip is not empty (js/tests/unexplained.js), and there
+    are as many as the result has clusters, models and tiles (the scan cannot pass on an
+    empty page)."""
+    from conftest import quick_compare
+
+    x, y = tiny_images
+    result = quick_compare(tiny_models[0], tiny_models[1], x, y, n_clusters=4)
+    result.sanity_check(n_images=4, progress=False)
+    result.class_pictures(n_starts=2, steps=3, progress=False)
+    result.segment_map("pca")
+    shown = [c for c in result.clusters if c["size"]]
+    n_models = len(result.models)
+    for live in (False, True):
+        page = _open(browser, tmp_path, result, live=live)
+        if live:
+            page.wait_for_function(
+                "() => !document.querySelector(\"[data-imacs-control='n-clusters']\").disabled")
+            page.wait_for_function("() => !document.querySelector('[data-imacs-pending]')")
+        first = int(page.locator("[data-imacs-view='clusters'] [data-imacs-cluster]").first
+                    .get_attribute("data-imacs-cluster"))
+        page.locator(f"[data-imacs-view='clusters'] [data-imacs-cluster='{first}'] "
+                     ".imacs-cluster-title").click()
+        page.locator("[data-imacs-view='confusion']").wait_for(state="visible")
+        report = unexplained(page)
+        assert report["bad"] == [], report["bad"]
+        tiles = page.locator("[data-imacs-view='clusters'] [data-imacs-tile]").count()
+        assert tiles >= sum(min(30, c["count"][m]) for c in shown for m in result.models) > 0
+        # per shown cluster: composition, histogram, mean and one "where" per model (charts),
+        # its id, size and each model's mean (numbers), on top of every tile
+        assert report["checked"] >= tiles + len(shown) * (3 + 2 * n_models + 2), report
+        for key in ("counts", "model", "accuracy", "faithfulness", "sanity", "class_picture",
+                    "log_odds", "cluster", "size", "mean", "ci", "significance", "removal",
+                    "histogram", "mean_plot", "where", "tile", "confusion", "confusion_cell"):
+            assert page.locator(f"[data-imacs-measure='{key}']").count() > 0, key
+        page.locator("[data-imacs-tab='histogram']").click()
+        page.locator("[data-imacs-view='histogram'] [data-imacs-cluster]").first.wait_for()
+        report = unexplained(page)
+        assert report["bad"] == [], report["bad"]
+        assert report["checked"] >= len(shown) * (2 + 2 * n_models), report
+        page.locator("[data-imacs-tab='map']").click()
+        page.locator("[data-imacs-map-canvas]").wait_for(state="visible")
+        report = unexplained(page)
+        assert report["bad"] == [], report["bad"]
+        assert page.locator("[data-imacs-measure='map_legend']").count() == len(shown)
+        assert not page.errors
+        page.close()

@@ -29,8 +29,10 @@ from e2e.harness import CHROMIUM, chromium_missing_reason, launch_chromium  # no
 STATIC = ROOT / "imacs_widget" / "static"
 FAKE_KERNEL = ROOT / "js" / "tests" / "fake_kernel.js"
 
+UNEXPLAINED = ROOT / "js" / "tests" / "unexplained.js"
+
 __all__ = ["CHROMIUM", "STATIC", "chromium_missing_reason", "fake_pictures", "launch_chromium",
-           "open_page", "page_html"]
+           "open_page", "page_html", "unexplained"]
 
 # JupyterLab's dark-theme variables (subset); the report page defines the light ones.
 JP_DARK = """--jp-ui-font-color0:#fff;--jp-ui-font-color1:rgba(255,255,255,.87);
@@ -105,6 +107,18 @@ def open_page(browser, html: str, path: Path, *, width: int = 1140, dark: bool =
     page.goto(path.resolve().as_uri())
     page.wait_for_selector("html[data-imacs-report='ready']", timeout=15000)
     return page
+
+
+def unexplained(page) -> dict:
+    """Run ``js/tests/unexplained.js`` in ``page`` over the widget's root, counting only what
+    is on screen: ``{"checked": int, "measured": int, "bad": [str]}`` (the numbers and charts
+    checked, the elements marked ``data-imacs-measure``, and each number or chart without a
+    tooltip)."""
+    src = UNEXPLAINED.read_text(encoding="utf-8").replace("export function", "function")
+    return page.evaluate(
+        "(() => {\n" + src + "\nconst root = document.querySelector('[data-imacs-root]');\n"
+        "return unexplained(root, (el) => el.getClientRects().length > 0 "
+        "&& !el.closest('[hidden]'));\n})()")
 
 
 def main(argv=None) -> int:

@@ -35,7 +35,7 @@ export function createApp(el, model, { invoke = null } = {}) {
   const root = h("div", { class: "imacs-root", attrs: { "data-imacs-root": "" } });
   el.append(root);
   const local = {
-    live: false, destroyed: false, generation: 0, selectionVersion: 0, picturesOpen: true,
+    live: false, destroyed: false, generation: 0, selectionVersion: 0, picturesOpen: true, guideOpen: true,
     /** @type {string | null} the kernel action in progress (busy text) */
     pending: null,
     /** @type {Set<number>} clusters whose rows are expanded */
@@ -213,12 +213,12 @@ export function createApp(el, model, { invoke = null } = {}) {
     const block = /** @type {HTMLElement | null} */ (target.closest("[data-imacs-cluster]"));
     if (block) toggleCluster(Number(block.dataset.imacsCluster));
   });
-  // ---- a finding opens its cluster: selected (confusion matrices open), scrolled to ----------
+  // ---- a finding (or the guide's example) opens its cluster: selected, scrolled to ----------
   header.addEventListener("click", (ev) => {
     const target = ev.target instanceof Element ? ev.target : null;
-    const button = /** @type {HTMLElement | null} */ (target ? target.closest("[data-imacs-finding]") : null);
+    const button = /** @type {HTMLElement | null} */ (target ? target.closest("[data-imacs-finding], [data-imacs-open-cluster]") : null);
     if (!button) return;
-    const id = Number(button.dataset.imacsFinding);
+    const id = Number(button.dataset.imacsFinding ?? button.dataset.imacsOpenCluster);
     if (!Number.isInteger(id)) return;
     if (readState(model).view === "map") setTrait("view", "clusters");
     if (readState(model).selected !== id) setTrait("selected_cluster", id);

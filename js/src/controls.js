@@ -6,6 +6,7 @@
 import { h, replace } from "./dom.js";
 import { OUTCOMES, MODELS, ORDERS, INNER_ORDERS, VIEWS } from "./protocol.js";
 import { outcomeChip, OUTCOME_TEXT } from "./parts.js";
+import { explain } from "./glossary.js";
 
 /** @typedef {import("./decode.js").Decoded} Decoded */
 /** @typedef {import("./state.js").State} State */
@@ -59,7 +60,7 @@ export function createControls({ model, setTrait, request }) {
   const field = (label, ...kids) => h("div", { class: "imacs-field" }, [h("span", { class: "imacs-field-label", text: label }), h("div", { class: "imacs-field-body" }, kids)]);
   controls.append(
     field("Class of interest", classSelect),
-    field("Clusters", nRange, nValue),
+    explain(field("Clusters", nRange, nValue), "n_clusters"),
     field("Order clusters by", orderSelect),
     field("Within a cluster", innerSelect),
     field("Outcomes", outcomeGroup),

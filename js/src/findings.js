@@ -7,6 +7,7 @@
 
 import { h } from "./dom.js";
 import { fmtSigned } from "./data.js";
+import { explain } from "./glossary.js";
 
 /** @typedef {import("./decode.js").Decoded} Decoded */
 /** @typedef {import("./types.js").ClusterInfo} ClusterInfo */
@@ -91,47 +92,45 @@ export function findingsPanel(d) {
   const list = findingsOf(d);
   const cls = String(d.payload.target_class ?? "");
   const head = h("div", { class: "imacs-findings-head" }, [
-    h("strong", { text: list.length ? `Findings for “${cls}”` : "Findings" }),
-    h("span", {
+    explain(h("strong", { text: list.length ? `Findings for “${cls}”` : "Findings" }), "findings"),
+    explain(h("span", {
       class: "imacs-muted",
       text: list.length
         ? ` · ${list.length} cluster${list.length === 1 ? "" : "s"} where the models differ more than noise would (click one to open it)`
         : "",
-      title: "A cluster is a finding when the permutation test of the models' attribution per image there gives a q-value (Benjamini–Hochberg over the class's clusters) below the level (0.05 by default). Brackets: 95 % bootstrap intervals over images. Computed for all segments (no filter).",
-    }),
+    }), "findings"),
   ]);
   const tested = d.clusterIds.some((id) => typeof clusterInfo(d, id)?.q_value === "number");
   if (!tested) {
     return h("div", { class: "imacs-findings imacs-findings-none", data: { imacsFindings: "0" } }, [
       head,
-      h("div", {
+      explain(h("div", {
         class: "imacs-finding-none", data: { imacsFindingNone: "untested" },
         text: "No test of the difference between the models could run (fewer than two models with sampled images).",
-      }),
+      }), "findings"),
     ]);
   }
   if (!list.length) {
     return h("div", { class: "imacs-findings imacs-findings-none", data: { imacsFindings: "0" } }, [
       head,
-      h("div", {
+      explain(h("div", {
         class: "imacs-finding-none", data: { imacsFindingNone: "" },
         text: `No significant difference between the models: in no cluster of “${cls}” does the models' attribution differ more than chance would explain (no q-value below the level, 0.05 by default).`,
-      }),
+      }), "findings"),
     ]);
   }
   /** @param {Finding} f */
   const item = (f) => h("li", {}, [
-    h("button", {
-      class: "imacs-finding", type: "button", data: { imacsFinding: f.cluster },
-      title: `Open cluster ${f.cluster} (${fmtQ(f.q_value)})`, text: f.sentence,
-    }),
+    explain(h("button", {
+      class: "imacs-finding", type: "button", data: { imacsFinding: f.cluster }, text: f.sentence,
+    }), "finding", `Open cluster ${f.cluster} (${fmtQ(f.q_value)})`),
   ]);
   const rest = list.slice(FIRST_FINDINGS);
   return h("div", { class: "imacs-findings", data: { imacsFindings: String(list.length) } }, [
     head,
     h("ol", { class: "imacs-findings-list" }, list.slice(0, FIRST_FINDINGS).map(item)),
     rest.length ? h("details", { class: "imacs-findings-more" }, [
-      h("summary", { text: `${rest.length} more finding${rest.length === 1 ? "" : "s"}` }),
+      explain(h("summary", { text: `${rest.length} more finding${rest.length === 1 ? "" : "s"}` }), "findings"),
       h("ol", { class: "imacs-findings-list", attrs: { start: String(FIRST_FINDINGS + 1) } }, rest.map(item)),
     ]) : null,
   ]);
@@ -155,14 +154,10 @@ export function significanceBadge(info) {
   if (!info || typeof info.q_value !== "number") return null; // untested: nothing to say
   const q = fmtQ(info.q_value);
   return info.significant
-    ? h("span", {
-      class: "imacs-stat imacs-sig", data: { imacsSignificant: "true" }, text: q,
-      title: `the models' attribution per image in this cluster differs more than noise would: permutation test ${fmtQ(info.p_value, "p")}, ${q} (Benjamini–Hochberg over the clusters; all segments, no filter)`,
-    })
-    : h("span", {
-      class: "imacs-stat imacs-ns", data: { imacsSignificant: "false" }, text: "n.s.",
-      title: `not significant (${q}): the difference between the models here could be noise (permutation test over images; all segments, no filter)`,
-    });
+    ? explain(h("span", { class: "imacs-stat imacs-sig", data: { imacsSignificant: "true" }, text: q }), "significance",
+      `the models' attribution per image in this cluster differs more than noise would: permutation test ${fmtQ(info.p_value, "p")}, ${q}`)
+    : explain(h("span", { class: "imacs-stat imacs-ns", data: { imacsSignificant: "false" }, text: "n.s." }), "significance",
+      `not significant (${fmtQ(info.p_value, "p")}, ${q}): the difference between the models here could be noise`);
 }
 
 /**
@@ -174,8 +169,6 @@ export function significanceBadge(info) {
 export function intervalText(info, m, name) {
   const text = info && info.ci ? fmtInterval(info.ci[m]) : "";
   if (!text || !info) return null;
-  return h("span", {
-    class: "imacs-ci", data: { imacsCi: m }, text: ` ${text}`,
-    title: `95 % bootstrap interval over images of ${name}'s mean attribution here (${fmtQ(info.q_value)}; attribution per image ${fmtSigned(info.mass ? info.mass[m] : null)} ${fmtInterval(info.mass_ci ? info.mass_ci[m] : null)})`,
-  });
+  return explain(h("span", { class: "imacs-ci", data: { imacsCi: m }, text: ` ${text}` }), "ci",
+    `${name}'s mean attribution here lies in ${text} (95 %); its attribution per image ${fmtSigned(info.mass ? info.mass[m] : null)} ${fmtInterval(info.mass_ci ? info.mass_ci[m] : null)} is what the test compares (${fmtQ(info.q_value)})`);
 }

@@ -7,6 +7,8 @@ import { fmtSigned } from "./data.js";
 import { OUTCOMES } from "./protocol.js";
 import { modelChip, outcomeChip } from "./parts.js";
 import { findingsPanel } from "./findings.js";
+import { guidePanel } from "./guide.js";
+import { explain } from "./glossary.js";
 
 /** @typedef {import("./decode.js").Decoded} Decoded */
 
@@ -14,43 +16,49 @@ import { findingsPanel } from "./findings.js";
  * Fill `header` from the decoded payload `d` (null: not loaded yet).
  * @param {HTMLElement} header
  * @param {Decoded | null} d
- * @param {{picturesOpen: boolean}} view  whether the class pictures are open (kept across renders)
+ * @param {{picturesOpen: boolean, guideOpen?: boolean, live?: boolean}} view  whether the class
+ *   pictures and the guide are open (kept across renders), whether a kernel answers
  */
 export function renderHeader(header, d, view) {
   if (!d) { replace(header, h("span", { class: "imacs-title", text: "IMACS" })); return; }
   const acc = d.payload.accuracy || {};
   /** @param {any} v */
   const pct = (v) => (typeof v === "number" ? ` · acc ${(100 * v).toFixed(1)}%` : "");
+  /** @param {string} m */
+  const accChip = (m) => (typeof acc[m] === "number"
+    ? explain(h("span", { class: "imacs-muted", text: pct(acc[m]) }), "accuracy", `${d.modelNames[m]}: ${(100 * acc[m]).toFixed(1)} % of the evaluation images classified correctly`)
+    : null);
   replace(header,
     h("div", { class: "imacs-title-group" }, [
       h("span", { class: "imacs-title", text: "IMACS" }),
-      h("span", { class: "imacs-subtitle" }, [
+      explain(h("span", { class: "imacs-subtitle" }, [
         h("span", { class: "imacs-muted", text: "class of interest " }),
         h("strong", { class: "imacs-target", text: String(d.payload.target_class ?? "") }),
         h("span", { class: "imacs-muted", text: ` · ${d.segments.length} segments · ${d.clusterIds.length} clusters` }),
-      ]),
+      ]), "counts", `class of interest “${String(d.payload.target_class ?? "")}”: ${d.segments.length} segments in ${d.clusterIds.length} clusters`),
     ]),
     h("div", { class: "imacs-legend" }, [
-      ...d.models.map((m) => h("span", { class: "imacs-legend-item", title: `model ${m}` }, [modelChip(m, d.modelNames[m]), h("span", { class: "imacs-muted", text: pct(acc[m]) }), faithChip(d, m), sanityChip(d, m)])),
+      ...d.models.map((m) => h("span", { class: "imacs-legend-item" }, [explain(modelChip(m, d.modelNames[m]), "model", `model ${m}: ${d.modelNames[m]}`), accChip(m), faithChip(d, m), sanityChip(d, m)])),
       h("span", { class: "imacs-legend-sep" }),
       ...OUTCOMES.map((o) => outcomeChip(o)),
     ]),
   );
   const findings = findingsPanel(d);
   if (findings) header.append(findings);
+  header.append(guidePanel(d, view));
   const pictures = classPictures(d, view);
   if (pictures) header.append(pictures);
   const failed = d.models.filter((m) => ((d.payload.sanity || {})[m] || {}).passed === false);
   if (failed.length) {
-    header.append(h("div", { class: "imacs-sanity-warning", role: "alert", data: { imacsSanityWarning: failed.join(",") } }, [
+    header.append(explain(h("div", { class: "imacs-sanity-warning", role: "alert", data: { imacsSanityWarning: failed.join(",") } }, [
       h("strong", { text: "Attributions survive randomisation: " }),
       h("span", { text: `${failed.map((m) => d.modelNames[m]).join(", ")} — with every layer's weights randomised, the attributions keep their order (|rank correlation| ≥ 0.5), so they follow the images or the blur rather than what the model learned. Treat these clusters with care.` }),
-    ]));
+    ]), "sanity"));
   }
   if (d.payload.warnings && d.payload.warnings.length) {
     header.append(h("details", { class: "imacs-warnings" }, [
-      h("summary", { text: `${d.payload.warnings.length} note${d.payload.warnings.length === 1 ? "" : "s"} from sampling` }),
-      h("ul", {}, d.payload.warnings.map((w) => h("li", { text: String(w) }))),
+      explain(h("summary", { text: `${d.payload.warnings.length} note${d.payload.warnings.length === 1 ? "" : "s"} from sampling` }), "warnings"),
+      explain(h("ul", {}, d.payload.warnings.map((w) => h("li", { text: String(w) }))), "warnings"),
     ]));
   }
 }
@@ -66,11 +74,9 @@ function faithChip(d, m) {
   if (!f || typeof f.faithfulness !== "number") return null;
   /** @param {any} v */
   const n = (v) => (typeof v === "number" ? v.toFixed(3) : "n/a");
-  return h("span", {
-    class: "imacs-faith", data: { imacsFaithfulness: m },
-    title: `faithfulness of ${d.modelNames[m]}'s attributions over ${f.n_images} images: blurring its ranked segments in attribution order leaves an area of ${n(f.deletion_auc)} under the score, un-blurring them ${n(f.insertion_auc)} (random order ${n(f.random_auc)} for both). Gain over random order: ${fmtSigned(f.faithfulness)} (0 = no better than chance)`,
-    text: ` · faith ${fmtSigned(f.faithfulness)}`,
-  });
+  return explain(h("span", {
+    class: "imacs-faith", data: { imacsFaithfulness: m }, text: ` · faith ${fmtSigned(f.faithfulness)}`,
+  }), "faithfulness", `${d.modelNames[m]} over ${f.n_images} images: deletion area ${n(f.deletion_auc)}, insertion area ${n(f.insertion_auc)}, random order ${n(f.random_auc)} for both; faithfulness ${fmtSigned(f.faithfulness)}`);
 }
 
 /**
@@ -82,13 +88,12 @@ function sanityChip(d, m) {
   const v = (d.payload.sanity || {})[m];
   if (!v || typeof v.passed !== "boolean") return null;
   const rho = typeof v.spearman === "number" ? v.spearman.toFixed(2) : "n/a";
-  return h("span", {
+  return explain(h("span", {
     class: `imacs-sanity imacs-sanity-${v.passed ? "pass" : "fail"}`, data: { imacsSanity: v.passed ? "pass" : "fail" },
-    title: v.passed
-      ? `sanity check passed: with ${v.layers} layers' weights randomised, the attributions' rank correlation with the real ones falls to ${rho}`
-      : `sanity check FAILED: with ${v.layers} layers' weights randomised, the attributions' rank correlation with the real ones stays at ${rho}`,
     text: v.passed ? " · sanity ✓" : " · sanity ✗",
-  });
+  }), "sanity", v.passed
+    ? `sanity check passed: with ${v.layers} layers' weights randomised, the attributions' rank correlation with the real ones falls to ${rho}`
+    : `sanity check FAILED: with ${v.layers} layers' weights randomised, the attributions' rank correlation with the real ones stays at ${rho}`);
 }
 
 /**
@@ -111,14 +116,17 @@ function classPictures(d, view) {
     ontoggle: (/** @type {Event} */ e) => { view.picturesOpen = /** @type {HTMLDetailsElement} */ (e.currentTarget).open; },
     data: { imacsClassPictures: shown.map(({ m }) => m).join(",") },
   }, [
-    h("summary", { text: `Each model's picture of "${cls}" (from blank inputs, no evaluation image)` }),
+    explain(h("summary", { text: `Each model's picture of "${cls}" (from blank inputs, no evaluation image)` }), "class_picture"),
     h("div", { class: "imacs-pictures-row" }, shown.map(({ m, p }) => {
       return h("figure", { class: "imacs-picture", data: { imacsClassPicture: m } }, [
-        h("img", {
+        explain(h("img", {
           src: `data:image/png;base64,${p.png}`, alt: `${d.modelNames[m]}'s picture of ${cls}`,
-          title: `tiles that raise ${d.modelNames[m]}'s score for "${cls}" wherever they are pasted on blank inputs, best first: the best tile takes the class's log-odds to ${fmtSigned(p.best_log_odds, 2)} (blank inputs alone ${fmtSigned(p.blank_log_odds, 2)})`,
-        }),
-        h("figcaption", {}, [modelChip(m, d.modelNames[m]), h("span", { class: "imacs-muted", text: ` log-odds ${fmtSigned(p.best_log_odds, 2)} (blank ${fmtSigned(p.blank_log_odds, 2)})` })]),
+        }), "class_picture", `tiles that raise ${d.modelNames[m]}'s score for "${cls}" wherever they are pasted on blank inputs, best first: the best tile takes the class's log-odds to ${fmtSigned(p.best_log_odds, 2)} (blank inputs alone ${fmtSigned(p.blank_log_odds, 2)})`),
+        h("figcaption", {}, [
+          explain(modelChip(m, d.modelNames[m]), "model", `model ${m}: ${d.modelNames[m]}`),
+          explain(h("span", { class: "imacs-muted", text: ` log-odds ${fmtSigned(p.best_log_odds, 2)} (blank ${fmtSigned(p.blank_log_odds, 2)})` }), "log_odds",
+            `${d.modelNames[m]}'s log-odds of “${cls}”: ${fmtSigned(p.best_log_odds, 2)} with the best tile, ${fmtSigned(p.mean_log_odds, 2)} mean over the tiles, ${fmtSigned(p.blank_log_odds, 2)} on blank inputs alone`),
+        ]),
       ]);
     })),
   ]);

@@ -7,6 +7,7 @@
 
 import { h } from "./dom.js";
 import { fmtSigned } from "./data.js";
+import { explain } from "./glossary.js";
 
 import { MAP_COLORS } from "./protocol.js";
 
@@ -214,7 +215,7 @@ export function mapView(ctx, opt) {
   const nSel = ctx.selection ? ctx.selection.size : 0;
   const bar = h("div", { class: "imacs-map-bar" }, [
     h("span", { class: "imacs-field-label", text: "Colour by" }), select,
-    h("span", { class: "imacs-muted", data: { imacsMapCount: nSel }, text: nSel ? `${nSel} segment${nSel === 1 ? "" : "s"} selected: the cluster views show only these` : "drag a lasso around points to select them; click a point to open its cluster" }),
+    explain(h("span", { class: "imacs-muted", data: { imacsMapCount: nSel }, text: nSel ? `${nSel} segment${nSel === 1 ? "" : "s"} selected: the cluster views show only these` : "drag a lasso around points to select them; click a point to open its cluster" }), "map_count"),
     nSel ? h("button", { class: "imacs-more", type: "button", data: { imacsMapClear: "1" }, text: "clear selection", onclick: () => opt.onSelect([]) }) : null,
   ]);
   root.append(bar);
@@ -234,7 +235,7 @@ export function mapView(ctx, opt) {
   lasso.setAttribute("height", String(height));
   const path = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
   lasso.append(path);
-  const stage = h("div", { class: "imacs-map-stage", style: { width: `${width}px`, height: `${height}px` } }, [canvas, lasso]);
+  const stage = explain(h("div", { class: "imacs-map-stage", style: { width: `${width}px`, height: `${height}px` } }, [canvas, lasso]), "map", `${ctx.data.segments.length} segments`);
 
   const { px, py } = mapPixels(ctx.map, width, height);
   const base = ctx.base.map((s) => s.i);          // shown by the outcome / model filters
@@ -311,19 +312,19 @@ function legend(ctx, colorBy, rgb) {
   /** @param {number | undefined} i */
   const at = (i) => i === undefined ? [] : [rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]];
   if (colorBy === "attribution") {
-    box.append(h("div", { class: "imacs-muted", text: `attribution: blue ${fmtSigned(-ctx.data.maxAbs)} · grey 0 · red ${fmtSigned(ctx.data.maxAbs)}` }));
+    box.append(explain(h("div", { class: "imacs-muted", text: `attribution: blue ${fmtSigned(-ctx.data.maxAbs)} · grey 0 · red ${fmtSigned(ctx.data.maxAbs)}` }), "attribution_scale"));
     return box;
   }
   if (colorBy === "model") {
-    for (const m of ctx.allModels || ctx.data.models) if (first.has(m)) box.append(h("div", { class: "imacs-map-key" }, [swatch(at(first.get(m))), h("span", { text: `${m} ${ctx.data.modelNames[m]}` })]));
+    for (const m of ctx.allModels || ctx.data.models) if (first.has(m)) box.append(explain(h("div", { class: "imacs-map-key" }, [swatch(at(first.get(m))), h("span", { text: `${m} ${ctx.data.modelNames[m]}` })]), "model", `model ${m}: ${ctx.data.modelNames[m]}`));
     return box;
   }
   for (const id of ctx.order) {
     const size = ctx.stats.get(id)?.size ?? 0; // every ordered cluster has its statistics
-    box.append(h("div", {
+    box.append(explain(h("div", {
       class: `imacs-map-key imacs-map-cluster${ctx.selected === id ? " imacs-selected" : ""}`,
-      data: { imacsCluster: id, imacsMapCluster: id }, attrs: { tabindex: "0", role: "button", title: "Click to highlight this cluster's points (and open it in the cluster views)" },
-    }, [first.has(id) ? swatch(at(first.get(id))) : null, h("span", { text: `Cluster ${id} · ${size}` })]));
+      data: { imacsCluster: id, imacsMapCluster: id }, attrs: { tabindex: "0", role: "button" },
+    }, [first.has(id) ? swatch(at(first.get(id))) : null, h("span", { text: `Cluster ${id} · ${size}` })]), "map_legend", `cluster ${id}: ${size} segment${size === 1 ? "" : "s"}; click to highlight its points (and open it in the cluster views)`));
   }
   return box;
 }

@@ -2,6 +2,7 @@
 
 import { h, s, svgTitle } from "./dom.js";
 import { atlasCell, sheetRows, fmtSigned, MODELS } from "./data.js";
+import { explain } from "./glossary.js";
 
 /** @typedef {import("./state.js").Ctx} Ctx */
 /** @typedef {import("./data.js").ClusterStats} ClusterStats */
@@ -40,11 +41,11 @@ export function tile(seg, ctx, size, { bar = true } = {}) {
   const img = h("div", { class: "imacs-tile-img", style: { width: `${size}px`, height: `${size}px` } });
   const held = ctx.pictures ? ctx.pictures.paint(img, "thumbs", seg.i, size) : false;
   if (!held && !ctx.pictures) setSprite(img, ctx.data.payload.thumbs, seg.i, size, "t");
-  const el = h("div", {
+  const el = explain(h("div", {
     class: `imacs-tile imacs-o-${seg.outcome} imacs-m-${seg.model}${held || !ctx.pictures ? "" : " imacs-tile-pending"}`,
     data: held || !ctx.pictures ? { imacsTile: seg.i } : { imacsTile: seg.i, imacsPending: size },
     attrs: { "aria-label": `${seg.outcome} segment, model ${seg.model}, attribution ${fmtSigned(seg.attribution)}` },
-  }, [img]);
+  }, [img]), "tile", `${OUTCOME_TEXT[seg.outcome] || seg.outcome} for ${ctx.data.modelNames[seg.model] ?? seg.model} (border) · attribution ${fmtSigned(seg.attribution)} (bar)`);
   if (bar && seg.attribution !== null) {
     const frac = Math.max(-1, Math.min(1, seg.attribution / ctx.data.maxAbs));
     const fill = h("div", { class: "imacs-bar-fill" });
@@ -76,10 +77,10 @@ export function chipLabel(m, label) {
 
 /** Outcome chip: coloured square + outcome (and a count). @param {string} o @param {number} [count] */
 export function outcomeChip(o, count) {
-  return h("span", { class: `imacs-ochip imacs-o-${o}`, title: OUTCOME_TEXT[o] }, [
+  return explain(h("span", { class: `imacs-ochip imacs-o-${o}` }, [
     h("span", { class: "imacs-oswatch", attrs: { "aria-hidden": "true" } }),
     h("span", { text: count === undefined ? o : `${o} ${count}` }),
-  ]);
+  ]), count === undefined ? "outcome" : "confusion_cell", count === undefined ? OUTCOME_TEXT[o] : `${count} segment${count === 1 ? "" : "s"} from ${OUTCOME_TEXT[o]}s`);
 }
 
 // ---- small plots of the concept-cluster view (§5.2.2) -------------------------------------
@@ -96,7 +97,7 @@ export function compositionPlot(st, ctx) {
   const rows = [["total", st.size], ...ctx.models.map((m) => /** @type {[string, number]} */ ([m, st.count[m]]))];
   const bw = PW - 34, rh = Math.min(10, (PH - 2) / rows.length - 2);
   const g = s("svg", { class: "imacs-plot", width: PW, height: PH, viewBox: `0 0 ${PW} ${PH}`, role: "img" });
-  g.append(svgTitle(`composition: ${st.size} segments (${ctx.models.map((m) => `${m} ${st.count[m]}`).join(", ")})`));
+  explain(g, "size", `${st.size} segments (${ctx.models.map((m) => `${m} ${st.count[m]}`).join(", ")})`);
   rows.forEach(([key, v], k) => {
     const y = 1 + k * (rh + 3);
     const w = ctx.sizeMax ? (bw * v) / ctx.sizeMax : 0;
@@ -118,9 +119,9 @@ export function histogramPlot(st, ctx) {
   const bw = PW / nb, mirrored = ctx.models.length <= 2;
   const band = mirrored ? PH / 2 : PH / Math.max(1, ctx.models.length);
   const maxC = Math.max(1, ...ctx.models.flatMap((m) => st.histogram[m]));
-  g.append(svgTitle(mirrored
-    ? `attribution histograms (${ctx.models.join(" up, ")} down) on bins ${fmtSigned(edges[0])} .. ${fmtSigned(edges[nb])}`
-    : `attribution histograms (${ctx.models.join(", ")}, top to bottom) on bins ${fmtSigned(edges[0])} .. ${fmtSigned(edges[nb])}`));
+  explain(g, "histogram", mirrored
+    ? `${ctx.models.join(" up, ")} down, bins ${fmtSigned(edges[0])} .. ${fmtSigned(edges[nb])}`
+    : `${ctx.models.join(", ")}, top to bottom, bins ${fmtSigned(edges[0])} .. ${fmtSigned(edges[nb])}`);
   ctx.models.forEach((m, mi) => {
     const base = mirrored ? PH / 2 : band * (mi + 1);
     st.histogram[m].forEach((c, b) => {
@@ -150,7 +151,7 @@ export function meanPlot(st, ctx) {
   const x = (v) => ((v - lo) / (hi - lo)) * (PW - 2) + 1;
   const g = s("svg", { class: "imacs-plot", width: PW, height: PH, viewBox: `0 0 ${PW} ${PH}`, role: "img" });
   const parts = ctx.models.map((m) => `${m} ${fmtSigned(st.mean_attribution[m])}`);
-  g.append(svgTitle(`mean attribution: ${parts.join(", ")}; reference (largest mean of any cluster) ${fmtSigned(ctx.refMean)}`));
+  explain(g, "mean_plot", `mean attribution ${parts.join(", ")}; reference bar ${fmtSigned(ctx.refMean)}`);
   const mh = Math.min(10, (PH - 9) / Math.max(1, ctx.models.length) - (ctx.models.length > 2 ? 1 : 3));
   const gap = ctx.models.length > 2 ? 1 : 3;
   /** @type {Array<[string, number | null, number]>} */
@@ -177,7 +178,7 @@ export function heatmapPlot(hm, m, ctx, size = 40) {
   const cell = size / hm.n;
   const g = s("svg", { class: "imacs-heat", width: size, height: size, viewBox: `0 0 ${size} ${size}`, role: "img" });
   const total = hm.counts.reduce((a, b) => a + b, 0);
-  g.append(svgTitle(`where ${ctx.data.modelNames[m]}'s segments of this cluster come from: bbox centres of ${total} segments on a ${hm.n}x${hm.n} grid of the image`));
+  explain(g, "where", `where ${ctx.data.modelNames[m]}'s ${total} segment${total === 1 ? "" : "s"} of this cluster lie in their images`);
   g.append(s("rect", { class: "imacs-heat-bg", x: 0, y: 0, width: size, height: size }));
   hm.counts.forEach((c, k) => {
     if (!c) return;

@@ -111,6 +111,36 @@ export { PAYLOAD_VERSION } from "./protocol.js";
  * @property {Object<string, [number, number] | null>} [ci]       95 % interval of mean_attribution
  * @property {Object<string, number | null>} [mass]               attribution per image
  * @property {Object<string, [number, number] | null>} [mass_ci]  its interval
+ * @property {string | null} [name]              the user's name of the cluster (result.rename_cluster)
+ * @property {string} [note]                     the user's note ("" when none; result.annotate_cluster)
+ * @property {string | null} [suggested_name]    e.g. "honeycomb 41 %, chain mail 22 %" (a suggestion)
+ * @property {Array<[string, number]>} [suggested_labels]  ImageNet label and share in 0..1, at most 3
+ * @property {Intervention | null} [intervention]  the what-if test of this cluster (result.interventions)
+ */
+
+/**
+ * A what-if test of a cluster (result.intervene; one of result.interventions).
+ * @typedef {Object} Intervention
+ * @property {number} cluster
+ * @property {string} key        the cluster's key (engine/cluster_keys.py)
+ * @property {InterventionRow[]} rows   one per model
+ * @property {number} n_images
+ * @property {number} seed
+ */
+
+/**
+ * One model's row of a what-if test (the columns of result.intervene's DataFrame).
+ * @typedef {Object} InterventionRow
+ * @property {string} model
+ * @property {string} name
+ * @property {number | null} flip_to_target        rate in 0..1: switches to the class when pasted
+ * @property {[number, number] | null} flip_to_target_ci
+ * @property {number} n_paste                      images the segments were pasted on
+ * @property {number | null} paste_score_change    mean change of the class's score
+ * @property {number | null} flip_from_target      rate in 0..1: loses the class when removed
+ * @property {[number, number] | null} flip_from_target_ci
+ * @property {number} n_remove                     images they were removed from
+ * @property {number | null} remove_score_change
  */
 
 /**

@@ -7,9 +7,10 @@ import {
   ticks, atlasCell, sheetRows,
 } from "./data.js";
 import { visibleWindow } from "./virtual.js";
+import { explain } from "./glossary.js";
 import { clusterInfo, unfiltered, significanceBadge, intervalText } from "./findings.js";
 import {
-  tile, modelChip, outcomeChip, compositionPlot, histogramPlot, meanPlot, heatmapPlot,
+  tile, modelChip, chipLabel, outcomeChip, compositionPlot, histogramPlot, meanPlot, heatmapPlot,
 } from "./parts.js";
 
 const ROW_LIMIT = 30;     // tiles per model row before "+N more"
@@ -63,7 +64,7 @@ function showable(segs, ctx) {
 
 /** @param {number} n */
 function leftOut(n) {
-  return n > 0 ? h("span", { class: "imacs-left-out imacs-muted", data: { imacsLeftOut: n }, text: `${n} more not in this report`, title: "the static report keeps a bounded number of tiles per row; open the result in Python to see them all" }) : null;
+  return n > 0 ? explain(h("span", { class: "imacs-left-out imacs-muted", data: { imacsLeftOut: n }, text: `${n} more not in this report` }), "left_out") : null;
 }
 
 /**
@@ -109,26 +110,40 @@ function shownInfo(ctx, id) {
 function clusterTitle(st, pos, ctx) {
   const info = shownInfo(ctx, st.id);
   return h("div", { class: "imacs-cluster-title" }, [
-    h("span", { class: "imacs-cluster-name", text: `Cluster ${st.id}` }),
-    h("span", { class: "imacs-muted", text: `#${pos + 1}` }),
-    h("span", { class: "imacs-cluster-meta", text: `${st.size} segment${st.size === 1 ? "" : "s"}` }),
-    st.one_sided !== null && ctx.models.length >= 2 ? h("span", {
+    explain(h("span", { class: "imacs-cluster-name", text: `Cluster ${st.id}` }), "cluster", `cluster ${st.id}, #${pos + 1} in the current order`),
+    explain(h("span", { class: "imacs-muted", text: `#${pos + 1}` }), "cluster", `cluster ${st.id}, #${pos + 1} in the current order`),
+    explain(h("span", { class: "imacs-cluster-meta", text: `${st.size} segment${st.size === 1 ? "" : "s"}` }), "size", `${st.size} segments (${ctx.models.map((m) => `${m} ${st.count[m]}`).join(", ")})`),
+    st.one_sided !== null && ctx.models.length >= 2 ? explain(h("span", {
       class: `imacs-badge imacs-badge-${st.one_sided}`, text: `only ${st.one_sided}`,
-      title: `only ${ctx.data.modelNames[st.one_sided]}'s segments fall into this cluster${(ctx.allModels || []).length > ctx.models.length ? " among the models shown" : ""} (imbalance undefined; ranked first by imbalance)`,
-    }) : null,
+    }), "one_sided", `only ${ctx.data.modelNames[st.one_sided]}'s segments fall into this cluster${(ctx.allModels || []).length > ctx.models.length ? " among the models shown" : ""}`) : null,
     (ctx.allModels || []).length > 2 ? consensusBadge(st, ctx) : null,
     significanceBadge(info),
-    ...ctx.models.map((m) => h("span", { class: `imacs-cluster-mean imacs-text-${m}`, title: `mean attribution of ${ctx.data.modelNames[m]}` }, [
+    ...ctx.models.map((m) => h("span", { class: `imacs-cluster-mean imacs-text-${m}` }, [
       h("span", { class: "imacs-swatch imacs-swatch-" + m, attrs: { "aria-hidden": "true" } }),
-      h("span", { text: `${st.count[m]} · mean ${fmtSigned(st.mean_attribution[m])}` }),
+      explain(h("span", { text: `${st.count[m]} · mean ${fmtSigned(st.mean_attribution[m])}` }), "mean",
+        `${ctx.data.modelNames[m]}: ${st.count[m]} segment${st.count[m] === 1 ? "" : "s"} here, mean attribution ${fmtSigned(st.mean_attribution[m])}`),
       intervalText(info, m, ctx.data.modelNames[m]),
-      st.removal && st.removal[m] !== null && st.removal[m] !== undefined ? h("span", {
+      st.removal && st.removal[m] !== null && st.removal[m] !== undefined ? explain(h("span", {
         class: "imacs-removal", data: { imacsRemoval: m },
-        title: `removal effect: ${ctx.data.modelNames[m]}'s score for the class falls by ${fmtSigned(st.removal[m])} on average when this cluster's segments are blurred in its images`,
         text: ` · removal ${fmtSigned(st.removal[m])}`,
-      }) : null,
+      }), "removal", `${ctx.data.modelNames[m]}'s score for the class falls by ${fmtSigned(st.removal[m])} on average when this cluster's segments are blurred in its images`) : null,
     ])),
   ]);
+}
+
+/**
+ * The label of a model's row of tiles: its key chip and its full display name (wrapped, never
+ * cut), the name in the tooltip too.
+ * @param {string} m
+ * @param {Ctx} ctx
+ */
+function rowLabel(m, ctx) {
+  const name = ctx.data.modelNames[m] ?? m;
+  const rest = chipLabel(m, name);
+  return explain(h("div", { class: "imacs-row-label" }, [
+    modelChip(m),
+    rest ? h("span", { class: "imacs-row-name", text: rest }) : null,
+  ]), "model", name);
 }
 
 /**
@@ -139,14 +154,11 @@ function clusterTitle(st, pos, ctx) {
 function consensusBadge(st, ctx) {
   const c = st.consensus;
   const who = c.models.map((m) => ctx.data.modelNames[m]).join(", ");
-  return h("span", {
-    class: "imacs-consensus", data: { imacsConsensus: `${c.n}/${c.of}` },
-    title: c.n ? `${who} attribute${c.n === 1 ? "s" : ""} this cluster positively (mean above a quarter of the largest mean of any cluster; their mean ${fmtSigned(c.strength)})` : "no model's mean here is above a quarter of the largest mean of any cluster",
-  }, [
+  return explain(h("span", { class: "imacs-consensus", data: { imacsConsensus: `${c.n}/${c.of}` } }, [
     h("span", { class: "imacs-muted", text: "positive for " }),
     h("strong", { text: `${c.n} of ${c.of}` }),
     ...c.models.map((m) => h("span", { class: `imacs-swatch imacs-swatch-${m}`, attrs: { "aria-hidden": "true" } })),
-  ]);
+  ]), "consensus", c.n ? `${who} attribute${c.n === 1 ? "s" : ""} this cluster positively (their mean ${fmtSigned(c.strength)})` : "no model's mean here is above a quarter of the largest mean of any cluster");
 }
 
 /**
@@ -176,15 +188,15 @@ export function conceptView(ctx) {
       const after = expanded ? h("div", { class: "imacs-tiles imacs-vrow-after" }) : tiles;
       if (!all.length) tiles.append(h("span", { class: "imacs-empty", text: `no segments from ${ctx.data.modelNames[m]}'s sample` }));
       if (segs.length > ROW_LIMIT) {
-        after.append(h("button", {
+        after.append(explain(h("button", {
           class: "imacs-more", type: "button", data: { imacsMore: id },
           text: expanded ? "show fewer" : `+${segs.length - ROW_LIMIT} more`,
-        }));
+        }), "more", `${segs.length} segments of ${ctx.data.modelNames[m]} here, ${ROW_LIMIT} shown before expanding`));
       }
       const note = leftOut(all.length - segs.length);
       if (note) after.append(note);
       rows.append(h("div", { class: `imacs-row imacs-row-${m}` }, [
-        h("div", { class: "imacs-row-label", title: ctx.data.modelNames[m] }, [modelChip(m)]), tiles,
+        rowLabel(m, ctx), tiles,
         expanded ? after : null,
       ]));
     }
@@ -220,8 +232,8 @@ function hiddenNote(ctx) {
  */
 export function histogramView(ctx, available = 0) {
   const edges = ctx.data.edges, nb = edges.length - 1;
-  // tiles as large as the width allows (label column ~170 px), between 22 and 34 px
-  const tileSize = available > 0 ? Math.max(22, Math.min(34, Math.floor((available - 200) / nb) - 4)) : HTILE;
+  // tiles as large as the width allows (label column 200 px + gap), between 22 and 34 px
+  const tileSize = available > 0 ? Math.max(22, Math.min(34, Math.floor((available - 250) / nb) - 4)) : HTILE;
   const colW = tileSize + 4, width = nb * colW;
   /** @param {number} v */
   const x = (v) => ((v - edges[0]) / (edges[nb] - edges[0])) * width;
@@ -232,7 +244,7 @@ export function histogramView(ctx, available = 0) {
     for (const t of ticks(edges[0], edges[nb], Math.max(2, Math.round(width / 70)))) {
       a.append(h("span", { class: "imacs-tick", style: { left: `${x(t)}px` }, text: t === 0 ? "0" : fmtSigned(t, Math.abs(t) < 0.01 ? 3 : 2) }));
     }
-    return h("div", { class: "imacs-hrow imacs-haxis-row" }, [h("div", { class: "imacs-hlabel imacs-muted", text: "attribution →" }), a]);
+    return h("div", { class: "imacs-hrow imacs-haxis-row" }, [h("div", { class: "imacs-hlabel imacs-muted", text: "attribution →" }), explain(a, "hist_axis", `bins from ${fmtSigned(edges[0])} to ${fmtSigned(edges[nb])}`)]);
   };
   root.append(axis("imacs-haxis-top"));
   ctx.order.forEach((id, pos) => {
@@ -250,11 +262,11 @@ export function histogramView(ctx, available = 0) {
       const stacks = ctx.live || !ctx.pictures ? full : histogramStacks(showable(ordered, ctx), edges, 5)
         .map((bin, b) => ({ shown: bin.shown, extra: full[b].shown.length + full[b].extra - bin.shown.length }));
       const half = h("div", { class: `imacs-hhalf imacs-hhalf-${up ? "up" : "down"} imacs-hhalf-${m}` }, [
-        h("div", { class: `imacs-hside imacs-m-${m}`, title: ctx.data.modelNames[m] }, [h("span", { text: m })]),
+        explain(h("div", { class: `imacs-hside imacs-m-${m}` }, [h("span", { text: m })]), "model", ctx.data.modelNames[m]),
       ]);
       stacks.forEach((bin, b) => {
         const col = h("div", { class: "imacs-hbin", style: { width: `${colW}px` } }, bin.shown.map((sg) => tile(sg, ctx, tileSize, { bar: false })));
-        if (bin.extra) col.append(h("div", { class: "imacs-hextra", text: `+${bin.extra}`, title: `${bin.extra} more in ${fmtSigned(edges[b])} .. ${fmtSigned(edges[b + 1])}` }));
+        if (bin.extra) col.append(explain(h("div", { class: "imacs-hextra", text: `+${bin.extra}` }), "hist_extra", `${bin.extra} more of ${ctx.data.modelNames[m]}'s segments in ${fmtSigned(edges[b])} .. ${fmtSigned(edges[b + 1])}`));
         half.append(col);
       });
       if (!st.segments[m].length) half.append(h("span", { class: "imacs-empty imacs-hempty", text: `no segments from ${ctx.data.modelNames[m]}'s sample` }));
@@ -264,10 +276,15 @@ export function histogramView(ctx, available = 0) {
     if (ctx.models.length === 1) plot.append(h("div", { class: "imacs-hmid" }));
     plot.append(h("div", { class: "imacs-hzero", style: { left: `${x(0)}px` } }));
     const label = h("div", { class: "imacs-hlabel" }, [
-      h("div", { class: "imacs-cluster-name", text: `Cluster ${id}` }),
-      h("div", { class: "imacs-muted", text: `#${pos + 1} · ${st.size} segment${st.size === 1 ? "" : "s"}` }),
+      explain(h("div", { class: "imacs-cluster-name", text: `Cluster ${id}` }), "cluster", `cluster ${id}, #${pos + 1} in the current order`),
+      explain(h("div", { class: "imacs-muted", text: `#${pos + 1} · ${st.size} segment${st.size === 1 ? "" : "s"}` }), "size", `#${pos + 1} in the current order; ${st.size} segments (${ctx.models.map((m) => `${m} ${st.count[m]}`).join(", ")})`),
       significanceBadge(shownInfo(ctx, id)),
-      ...ctx.models.map((m) => h("div", { class: "imacs-hmodel" }, [modelChip(m), h("span", { text: `${st.count[m]} · ${fmtSigned(st.mean_attribution[m])}` }), intervalText(shownInfo(ctx, id), m, ctx.data.modelNames[m])])),
+      ...ctx.models.map((m) => h("div", { class: "imacs-hmodel" }, [
+        explain(modelChip(m), "model", ctx.data.modelNames[m]),
+        explain(h("span", { text: `${st.count[m]} · ${fmtSigned(st.mean_attribution[m])}` }), "mean",
+          `${ctx.data.modelNames[m]}: ${st.count[m]} segment${st.count[m] === 1 ? "" : "s"} here, mean attribution ${fmtSigned(st.mean_attribution[m])}`),
+        intervalText(shownInfo(ctx, id), m, ctx.data.modelNames[m]),
+      ])),
     ]);
     block.append(h("div", { class: "imacs-hrow" }, [label, plot]));
     root.append(block);
@@ -287,7 +304,7 @@ export function confusionView(st, ctx) {
   const target = String(ctx.data.payload.target_class ?? "");
   const root = h("div", { class: "imacs-confusion", data: { imacsView: "confusion" } });
   root.append(h("div", { class: "imacs-confusion-head" }, [
-    h("span", { class: "imacs-cluster-name", text: `Cluster ${st.id} · confusion matrices` }),
+    explain(h("span", { class: "imacs-cluster-name", text: `Cluster ${st.id} · confusion matrices` }), "confusion", `cluster ${st.id}`),
     h("span", { class: "imacs-muted", text: "each model's own sampled segments, by that model's outcome" }),
     h("button", { class: "imacs-close", type: "button", data: { imacsClose: "1" }, title: "Close", text: "×", attrs: { "aria-label": "Close the confusion matrices" } }),
   ]));
@@ -295,7 +312,7 @@ export function confusionView(st, ctx) {
   const mats = h("div", { class: "imacs-matrices" });
   for (const m of ctx.models) {
     const cells = split[m];
-    const grid = h("div", { class: "imacs-matrix-grid" }, [
+    const grid = explain(h("div", { class: "imacs-matrix-grid" }, [
       h("div", { class: "imacs-mx-corner imacs-muted", text: "actual ↓ / predicted →" }),
       h("div", { class: "imacs-mx-colhead", text: `“${target}”` }),
       h("div", { class: "imacs-mx-colhead", text: "other" }),
@@ -303,9 +320,9 @@ export function confusionView(st, ctx) {
       cell(cells.TP, "TP", ctx), cell(cells.FN, "FN", ctx),
       h("div", { class: "imacs-mx-rowhead", text: "other" }),
       cell(cells.FP, "FP", ctx), cell(cells.TN, "TN", ctx),
-    ]);
+    ]), "confusion", `${ctx.data.modelNames[m]}'s segments in cluster ${st.id}, by its outcome on their image`);
     mats.append(h("div", { class: `imacs-matrix imacs-matrix-${m}` }, [
-      h("div", { class: "imacs-matrix-title" }, [modelChip(m, ctx.data.modelNames[m])]), grid,
+      explain(h("div", { class: "imacs-matrix-title" }, [modelChip(m, ctx.data.modelNames[m])]), "confusion", `${ctx.data.modelNames[m]}'s segments in cluster ${st.id}`), grid,
     ]));
   }
   root.append(mats);
@@ -317,7 +334,7 @@ function cell(segs, o, ctx) {
   const ordered = orderWithin(segs, ctx.innerOrder);
   const shown = showable(ordered, ctx).slice(0, CELL_LIMIT);
   const tiles = h("div", { class: "imacs-tiles" }, shown.map((sg) => tile(sg, ctx, CTILE)));
-  if (ordered.length > shown.length) tiles.append(h("span", { class: "imacs-hextra", text: `+${ordered.length - shown.length}` }));
+  if (ordered.length > shown.length) tiles.append(explain(h("span", { class: "imacs-hextra", text: `+${ordered.length - shown.length}` }), "cell_extra", `${ordered.length - shown.length} more segments in this cell than tiles shown`));
   return h("div", { class: `imacs-mx-cell imacs-o-${o}`, data: { imacsOutcome: o } }, [
     h("div", { class: "imacs-mx-cellhead" }, [outcomeChip(o, segs.length)]), tiles,
   ]);

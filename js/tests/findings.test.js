@@ -129,7 +129,7 @@ describe("how sure each cluster is", () => {
     expect(ci).toEqual({ A: " [0.19, 0.29]", B: " [0.060, 0.090]" });
     const mean = q(`${view} [data-imacs-cluster="0"] .imacs-cluster-mean`).textContent;
     expect(mean).toMatch(/mean [+−]\d\.\d{3} \[0\.19, 0\.29\]/);
-    expect(q(`${view} [data-imacs-cluster="0"] [data-imacs-ci="A"]`).title).toMatch(/95 % bootstrap interval over images of baseline's mean attribution here \(q < 0\.001/);
+    expect(q(`${view} [data-imacs-cluster="0"] [data-imacs-ci="A"]`).title).toMatch(/^baseline's mean attribution here lies in \[0\.19, 0\.29\] \(95 %\).*\(q < 0\.001\)\n\n95 % bootstrap interval over images/);
   });
 
   it("the histogram tab marks them too", () => {
