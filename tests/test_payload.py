@@ -307,7 +307,8 @@ def test_cluster_statistics_and_findings_are_the_results(stats_result):
     keys = ("significant", "p_value", "q_value", "effect", "ci", "mass", "mass_ci")
     assert [c["id"] for c in p["clusters"]] == [c["id"] for c in r.clusters]
     for got, want in zip(p["clusters"], r.clusters, strict=True):
-        assert set(got) == {"id", *keys}
+        assert set(got) == {"id", *keys, "name", "note", "suggested_name", "suggested_labels",
+                            "suggested_by"}
         for k in keys:
             assert got[k] == _approx_json(want[k]), k
         assert isinstance(got["significant"], bool)
@@ -351,3 +352,44 @@ def test_no_finding_gives_an_empty_list():
     assert [c["significant"] for c in p["clusters"]] == [False, False, False]
     assert p["findings"] == []
     assert all(c["q_value"] >= 0.05 for c in p["clusters"])
+
+
+def test_names_notes_and_suggestions_are_the_results():
+    """Each cluster carries result.clusters' name, note and suggestion (absent only from
+    summaries without them); a rename / note shows in the next payload, under the cluster's
+    id, and a re-clustering to another count leaves it out (it belongs to the old cluster)."""
+    r = make_result(200, 4, seed=2)
+    p, _ = build_payload(r)
+    for got, want in zip(p["clusters"], r.clusters, strict=True):
+        for k in ("name", "note", "suggested_name", "suggested_labels", "suggested_by"):
+            assert got[k] == _approx_json(want[k]), k
+        assert "intervention" not in got  # no what-if test run
+    r.rename_cluster(2, "watermark").annotate_cluster(2, "B's shortcut <b>?</b>")
+    p, _ = build_payload(r)
+    by_id = {c["id"]: c for c in p["clusters"]}
+    assert by_id[2]["name"] == "watermark" and by_id[2]["note"] == "B's shortcut <b>?</b>"
+    assert all(by_id[c]["name"] is None and by_id[c]["note"] == "" for c in (0, 1, 3))
+    json.dumps(p, allow_nan=False)
+    r.recluster(3)
+    p, _ = build_payload(r)
+    assert len(p["clusters"]) == 3  # k-means to another count: other clusters
+    r.recluster(4)
+    assert {c["id"]: c["name"] for c in build_payload(r)[0]["clusters"]}[2] == "watermark"
+
+
+def test_a_summary_without_names_or_tests_gives_the_old_cluster_entries(synth):
+    """Payload code tolerates summaries without the name fields and results without
+    ``interventions`` (older objects): the entries hold what the summary has."""
+    from imacs_widget.widget.payload import _cluster, _interventions
+
+    c = {k: v for k, v in synth.clusters[0].items()
+         if k not in ("name", "note", "suggested_name", "suggested_labels", "suggested_by")}
+    assert set(_cluster(c)) == {"id", "significant", "p_value", "q_value", "effect", "ci",
+                                "mass", "mass_ci"}
+    assert _interventions(object()) == {}
+    rec = {"cluster": 1, "key": "k", "rows": [{"model": "A", "flip_to_target": float("nan"),
+                                               "flip_to_target_ci": None, "n_paste": 0}],
+           "n_images": 32, "seed": 0}
+    got = _cluster({**c, "id": 1}, {1: _interventions(type("R", (), {"interventions": {1: rec}})())[1]})
+    assert got["intervention"]["rows"][0]["flip_to_target"] is None  # NaN: nothing could flip
+    assert "intervention" not in _cluster({**c, "id": 0}, {1: rec})

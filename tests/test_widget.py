@@ -231,6 +231,15 @@ def _cmd(name, msg, id="bad"):
     _cmd("_hover", {"segment": -1}),
     _cmd("_hover", {"segment": "3"}),
     _cmd("_hover", {}),
+    _cmd("_rename_cluster", {"cluster": 99, "name": "x"}),
+    _cmd("_rename_cluster", {"cluster": "0", "name": "x"}),
+    _cmd("_rename_cluster", {"cluster": True, "name": "x"}),
+    _cmd("_rename_cluster", {"cluster": 0}),
+    _cmd("_rename_cluster", {"cluster": 0, "name": 5}),
+    _cmd("_annotate_cluster", {"cluster": 0, "note": ["x"]}),
+    _cmd("_annotate_cluster", {"cluster": -1, "note": "x"}),
+    _cmd("_intervene", {}),
+    _cmd("_intervene", {"cluster": 1.0}),
     _cmd("select_cluster", {"cluster": 1}),  # no such command (selection is a trait)
     _cmd("recluster", {"n_clusters": 3}),
     _cmd("__init__", {}),
@@ -281,7 +290,8 @@ def test_selection_is_a_trait_and_hover_a_command(widget, result):
 def test_commands_documented():
     import imacs_widget.widget.widget as mod
 
-    assert COMMANDS == ("_ping", "_recluster", "_select_class", "_hover", "_tiles", "_map")
+    assert COMMANDS == ("_ping", "_recluster", "_select_class", "_hover", "_tiles", "_map",
+                        "_rename_cluster", "_annotate_cluster", "_intervene")
     for name in COMMANDS:
         assert f'"{name}"' in mod.__doc__
 
@@ -419,3 +429,70 @@ def test_rejected_recluster_answers_the_current_value(widget):
     answer = invoke(widget, "_recluster", {"n_clusters": 0})
     assert answer["ok"] is False and answer["n_clusters"] == 5
     assert "1..160" in answer["error"]
+
+
+def test_rename_and_annotate_commands(widget, result):
+    """The front end names and annotates a cluster: result.rename_cluster /
+    annotate_cluster, then a new payload with the cluster's name and note; None clears; the
+    result's refusal (a name over 200 characters) is answered with its message."""
+    c = result.clusters[0]["id"]
+    assert invoke(widget, "_rename_cluster", {"cluster": c, "name": "watermark"}) == {
+        "ok": True, "cluster": c}
+    assert invoke(widget, "_annotate_cluster", {"cluster": c, "note": "B only"}) == {
+        "ok": True, "cluster": c}
+    entry = next(e for e in widget._payload["clusters"] if e["id"] == c)
+    assert (entry["name"], entry["note"]) == ("watermark", "B only")
+    summary = next(s for s in result.clusters if s["id"] == c)
+    assert (summary["name"], summary["note"]) == ("watermark", "B only")
+    answer = invoke(widget, "_rename_cluster", {"cluster": c, "name": "x" * 201})
+    assert answer["ok"] is False and "200" in answer["error"] and "name" in answer["error"]
+    assert next(e for e in widget._payload["clusters"] if e["id"] == c)["name"] == "watermark"
+    assert invoke(widget, "_rename_cluster", {"cluster": c, "name": None})["ok"] is True
+    assert next(e for e in widget._payload["clusters"] if e["id"] == c)["name"] is None
+    assert result.reclusters == []  # names change no clustering
+
+
+def test_intervene_command_refuses_a_result_without_models(widget, result):
+    """The synthetic result holds no models (like a loaded one): the what-if test is refused
+    with the result's own error, busy meanwhile, nothing stored."""
+    answer = invoke(widget, "_intervene", {"cluster": result.clusters[0]["id"]})
+    assert answer["ok"] is False
+    assert answer["error"].startswith("the what-if test failed: ")
+    assert "models" in answer["error"]
+    assert widget.rec.busy == [True, False] and widget._busy is False
+    assert all("intervention" not in e for e in widget._payload["clusters"])
+
+
+def test_intervene_command_puts_the_test_in_the_payload(tiny_models, tiny_images, monkeypatch):
+    """A real compare(): the front end's what-if test runs result.intervene with the run's
+    models and images; the new payload carries result.interventions' record on that cluster
+    (per model flip rates, intervals, score changes), and the report would show it too."""
+    import math
+
+    from conftest import quick_compare
+
+    x, y = tiny_images
+    r = quick_compare(tiny_models[0], tiny_models[1], x, y, n_clusters=3)
+    w = ImacsWidget(r)
+    w.rec = Recorder(w, monkeypatch)
+    try:
+        c = r.clusters[0]["id"]
+        assert invoke(w, "_intervene", {"cluster": c}) == {"ok": True, "cluster": c}
+        assert w.rec.busy == [True, False]
+        got = next(e for e in w._payload["clusters"] if e["id"] == c)["intervention"]
+        want = r.interventions[c]
+        assert got["cluster"] == c and got["key"] == want["key"]
+        assert [row["model"] for row in got["rows"]] == list(r.models)
+        for g, e in zip(got["rows"], want["rows"], strict=True):
+            for k in ("flip_to_target", "flip_from_target", "paste_score_change",
+                      "remove_score_change"):
+                v = e[k]
+                if v is None or (isinstance(v, float) and math.isnan(v)):
+                    assert g[k] is None, k
+                else:
+                    assert g[k] == pytest.approx(v, rel=1e-7), k
+            assert g["n_paste"] == e["n_paste"] and g["n_remove"] == e["n_remove"]
+        assert all("intervention" not in e for e in w._payload["clusters"] if e["id"] != c)
+        json.dumps(w._payload, allow_nan=False)
+    finally:
+        w.close()

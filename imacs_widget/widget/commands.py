@@ -1,5 +1,6 @@
 """The commands :class:`~imacs_widget.widget.widget.ImacsWidget` answers (the front end's
-requests): ``_ping``, ``_recluster``, ``_select_class``, ``_hover``, ``_tiles``, ``_map``.
+requests): ``_ping``, ``_recluster``, ``_select_class``, ``_hover``, ``_tiles``, ``_map``,
+``_rename_cluster``, ``_annotate_cluster``, ``_intervene``.
 
 Their messages and answers are documented in :mod:`imacs_widget.widget.widget` (mirrored in
 ``js/src/types.js``; the names in ``protocol.json``). :class:`CommandsMixin` holds the handlers
@@ -45,6 +46,7 @@ class CommandsMixin:
     _result: Any
     _payload_options: dict
     _image_order: list[int] | None
+    _sync: Any  # ImacsWidget._sync: payload and traits from the result
 
     def _handle_custom_msg(self, content, buffers):
         """Pass well-formed commands of a known name on to anywidget; ignore anything else."""
@@ -148,6 +150,60 @@ class CommandsMixin:
         log.warning("imacs widget: ignored hover of segment %r (not None or a row in 0..%d)",
                     seg, len(self._result.segments) - 1)
         return {"ok": False, "error": f"no segment {seg!r}"}, []
+
+
+    def _cluster_command(self, what: str, msg, field: str | None, types: tuple, act) -> dict:
+        """Check ``msg["cluster"]`` (a cluster id) and ``msg[field]`` (of ``types``), call
+        ``act(cluster, value)`` on the result, then send the new payload; the answer."""
+        r = self._result
+        cluster = msg.get("cluster") if isinstance(msg, dict) else None
+        value = msg.get(field) if isinstance(msg, dict) and field else None
+        problem = None
+        if not _is_int(cluster) or not 0 <= cluster < r.n_clusters:
+            problem = f"cluster must be a cluster id in 0..{r.n_clusters - 1}, got {cluster!r:.80}"
+        elif field and (field not in msg or not isinstance(value, types)):
+            names = " or ".join("None" if t is type(None) else t.__name__ for t in types)
+            problem = f"{field} must be {names}, got {value!r:.80}"
+        if problem is not None:
+            log.warning("imacs widget: ignored %s: %s", what, problem)
+            return {"ok": False, "cluster": cluster, "error": f"{what} ignored: {problem}"}
+        try:
+            act(cluster, value)
+        except Exception as exc:  # e.g. ImacsInputError: said to the user, never raised here
+            log.warning("imacs widget: %s failed: %s", what, exc)
+            return {"ok": False, "cluster": cluster, "error": f"{what} failed: {exc}"}
+        self._sync()
+        return {"ok": True, "cluster": cluster}
+
+    @command
+    def _rename_cluster(self, msg, buffers):
+        """Command ``_rename_cluster``: ``{"cluster": int, "name": str | None}`` ->
+        ``result.rename_cluster`` (``None`` / ``""`` clears it), new payload."""
+        return self._cluster_command(
+            "renaming a cluster", msg, "name", (str, type(None)),
+            lambda c, v: self._result.rename_cluster(c, v)), []
+
+    @command
+    def _annotate_cluster(self, msg, buffers):
+        """Command ``_annotate_cluster``: ``{"cluster": int, "note": str | None}`` ->
+        ``result.annotate_cluster``, new payload."""
+        return self._cluster_command(
+            "annotating a cluster", msg, "note", (str, type(None)),
+            lambda c, v: self._result.annotate_cluster(c, v)), []
+
+    @command
+    def _intervene(self, msg, buffers):
+        """Command ``_intervene``: ``{"cluster": int}`` -> the what-if test
+        (``result.intervene(cluster, progress=False)``, the models and images of the run),
+        new payload; ``_busy`` meanwhile. Refused with the result's error when it cannot run
+        (e.g. a loaded result holds no models)."""
+        self._busy = True
+        try:
+            return self._cluster_command(
+                "the what-if test", msg, None, (),
+                lambda c, v: self._result.intervene(c, progress=False)), []
+        finally:
+            self._busy = False
 
 
 def _command_problem(content) -> str | None:

@@ -107,7 +107,23 @@ Typed shape (version 4)::
                "p_value": float | None, "q_value": float | None, "effect": float | None,
                "ci": {key: [float, float] | None},       # 95 % interval of mean_attribution
                "mass": {key: float | None},              # attribution per image
-               "mass_ci": {key: [float, float] | None}}  # its interval
+               "mass_ci": {key: [float, float] | None},  # its interval
+               # names and notes (absent from summaries without them):
+               "name": str | None,         # the user's name (result.rename_cluster)
+               "note": str,                # the user's note, "" when none
+               "suggested_name": str | None,  # e.g. "honeycomb 41 %, chain mail 22 %"
+               "suggested_labels": list[[str, float]],  # label, share in 0..1 (<= 3)
+               "suggested_by": str | None,    # what suggested them
+               "intervention": Intervention | None}  # its what-if test, when one was run
+
+    Intervention = {"cluster": int, "key": str, "n_images": int, "seed": int,
+                    "rows": [{"model": key, "name": str,     # result.interventions[id]:
+                              "flip_to_target": float | None, "flip_to_target_ci":
+                              [float, float] | None, "n_paste": int,
+                              "paste_score_change": float | None,
+                              "flip_from_target": float | None, "flip_from_target_ci":
+                              [float, float] | None, "n_remove": int,
+                              "remove_score_change": float | None}, ...], ...}
 
     Finding = {"rank": int, "cluster": int, "model": key, "versus": list[key],
                "effect": float, "q_value": float, "p_value": float, "size": int,
@@ -340,7 +356,8 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
         "inner_order": result.inner_order,
         "n_clusters": int(result.n_clusters),
         "n_clusters_range": list(slider_range(result, max_clusters)),
-        "clusters": [_cluster(c) for c in result.clusters],
+        "clusters": [_cluster(c, tests) for tests in [_interventions(result)]
+                     for c in result.clusters],
         "findings": _findings(result),
         "bin_edges": [float(e) for e in np.asarray(result.bin_edges, dtype=np.float64)],
         "n_segments": n,
@@ -359,15 +376,33 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
 
 CLUSTER_STATISTICS = ("significant", "p_value", "q_value", "effect", "ci", "mass", "mass_ci")
 """Fields of a cluster summary the payload carries besides ``id`` (when the summary has them)."""
+CLUSTER_NAMES = ("name", "note", "suggested_name", "suggested_labels", "suggested_by")
+"""A cluster summary's name fields the payload carries (when the summary has them)."""
 
 
-def _cluster(c: Mapping) -> dict:
-    """A cluster summary's id and its statistics (:data:`CLUSTER_STATISTICS`), JSON-safe."""
+def _cluster(c: Mapping, tests: Mapping | None = None) -> dict:
+    """A cluster summary's id, its statistics (:data:`CLUSTER_STATISTICS`), names and notes
+    (:data:`CLUSTER_NAMES`) and its what-if test (``tests``: :func:`_interventions`), JSON-safe."""
     out = {"id": int(c["id"])}
-    for k in CLUSTER_STATISTICS:
+    for k in CLUSTER_STATISTICS + CLUSTER_NAMES:
         if k in c:
             out[k] = _json_safe(c[k])
+    if tests and out["id"] in tests:
+        out["intervention"] = tests[out["id"]]
     return out
+
+
+def _interventions(result) -> dict:
+    """``{cluster id: record}`` of ``result.interventions`` (the what-if tests of the current
+    clustering), JSON-safe; ``{}`` for a result without them."""
+    try:
+        tests = getattr(result, "interventions", None) or {}
+        return {int(c): _json_safe(rec) for c, rec in tests.items()}
+    except Exception as exc:  # a damaged record must not keep the widget from showing the result
+        import logging
+
+        logging.getLogger(__name__).warning("imacs widget: what-if tests left out: %s", exc)
+        return {}
 
 
 def _findings(result) -> list[dict]:

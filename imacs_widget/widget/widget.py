@@ -40,6 +40,19 @@ One pattern for everything the front end does:
                                                     "error": str (when not ok)} + buffer
                                                    # the segment map (computed on first use):
                                                    # uint16 [2 n] flat x, y in 0..65535
+    "_rename_cluster"   {"cluster": int, "name": str | None}
+                                                -> {"ok": bool, "cluster": int,
+                                                    "error": str (when not ok)}
+                                                   # result.rename_cluster; new payload
+    "_annotate_cluster" {"cluster": int, "note": str | None}
+                                                -> {"ok": bool, "cluster": int, "error": str}
+                                                   # result.annotate_cluster; new payload
+    "_intervene"     {"cluster": int}           -> {"ok": bool, "cluster": int, "error": str}
+                                                   # the what-if test, result.intervene(
+                                                   # cluster) with the run's models and
+                                                   # images (refused with the result's error
+                                                   # when it has none, e.g. a loaded result);
+                                                   # new payload (clusters[k].intervention)
 
   The names are private like ``_payload`` (front-end-facing; from Python set ``n_clusters`` /
   ``target_class`` instead). ``_recluster`` / ``_select_class`` update the result, the payload

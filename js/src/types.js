@@ -215,7 +215,14 @@ export { PAYLOAD_VERSION } from "./protocol.js";
  * @typedef {{}} MapMsg                                "_map"
  * @typedef {{ok: boolean, method?: string, count?: number, error?: string}} MapAnswer
  *   buffers[0]: uint16 [2 count] little-endian x, y in 0..65535 (the segment map)
- * @typedef {"_ping" | "_recluster" | "_select_class" | "_hover" | "_tiles" | "_map"} CommandName
+ * @typedef {{cluster: number, name: string | null}} RenameClusterMsg   "_rename_cluster"
+ * @typedef {{cluster: number, note: string | null}} AnnotateClusterMsg "_annotate_cluster"
+ * @typedef {{cluster: number}} InterveneMsg         "_intervene": the what-if test
+ *   (result.intervene; minutes with large models)
+ * @typedef {{ok: boolean, cluster: number, error?: string}} ClusterAnswer   the three above;
+ *   the kernel sends the new payload before it answers
+ * @typedef {"_ping" | "_recluster" | "_select_class" | "_hover" | "_tiles" | "_map" |
+ *   "_rename_cluster" | "_annotate_cluster" | "_intervene"} CommandName
  */
 
 export {};
