@@ -26,7 +26,13 @@ for two models; ``"A"`` .. ``"H"`` for up to eight)::
      "mass": {"A": 0.00, "B": 0.04},                    # mean attribution per image (0: none)
      "mass_ci": {..}, "share": {..}, "share_ci": {..}, "removal_ci": {..},
      "effect": 0.04,                                    # spread of mass between the models
-     "p_value": 0.001, "q_value": 0.005, "significant": True}
+     "p_value": 0.001, "q_value": 0.005, "significant": True,
+     # names (ClassComparison.label_clusters; engine/naming.py), by the cluster's key:
+     "key": "3f2a9c0e1b7d5a64",                         # engine/cluster_keys.cluster_key
+     "suggested_labels": [["honeycomb", 0.41], ["chain mail", 0.22]],   # [] : no suggestion
+     "suggested_name": "honeycomb 41 %, chain mail 22 %",                # or None
+     "suggested_by": "EfficientNet-Lite0 ImageNet head",                 # or None
+     "name": None, "note": ""}                          # the user's (rename / annotate_cluster)
 
 Definitions
 -----------
@@ -63,8 +69,13 @@ Definitions
 * **How sure** (:func:`cluster_statistics`, :mod:`~imacs_widget.engine.statistics`): bootstrap
   intervals over each model's images, a permutation test of the models' attribution per image
   in the cluster (paired on shared images) and Benjamini–Hochberg q-values over the clusters;
-  ``significant`` when ``q_value < alpha`` (default :data:`ALPHA`). Seeded: the same table
-  and seed give the same numbers. The orders below do not use them.
+  ``significant`` when ``q_value < alpha`` (default :data:`ALPHA`; a result's level is its
+  ``params["significance_level"]``, the ``Settings.significance_level`` of the run). Seeded:
+  the same table and seed give the same numbers. The orders below do not use them.
+* **Names** are not computed here: a result adds ``key``, the suggested names and the user's
+  ``name`` / ``note`` to its summaries
+  (:meth:`~imacs_widget.comparison.ClassComparison.label_clusters`,
+  :mod:`~imacs_widget.engine.naming`).
 
 Orders between clusters (:func:`order_clusters`; every order puts empty clusters, ``size`` 0,
 last, by id):
@@ -104,7 +115,8 @@ MODEL_KEYS = tuple("ABCDEFGH")
 OUTCOMES = ("TP", "TN", "FP", "FN")
 ALPHA = 0.05
 """Default level of a cluster's ``significant`` (``q_value < ALPHA``; a false discovery rate
-over the clusters of a class)."""
+over the clusters of a class); a result uses its ``params["significance_level"]`` (the
+``significance_level`` setting), this value when it has none."""
 N_RESAMPLES = 1000
 """Default bootstrap resamples and permutations of :func:`cluster_statistics`."""
 CONSENSUS_FRACTION = 0.25
