@@ -265,7 +265,15 @@ class ComparisonResult(TrustChecks):
     @property
     def clusters(self) -> list[dict]:
         """Cluster summaries of the active class, in :attr:`order` (one dict per cluster; see
-        :func:`~imacs_widget.engine.summary.summarize_clusters`)."""
+        :func:`~imacs_widget.engine.summary.summarize_clusters`).
+
+        Besides the statistics each holds ``key`` (the cluster's key), ``suggested_labels``
+        (``[[label, share], ...]``, at most three, ``[]`` when there is no suggestion),
+        ``suggested_name`` (``"honeycomb 41 %, chain mail 22 %"`` or ``None``: a *suggestion*,
+        from EfficientNet-Lite0's ImageNet head on the stored embeddings when that embedder
+        ran, or from :meth:`suggest_names`), ``suggested_by``, and your ``name`` (or ``None``)
+        and ``note`` (``""``) from :meth:`rename_cluster` / :meth:`annotate_cluster`.
+        ``significant`` is judged at ``params["significance_level"]`` (0.05 by default)."""
         return order_clusters(self._active.summaries, self._order)
 
     @property
