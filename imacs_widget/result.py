@@ -197,7 +197,11 @@ class ComparisonResult(TrustChecks):
 
     @property
     def segments(self) -> pd.DataFrame:
-        """Segments of the active class: one row per segment (see ``docs/ARCHITECTURE.md``)."""
+        """Segments of the active class: one row per segment (see ``docs/ARCHITECTURE.md``).
+
+        Beside each class-index column its class name: ``label_name`` after ``label`` and
+        ``pred_<model>_name`` after each ``pred_<model>`` (``None`` where there is no label);
+        derived from :attr:`class_names`, not stored in the result file."""
         return self._active.segments
 
     @property
