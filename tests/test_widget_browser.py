@@ -398,6 +398,11 @@ def test_every_number_and_chart_says_what_it_measures(browser, tmp_path, tiny_mo
     result.segment_map("pca")
     shown = [c for c in result.clusters if c["size"]]
     n_models = len(result.models)
+    # names, a note and a what-if test (shown in the report and the widget, explained too)
+    top, other = shown[0]["id"], shown[1]["id"]
+    result.rename_cluster(top, "the <b>pattern</b> 7").annotate_cluster(top, "B's shortcut, 2 of 3")
+    result.intervene(other, n_images=8, progress=False)
+    test = result.interventions[other]
     for live in (False, True):
         page = _open(browser, tmp_path, result, live=live)
         if live:
@@ -411,6 +416,16 @@ def test_every_number_and_chart_says_what_it_measures(browser, tmp_path, tiny_mo
         page.locator("[data-imacs-view='confusion']").wait_for(state="visible")
         report = unexplained(page)
         assert report["bad"] == [], report["bad"]
+        block = page.locator(f"[data-imacs-view='clusters'] [data-imacs-cluster='{top}']")
+        assert block.locator("[data-imacs-name]").text_content() == "“the <b>pattern</b> 7”"
+        assert block.locator("[data-imacs-note]").text_content() == "B's shortcut, 2 of 3"
+        panel = page.locator(f"[data-imacs-whatif='{other}']")
+        assert panel.locator("[data-imacs-whatif-model]").count() == n_models
+        for row in test["rows"]:
+            text = panel.locator(f"[data-imacs-flip-to='{row['model']}']").text_content()
+            rate = row["flip_to_target"]
+            assert (f"{round(100 * rate)} %" if rate == rate and rate is not None else "n/a") in text
+        assert page.locator("[data-imacs-intervene]").count() == (len(shown) if live else 0)
         tiles = page.locator("[data-imacs-view='clusters'] [data-imacs-tile]").count()
         assert tiles >= sum(min(30, c["count"][m]) for c in shown for m in result.models) > 0
         # per shown cluster: composition, histogram, mean and one "where" per model (charts),

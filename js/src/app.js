@@ -20,10 +20,14 @@ import { createControls } from "./controls.js";
 import { createPaging } from "./paging.js";
 import { createPreview } from "./preview.js";
 import { createMapPanel } from "./mappanel.js";
+import { clusterMeta } from "./clusternotes.js";
 
 export { readState, deriveContext };
 
 /** @typedef {import("./decode.js").Decoded} Decoded */
+
+/** How long a what-if test may take in the kernel before the front end gives up, ms. */
+const WHAT_IF_TIMEOUT_MS = 30 * 60 * 1000;
 
 /**
  * @param {HTMLElement} el
@@ -56,6 +60,14 @@ export function createApp(el, model, { invoke = null } = {}) {
     asked: { thumbs: new Set(), sources: new Set() },
     /** @type {Array<{kind: string, asked: number, added: number, ms: number}>} */
     pages: [],
+    /** @type {number | null} the cluster whose name / note form is open */
+    editing: null,
+    /** the form's text, kept across renders */
+    draft: { name: "", note: "" },
+    /** @type {number | null} the cluster whose what-if test runs */
+    running: null,
+    /** @type {Map<number, string>} the last refusal of a what-if test, by cluster */
+    whatIfErrors: new Map(),
   };
   const pictures = new PictureStore(root);
   /** @type {any} */ (root).imacsPages = local.pages; // pages fetched: {kind, asked, added, ms} (bench, browser tests)
@@ -168,9 +180,10 @@ export function createApp(el, model, { invoke = null } = {}) {
     // the statistics depend on the filters and orders only: a click on a cluster or on
     // "+N more" reuses them (at 100,000 segments they are most of a render)
     const key = JSON.stringify([st.order, st.innerOrder, st.outcomes, st.models, local.live, local.selectionVersion]);
+    const ui = { live: local.live, editing: local.editing, draft: local.draft, running: local.running, errors: local.whatIfErrors };
     const ctx = local.ctx && local.ctx.data === local.data && local.ctxKey === key
-      ? { ...local.ctx, selected: st.selected, expanded: local.expanded }
-      : deriveContext(local.data, st, local.expanded, { pictures, live: local.live, onWindow: () => paging.queueFetch(), memo: new Map() });
+      ? { ...local.ctx, selected: st.selected, expanded: local.expanded, ui }
+      : deriveContext(local.data, st, local.expanded, { pictures, live: local.live, onWindow: () => paging.queueFetch(), memo: new Map(), ui });
     local.ctxKey = key;
     // only the view shown is built; the other one is an empty, hidden placeholder
     /** @param {string} name @param {string} cls */
@@ -209,6 +222,7 @@ export function createApp(el, model, { invoke = null } = {}) {
       return;
     }
     if (target.closest("[data-imacs-close]")) { setTrait("selected_cluster", null); return; }
+    if (clusterClick(target)) return;
     if (target.closest("[data-imacs-view='confusion']")) return;
     const block = /** @type {HTMLElement | null} */ (target.closest("[data-imacs-cluster]"));
     if (block) toggleCluster(Number(block.dataset.imacsCluster));
@@ -229,7 +243,95 @@ export function createApp(el, model, { invoke = null } = {}) {
       block.focus({ preventScroll: true });
     }
   });
+  // ---- names, notes and what-if tests ----------------------------------------------------------
+  /**
+   * A click on a cluster's ✎ / what-if button or inside its form (never a cluster toggle).
+   * @param {Element} target
+   * @returns {boolean} whether it was one
+   */
+  function clusterClick(target) {
+    /** @param {string} sel */
+    const at = (sel) => /** @type {HTMLElement | null} */ (target.closest(sel));
+    let el;
+    if ((el = at("[data-imacs-edit]"))) {
+      const id = Number(el.dataset.imacsEdit);
+      const meta = local.data ? clusterMeta(local.data, id) : null;
+      local.editing = id;
+      local.draft = { name: meta && typeof meta.name === "string" ? meta.name : "", note: meta && typeof meta.note === "string" ? meta.note : "" };
+      renderViews();
+      const input = /** @type {HTMLInputElement | null} */ (body.querySelector(`[data-imacs-form="${id}"] [data-imacs-draft="name"]`));
+      if (input) input.focus();
+    } else if ((el = at("[data-imacs-edit-save]"))) {
+      saveNames(Number(el.dataset.imacsEditSave));
+    } else if (at("[data-imacs-edit-cancel]")) {
+      local.editing = null;
+      renderViews();
+    } else if ((el = at("[data-imacs-intervene]"))) {
+      runWhatIf(Number(el.dataset.imacsIntervene));
+    } else if (!at("[data-imacs-form], [data-imacs-whatif], .imacs-cluster-actions")) {
+      return false;
+    }
+    return true;
+  }
+
+  /** Send the form's name and note (what changed), then close the form. @param {number} id */
+  async function saveNames(id) {
+    if (!local.live || local.pending !== null || !local.data) return;
+    const meta = clusterMeta(local.data, id);
+    const name = local.draft.name.trim(), note = local.draft.note;
+    /** @type {Array<[string, any]>} */
+    const calls = [];
+    if ((meta && typeof meta.name === "string" ? meta.name : "") !== name) calls.push(["_rename_cluster", { cluster: id, name: name || null }]);
+    if ((meta && typeof meta.note === "string" ? meta.note : "") !== note) calls.push(["_annotate_cluster", { cluster: id, note: note || null }]);
+    startPending("Saving the cluster's name and note…");
+    try {
+      for (const [cmd, msg] of calls) {
+        const a = parseAnswer(await kernel.command(cmd, msg));
+        if (!a.ok) { showNotice("warning", a.error); return; }
+      }
+      local.editing = null;
+    } catch (err) {
+      if (!local.destroyed) showNotice("error", `Saving the name and note: no answer from the kernel (${failure(err)})`);
+    } finally {
+      if (!local.destroyed) { endPending(); renderViews(); }
+    }
+  }
+
+  /** Run cluster `id`'s what-if test in the kernel (minutes with large models). @param {number} id */
+  async function runWhatIf(id) {
+    if (!local.live || local.pending !== null) return;
+    local.running = id;
+    local.whatIfErrors.delete(id);
+    startPending(`What-if test of cluster ${id}: pasting its segments onto other images and removing them…`);
+    renderViews();
+    try {
+      const a = parseAnswer(await kernel.command("_intervene", { cluster: id }, WHAT_IF_TIMEOUT_MS));
+      if (!a.ok) { local.whatIfErrors.set(id, String(a.error)); showNotice("warning", a.error); }
+    } catch (err) {
+      if (!local.destroyed) {
+        const text = `What-if test: no answer from the kernel (${failure(err)})`;
+        local.whatIfErrors.set(id, text);
+        showNotice("error", text);
+      }
+    } finally {
+      local.running = null;
+      if (!local.destroyed) { endPending(); renderViews(); }
+    }
+  }
+
+  body.addEventListener("input", (ev) => {
+    const t = ev.target instanceof HTMLElement ? ev.target : null;
+    const field = t ? t.dataset.imacsDraft : undefined;
+    if (t && (field === "name" || field === "note")) local.draft[field] = /** @type {HTMLInputElement} */ (t).value;
+  });
+
   body.addEventListener("keydown", (ev) => {
+    const f = ev.target instanceof HTMLElement ? ev.target.closest("[data-imacs-form]") : null;
+    if (f instanceof HTMLElement) {
+      if (ev.key === "Escape") { local.editing = null; renderViews(); }
+      else if (ev.key === "Enter" && !(ev.target instanceof HTMLTextAreaElement)) { ev.preventDefault(); saveNames(Number(f.dataset.imacsForm)); }
+      return;
+    }
     if (ev.key !== "Enter" && ev.key !== " ") return;
     const t = ev.target instanceof HTMLElement ? ev.target : null;
     if (t && t.matches("[data-imacs-cluster]")) { ev.preventDefault(); toggleCluster(Number(t.dataset.imacsCluster)); }

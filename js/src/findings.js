@@ -82,6 +82,16 @@ export function fmtInterval(ci) {
 }
 
 /**
+ * A signed value with the decimals of Python's sentences (2 from 0.1, 3 from 0.01, else 4).
+ * @param {number | null | undefined} v
+ */
+export function fmtMean(v) {
+  if (typeof v !== "number" || !Number.isFinite(v)) return "n/a";
+  const big = Math.abs(v);
+  return fmtSigned(v, big >= 0.1 ? 2 : big >= 0.01 ? 3 : 4);
+}
+
+/**
  * The findings panel: null when the payload has no statistics (nothing to say), else a
  * heading and one button per finding (data-imacs-finding = its cluster id; app.js opens the
  * cluster), or "No significant difference between the models" plainly.

@@ -5,8 +5,7 @@
 // finding.
 
 import { h } from "./dom.js";
-import { fmtSigned } from "./data.js";
-import { findingsOf, fmtInterval, fmtQ } from "./findings.js";
+import { findingsOf, fmtInterval, fmtMean, fmtQ } from "./findings.js";
 
 /** @typedef {import("./decode.js").Decoded} Decoded */
 /** @typedef {import("./types.js").Finding} Finding */
@@ -56,7 +55,7 @@ function example(d, f, cls, live) {
   const mean = (/** @type {string} */ m) => {
     const v = rec.mean_attribution ? rec.mean_attribution[m] : null;
     const ci = rec.ci ? fmtInterval(rec.ci[m]) : "";
-    return typeof v === "number" ? `${fmtSigned(v, 2)}${ci ? ` ${ci}` : ""}` : "no segment";
+    return typeof v === "number" ? `${fmtMean(v)}${ci ? ` ${ci}` : ""}` : "no segment";
   };
   const others = (f.versus || []).map((m) => `${name(m)}'s ${mean(m)}`).join(", ");
   const info = Array.isArray(d.payload.clusters) ? d.payload.clusters.find((c) => c && c.id === f.cluster) : null;

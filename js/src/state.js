@@ -44,6 +44,7 @@ export function readState(model) {
  * @property {boolean} [live]          a kernel answers: rows are not bounded by the pictures held
  * @property {() => void} [onWindow]   a virtualised row shows other tiles (fetch them)
  * @property {Map<string, any>} [memo]  sorted rows and heatmaps of this context, by key
+ * @property {import("./clusternotes.js").ClusterUi} [ui]  names, notes and what-if tests in progress
  */
 
 /**

@@ -115,6 +115,7 @@ export { PAYLOAD_VERSION } from "./protocol.js";
  * @property {string} [note]                     the user's note ("" when none; result.annotate_cluster)
  * @property {string | null} [suggested_name]    e.g. "honeycomb 41 %, chain mail 22 %" (a suggestion)
  * @property {Array<[string, number]>} [suggested_labels]  ImageNet label and share in 0..1, at most 3
+ * @property {string | null} [suggested_by]      what suggested them
  * @property {Intervention | null} [intervention]  the what-if test of this cluster (result.interventions)
  */
 

@@ -8,6 +8,7 @@ import {
 } from "./data.js";
 import { visibleWindow } from "./virtual.js";
 import { explain } from "./glossary.js";
+import { clusterMeta, nameLabel, noteLine, clusterActions, editForm, whatIfPanel } from "./clusternotes.js";
 import { clusterInfo, unfiltered, significanceBadge, intervalText } from "./findings.js";
 import {
   tile, modelChip, chipLabel, outcomeChip, compositionPlot, histogramPlot, meanPlot, heatmapPlot,
@@ -98,6 +99,15 @@ export function virtualRow(segs, ctx) {
 }
 
 /**
+ * The app's state of names, notes and what-if tests (ctx.ui; none: a view without the app).
+ * @param {Ctx} ctx
+ * @returns {import("./clusternotes.js").ClusterUi}
+ */
+function uiOf(ctx) {
+  return ctx.ui || { live: false, editing: null, draft: { name: "", note: "" }, running: null, errors: new Map() };
+}
+
+/**
  * The kernel's statistics of cluster `id` when the rows may show them (no filter), else null.
  * @param {Ctx} ctx
  * @param {number} id
@@ -111,6 +121,7 @@ function clusterTitle(st, pos, ctx) {
   const info = shownInfo(ctx, st.id);
   return h("div", { class: "imacs-cluster-title" }, [
     explain(h("span", { class: "imacs-cluster-name", text: `Cluster ${st.id}` }), "cluster", `cluster ${st.id}, #${pos + 1} in the current order`),
+    nameLabel(clusterMeta(ctx.data, st.id), st.id),
     explain(h("span", { class: "imacs-muted", text: `#${pos + 1}` }), "cluster", `cluster ${st.id}, #${pos + 1} in the current order`),
     explain(h("span", { class: "imacs-cluster-meta", text: `${st.size} segment${st.size === 1 ? "" : "s"}` }), "size", `${st.size} segments (${ctx.models.map((m) => `${m} ${st.count[m]}`).join(", ")})`),
     st.one_sided !== null && ctx.models.length >= 2 ? explain(h("span", {
@@ -179,6 +190,10 @@ export function conceptView(ctx) {
       ...ctx.models.map((m) => heatmapPlot(memo(ctx, `heat:${id}:${m}`, () => locationHeatmap(st.segments[m])), m, ctx)),
     ]);
     block.append(h("div", { class: "imacs-cluster-head" }, [clusterTitle(st, pos, ctx), plots]));
+    const meta = clusterMeta(ctx.data, id), ui = uiOf(ctx);
+    for (const part of [clusterActions(id, ui), noteLine(meta, id), editForm(id, meta, ui), whatIfPanel(meta, id, ctx.data, ui)]) {
+      if (part) block.append(part);
+    }
     const rows = h("div", { class: "imacs-rows" });
     for (const m of ctx.models) {
       const all = sortedRow(ctx, id, m);
@@ -277,6 +292,7 @@ export function histogramView(ctx, available = 0) {
     plot.append(h("div", { class: "imacs-hzero", style: { left: `${x(0)}px` } }));
     const label = h("div", { class: "imacs-hlabel" }, [
       explain(h("div", { class: "imacs-cluster-name", text: `Cluster ${id}` }), "cluster", `cluster ${id}, #${pos + 1} in the current order`),
+      nameLabel(clusterMeta(ctx.data, id), id),
       explain(h("div", { class: "imacs-muted", text: `#${pos + 1} · ${st.size} segment${st.size === 1 ? "" : "s"}` }), "size", `#${pos + 1} in the current order; ${st.size} segments (${ctx.models.map((m) => `${m} ${st.count[m]}`).join(", ")})`),
       significanceBadge(shownInfo(ctx, id)),
       ...ctx.models.map((m) => h("div", { class: "imacs-hmodel" }, [

@@ -74,6 +74,8 @@ export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflo
       ci: Object.fromEntries(models.map((m, mi) => [m, [0.19 - 0.13 * mi - 0.01 * k, 0.29 - 0.2 * mi + 0.01 * k]])),
       mass: Object.fromEntries(models.map((m, mi) => [m, 0.1 - 0.05 * mi])),
       mass_ci: Object.fromEntries(models.map((m, mi) => [m, [0.05 - 0.05 * mi, 0.15 - 0.05 * mi]])),
+      // names and notes (engine/naming.py via result.clusters): none given, none suggested
+      name: null, note: "", suggested_name: null, suggested_labels: [], suggested_by: null,
     })),
     // engine/findings.py's records of the significant clusters
     findings: findings ? [{

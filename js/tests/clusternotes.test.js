@@ -1,0 +1,167 @@
+// @vitest-environment jsdom
+// Names, notes and what-if tests of clusters (clusternotes.js, app.js): shown from the payload
+// in the widget and the static report; with a kernel, ✎ and "What-if test" send the commands.
+import { describe, it, expect, beforeEach } from "vitest";
+import { createApp } from "../src/app.js";
+import { unexplained } from "./unexplained.js";
+import { makePayload, makeState, makeModel, makeKernel, invokeFor, settle } from "./fixtures.js";
+
+const EVIL = "<img src=x onerror=alert(1)>";
+const visible = (/** @type {Element} */ el) => !el.closest("[hidden]");
+
+/** Mount on a payload edited by `edit`; `kernel` (fake_kernel.js options) or null: static. */
+async function mount(edit = (/** @type {any} */ p) => p, kernel = null, stateExtra = {}) {
+  const el = document.createElement("div");
+  document.body.append(el);
+  const model = makeModel(makeState(edit(makePayload({ n: 24, clusters: 3 })), stateExtra));
+  const k = kernel ? makeKernel(kernel) : null;
+  createApp(el, model, { invoke: invokeFor(model, k) });
+  await settle();
+  return { el, model, kernel: k, q: (/** @type {string} */ s) => el.querySelector(s), qa: (/** @type {string} */ s) => [...el.querySelectorAll(s)] };
+}
+
+/** A kernel handler that changes cluster `msg.cluster`'s payload entry like ImacsWidget (a new payload). */
+const patch = (/** @type {(c: any, msg: any) => void} */ fn) => (/** @type {any} */ model, /** @type {any} */ msg) => {
+  const p = structuredClone(model.get("_payload"));
+  fn(p.clusters.find((/** @type {any} */ c) => c.id === msg.cluster), msg);
+  model.set("_payload", p);
+  return { ok: true, cluster: msg.cluster };
+};
+
+const RECORD = {
+  cluster: 1, key: "abc", n_images: 32, seed: 0,
+  rows: [
+    { model: "A", name: "baseline", flip_to_target: 0.05, flip_to_target_ci: [0.01, 0.2], n_paste: 30, paste_score_change: 0.004, flip_from_target: null, flip_from_target_ci: null, n_remove: 0, remove_score_change: -0.01 },
+    { model: "B", name: "watermarked", flip_to_target: 0.62, flip_to_target_ci: [0.45, 0.77], n_paste: 29, paste_score_change: 0.31, flip_from_target: 0.4, flip_from_target_ci: [0.2, 0.6], n_remove: 10, remove_score_change: -0.22 },
+  ],
+};
+
+beforeEach(() => { document.body.replaceChildren(); });
+
+describe("names and notes", () => {
+  it("show the user's name, else the suggestion marked as one, and the note (escaped; under filters too)", async () => {
+    const { q, qa, el, model } = await mount((p) => {
+      p.clusters[0].name = "watermark";
+      p.clusters[0].suggested_name = "honeycomb 41 %";
+      p.clusters[1].suggested_name = "honeycomb 41 %, chain mail 22 %";
+      p.clusters[1].suggested_by = "EfficientNet-Lite0's ImageNet head";
+      p.clusters[2].name = EVIL;
+      p.clusters[2].note = `${EVIL}\nsecond line`;
+      return p;
+    });
+    expect(q('[data-imacs-cluster="0"] [data-imacs-name]').textContent).toBe("“watermark”");
+    expect(q('[data-imacs-cluster="0"] [data-imacs-suggested]')).toBeNull();
+    const sug = q('[data-imacs-cluster="1"] [data-imacs-suggested]');
+    expect(sug.textContent).toBe("suggested: honeycomb 41 %, chain mail 22 %");
+    expect(sug.title).toContain("(by EfficientNet-Lite0's ImageNet head)");
+    expect(sug.title).toContain("A suggested name, not the user's");
+    expect(q('[data-imacs-cluster="2"] [data-imacs-note]').textContent).toBe(`${EVIL}\nsecond line`);
+    expect(el.querySelectorAll("img, script")).toHaveLength(0);
+    expect(qa("[data-imacs-edit], [data-imacs-intervene]")).toHaveLength(0); // no kernel
+    expect(unexplained(el, visible).bad).toEqual([]);
+    model.set("outcomes", ["TP", "FP"]);
+    expect(q('[data-imacs-cluster="0"] [data-imacs-name]')).not.toBeNull();
+    model.set("view", "histogram");
+    expect(q('[data-imacs-view="histogram"] [data-imacs-cluster="0"] [data-imacs-name]').textContent).toBe("“watermark”");
+  });
+
+  it("✎ opens a form (without opening the cluster); Save sends what changed, the new payload shows it", async () => {
+    const { q, model, kernel } = await mount((p) => p, {
+      handlers: {
+        _rename_cluster: patch((c, msg) => { c.name = msg.name; }),
+        _annotate_cluster: patch((c, msg) => { c.note = msg.note ?? ""; }),
+      },
+    });
+    q('[data-imacs-edit="1"]').click();
+    expect(model.get("selected_cluster")).toBe(null);
+    const name = q('[data-imacs-form="1"] [data-imacs-draft="name"]');
+    const note = q('[data-imacs-form="1"] [data-imacs-draft="note"]');
+    expect(document.activeElement).toBe(name);
+    name.value = "  watermark "; name.dispatchEvent(new Event("input", { bubbles: true }));
+    model.set("order", "size"); // a re-render keeps the draft
+    expect(q('[data-imacs-form="1"] [data-imacs-draft="name"]').value).toBe("  watermark ");
+    note.value = "B's shortcut"; q('[data-imacs-form="1"] [data-imacs-draft="note"]').value = "B's shortcut";
+    q('[data-imacs-form="1"] [data-imacs-draft="note"]').dispatchEvent(new Event("input", { bubbles: true }));
+    q('[data-imacs-form="1"]').click();
+    expect(model.get("selected_cluster")).toBe(null);
+    q('[data-imacs-edit-save="1"]').click();
+    await settle();
+    const sent = kernel.sent.filter((c) => c.name !== "_ping");
+    expect(sent).toEqual([
+      { name: "_rename_cluster", msg: { cluster: 1, name: "watermark" } },
+      { name: "_annotate_cluster", msg: { cluster: 1, note: "B's shortcut" } },
+    ]);
+    expect(q("[data-imacs-form]")).toBeNull();
+    expect(q('[data-imacs-cluster="1"] [data-imacs-name]').textContent).toBe("“watermark”");
+    expect(q('[data-imacs-cluster="1"] [data-imacs-note]').textContent).toBe("B's shortcut");
+    // an empty name clears it; the note unchanged is not sent again
+    q('[data-imacs-edit="1"]').click();
+    expect(q('[data-imacs-draft="name"]').value).toBe("watermark");
+    q('[data-imacs-draft="name"]').value = "";
+    q('[data-imacs-draft="name"]').dispatchEvent(new Event("input", { bubbles: true }));
+    q('[data-imacs-draft="name"]').dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    await settle();
+    expect(kernel.sent.at(-1)).toEqual({ name: "_rename_cluster", msg: { cluster: 1, name: null } });
+    expect(kernel.sent.filter((c) => c.name === "_annotate_cluster")).toHaveLength(1);
+    expect(q('[data-imacs-cluster="1"] [data-imacs-name]')).toBeNull();
+  });
+
+  it("a refusal is shown and the form stays open with the text typed; Cancel closes it", async () => {
+    const { q } = await mount((p) => p, { handlers: { _rename_cluster: () => ({ ok: false, cluster: 0, error: `renaming a cluster failed: name: is 201 characters long; at most 200 ${EVIL}` }) } });
+    q('[data-imacs-edit="0"]').click();
+    q('[data-imacs-draft="name"]').value = "x";
+    q('[data-imacs-draft="name"]').dispatchEvent(new Event("input", { bubbles: true }));
+    q('[data-imacs-edit-save="0"]').click();
+    await settle();
+    expect(q(".imacs-notice").textContent).toContain("at most 200");
+    expect(q('[data-imacs-form="0"] [data-imacs-draft="name"]').value).toBe("x");
+    expect(document.querySelectorAll("img")).toHaveLength(0);
+    q('[data-imacs-edit-cancel="0"]').click();
+    expect(q("[data-imacs-form]")).toBeNull();
+  });
+});
+
+describe("what-if test", () => {
+  it("the button runs it in the kernel (busy meanwhile); the results show on the cluster", async () => {
+    const { q, qa, model, kernel, el } = await mount((p) => p, {
+      delayMs: 20,
+      handlers: { _intervene: patch((c) => { c.intervention = { ...RECORD, cluster: c.id }; }) },
+    });
+    expect(qa("[data-imacs-intervene]")).toHaveLength(3);
+    q('[data-imacs-intervene="1"]').click();
+    expect(model.get("selected_cluster")).toBe(null);
+    expect(kernel.sent.at(-1)).toEqual({ name: "_intervene", msg: { cluster: 1 } });
+    expect(q(".imacs-busy").hidden).toBe(false);
+    expect(q(".imacs-busy").textContent).toContain("What-if test of cluster 1");
+    expect(q('[data-imacs-intervene="1"]').textContent).toBe("running what-if test…");
+    expect(q('[data-imacs-intervene="0"]').disabled).toBe(true);
+    await settle();
+    expect(q(".imacs-busy").hidden).toBe(true);
+    const panel = q('[data-imacs-cluster="1"] [data-imacs-whatif="1"]');
+    expect(panel).not.toBeNull();
+    expect(panel.querySelector('[data-imacs-flip-to="B"]').textContent).toBe("pasted: switches to “sunflower” 62 % [45, 77] of 29");
+    expect(panel.querySelector('[data-imacs-flip-from="B"]').textContent).toBe("removed: loses “sunflower” 40 % [20, 60] of 10");
+    expect(panel.querySelector('[data-imacs-flip-from="A"]').textContent).toBe("removed: loses “sunflower” n/a (no image could flip, n = 0)");
+    expect(panel.querySelector('[data-imacs-whatif-model="B"]').textContent).toContain("score +0.310");
+    expect(panel.querySelector('[data-imacs-flip-to="B"]').title).toContain("95 % Wilson interval");
+    expect(unexplained(el, visible).bad).toEqual([]);
+    expect(q('[data-imacs-intervene="1"]').textContent).toBe("What-if test");
+  });
+
+  it("a refusal (e.g. a loaded result without models) is shown on the cluster and in the notice", async () => {
+    const error = "the what-if test failed: models: a loaded result holds no models; pass models={...}";
+    const { q } = await mount((p) => p, { handlers: { _intervene: () => ({ ok: false, cluster: 2, error }) } });
+    q('[data-imacs-intervene="2"]').click();
+    await settle();
+    expect(q('[data-imacs-cluster="2"] [data-imacs-whatif-error="2"]').textContent).toBe(error);
+    expect(q(".imacs-notice").textContent).toContain("a loaded result holds no models");
+    expect(q('[data-imacs-whatif="2"]')).toBeNull();
+  });
+
+  it("the static report shows a computed test, without buttons", async () => {
+    const { q, qa } = await mount((p) => { p.clusters[1].intervention = RECORD; return p; });
+    expect(qa("[data-imacs-intervene]")).toHaveLength(0);
+    expect(q('[data-imacs-whatif="1"] [data-imacs-flip-to="A"]').textContent).toBe("pasted: switches to “sunflower” 5 % [1, 20] of 30");
+    expect(q('[data-imacs-whatif="1"]').textContent).toContain("up to 32 images each, seed 0");
+  });
+});
