@@ -42,7 +42,7 @@ describe("how to read this", () => {
     const ex = q("[data-imacs-guide] .imacs-guide-example");
     expect(q("[data-imacs-guide]").dataset.imacsGuide).toBe("0");
     expect(ex.textContent).toContain("the top finding: watermarked relies on cluster 0.");
-    expect(ex.textContent).toContain("watermarked's mean attribution +0.24 [0.19, 0.29] stands against baseline's +0.06 [0.030, 0.090] (q < 0.001)");
+    expect(ex.textContent).toContain("watermarked's mean attribution +0.24 [0.19, 0.29] stands against baseline's +0.060 [0.030, 0.090] (q < 0.001)");
     expect(ex.textContent).toContain("come from its false positives");
     expect(ex.textContent).toContain("lowers watermarked's score for “sunflower” by 0.33 on average");
     expect(ex.textContent).toContain("result.intervene(cluster)"); // no kernel: how to in Python
