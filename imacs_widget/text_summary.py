@@ -54,7 +54,8 @@ def summary_text(result, top: int = 5) -> str:
                                             for m, v in pics.items()))
     clusters = result.clusters
     lines[-1:-1] = findings_lines(clusters, ms, result.target_class, top=top,
-                                  names=result.model_names)
+                                  names=result.model_names,
+                                  level=result.params.get("significance_level"))
     fmt = lambda v: "   n/a" if v is None else f"{v:+.3f}"  # noqa: E731
 
     def ival(c, m):
@@ -64,8 +65,12 @@ def summary_text(result, top: int = 5) -> str:
     for c in clusters[:top]:
         counts = ", ".join(f"{m} {c['count'][m]}" for m in ms)
         means = ", ".join(f"{m} {fmt(c['mean_attribution'][m])}{ival(c, m)}" for m in ms)
-        line = (f"  cluster {c['id']:>2}: {c['size']:>4} segments ({counts}); "
+        label = (f' "{c["name"]}"' if c.get("name") else
+                 f" (suggested name: {c['suggested_name']})" if c.get("suggested_name") else "")
+        line = (f"  cluster {c['id']:>2}{label}: {c['size']:>4} segments ({counts}); "
                 f"mean attribution {means}")
+        if c.get("note"):
+            line += f"; note: {c['note']}"
         rem = [f"{m} {c['removal'][m]:+.3f}" for m in ms if c["removal"][m] is not None]
         if rem:
             line += "; removal " + ", ".join(rem)

@@ -90,7 +90,8 @@ def _print_findings(result, top: int = 10) -> None:
         result.select_class(name)
         print(f"class {name!r}:")
         for line in findings_lines(result.clusters, result.models, name, top=top,
-                                   names=result.model_names):
+                                   names=result.model_names,
+                                   level=result.params.get("significance_level")):
             print(f"  {line}")
     result.select_class(active)
 
