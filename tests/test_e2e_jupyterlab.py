@@ -2,7 +2,9 @@
 
 Builds two tiny Keras models in a notebook, runs imacs.compare(), shows the widget, then, like a
 user: changes the number of clusters (checked in the DOM *and* in the kernel), opens a cluster
-(confusion matrices with tiles), hovers a tile (source preview), opens the segment map (computed
+(confusion matrices with tiles), hovers a tile (source preview), names a cluster and runs its
+what-if test (both through the kernel: result.rename_cluster / result.intervene, checked in the
+DOM and in the kernel), opens the segment map (computed
 by the kernel on request) and draws a lasso on it (the selection reaches result.selection in
 the kernel). Two more widgets of the same notebook: three models (a checkbox each, Python's
 consensus on every cluster) and one model on two datasets (the sides named by the datasets). A screenshot goes to
@@ -147,6 +149,22 @@ def test_widget_in_jupyterlab(tmp_path):
                 # -- hover a tile: the source image ---------------------------------------------
                 tiles.first.hover()
                 expect(page.locator(SOURCE).first).to_be_visible()
+
+                # -- a name and a what-if test, through the kernel -------------------------------
+                first = blocks.first
+                first.locator("[data-imacs-edit]").click()
+                page.locator(f"{W1} [data-imacs-form] [data-imacs-draft='name']").fill("watermark")
+                page.locator(f"{W1} [data-imacs-form] [data-imacs-edit-save]").click()
+                expect(page.locator(f"{CLUSTERS} [data-imacs-name]")).to_have_text("“watermark”")
+                expect(page.locator(f"{W1} [data-imacs-form]")).to_have_count(0)
+                blocks.first.locator("[data-imacs-intervene]").click()
+                panel = page.locator(f"{CLUSTERS} [data-imacs-whatif]")
+                expect(panel).to_be_visible(timeout=180_000)
+                expect(panel.locator("[data-imacs-whatif-model]")).to_have_count(2)
+                lp.run_cell(2)
+                cells = lp.wait_cells_done([2], previous={2: cells[2]["count"]}, timeout=60)
+                named = _state(lp, cells[2])
+                assert (named["named"], named["tested"]) == ("1", "1"), named
 
                 # -- the segment map: computed by the kernel, a lasso reaches result.selection ----
                 page.locator(f"{W1} [data-imacs-tab='map']").click()

@@ -245,7 +245,8 @@ export function createApp(el, model, { invoke = null } = {}) {
   });
   // ---- names, notes and what-if tests ----------------------------------------------------------
   /**
-   * A click on a cluster's ✎ / what-if button or inside its form (never a cluster toggle).
+   * A click on a cluster's ✎ / what-if button or inside its name form (never a cluster toggle;
+   * a click anywhere else on the block, the what-if results included, toggles it).
    * @param {Element} target
    * @returns {boolean} whether it was one
    */
@@ -268,7 +269,7 @@ export function createApp(el, model, { invoke = null } = {}) {
       renderViews();
     } else if ((el = at("[data-imacs-intervene]"))) {
       runWhatIf(Number(el.dataset.imacsIntervene));
-    } else if (!at("[data-imacs-form], [data-imacs-whatif], .imacs-cluster-actions")) {
+    } else if (!at("[data-imacs-form]")) {
       return false;
     }
     return true;

@@ -66,12 +66,7 @@ describe("names and notes", () => {
   });
 
   it("✎ opens a form (without opening the cluster); Save sends what changed, the new payload shows it", async () => {
-    const { q, model, kernel } = await mount((p) => p, {
-      handlers: {
-        _rename_cluster: patch((c, msg) => { c.name = msg.name; }),
-        _annotate_cluster: patch((c, msg) => { c.note = msg.note ?? ""; }),
-      },
-    });
+    const { q, model, kernel } = await mount((p) => p, {}); // fake_kernel.js edits the payload like the kernel
     q('[data-imacs-edit="1"]').click();
     expect(model.get("selected_cluster")).toBe(null);
     const name = q('[data-imacs-form="1"] [data-imacs-draft="name"]');
@@ -163,5 +158,25 @@ describe("what-if test", () => {
     expect(qa("[data-imacs-intervene]")).toHaveLength(0);
     expect(q('[data-imacs-whatif="1"] [data-imacs-flip-to="A"]').textContent).toBe("pasted: switches to “sunflower” 5 % [1, 20] of 30");
     expect(q('[data-imacs-whatif="1"]').textContent).toContain("up to 32 images each, seed 0");
+  });
+});
+
+describe("clicks", () => {
+  it("a click on the block around the buttons or on the results still opens the cluster", async () => {
+    const { q, model } = await mount((p) => { p.clusters[1].intervention = RECORD; return p; }, {});
+    q('[data-imacs-cluster="1"] .imacs-cluster-actions').click();
+    expect(model.get("selected_cluster")).toBe(1);
+    q('[data-imacs-whatif="1"]').click();
+    expect(model.get("selected_cluster")).toBe(null);
+    q('[data-imacs-edit="1"]').click();
+    q('[data-imacs-form="1"]').click();
+    expect(model.get("selected_cluster")).toBe(null);
+  });
+
+  it("the fake kernel refuses a what-if test like a result without models", async () => {
+    const { q } = await mount((p) => p, {});
+    q('[data-imacs-intervene="0"]').click();
+    await settle();
+    expect(q('[data-imacs-whatif-error="0"]').textContent).toContain("runs no model");
   });
 });

@@ -12,7 +12,9 @@
  *   "_select_class" set `_busy`, then the trait, like the kernel (there is no Python here to
  *   recompute the payload), "_hover" answers ok, "_tiles" answers from `pictures` ({thumbs, sources}: atlases
  *   holding every picture, sheets as data: URLs, built by Python's payload.tile_page): the
- *   page is that atlas with the ids not asked for blanked (-1), like a page of the kernel.
+ *   page is that atlas with the ids not asked for blanked (-1), like a page of the kernel;
+ *   "_rename_cluster" / "_annotate_cluster" set the cluster's name / note in a new payload, like
+ *   the kernel (which recomputes it); "_intervene" is refused (there is no model here).
  */
 export function fakeKernel({ version, delayMs = 0, handlers = {}, pictures = null }) {
   const defaults = {
@@ -26,6 +28,9 @@ export function fakeKernel({ version, delayMs = 0, handlers = {}, pictures = nul
       return { ok: true, target_class: msg.target_class };
     },
     _hover: () => ({ ok: true }),
+    _rename_cluster: (model, msg) => editCluster(model, msg, (c) => { c.name = msg.name || null; }),
+    _annotate_cluster: (model, msg) => editCluster(model, msg, (c) => { c.note = msg.note || ""; }),
+    _intervene: (model, msg) => ({ ok: false, cluster: msg.cluster, error: "the what-if test failed: the fake kernel runs no model" }),
     _tiles: (model, msg) => {
       const atlas = pictures && pictures[msg.atlas];
       if (!atlas) return { ok: false, error: "tiles request ignored: no pictures" };
@@ -33,6 +38,15 @@ export function fakeKernel({ version, delayMs = 0, handlers = {}, pictures = nul
       return { ok: true, atlas: msg.atlas, page: { ...atlas, ids: atlas.ids.map((id) => (wanted.has(id) ? id : -1)) } };
     },
   };
+  /** A new payload whose cluster `msg.cluster` `change` edited (or a refusal). */
+  function editCluster(model, msg, change) {
+    const payload = JSON.parse(JSON.stringify(model.get("_payload")));
+    const c = (payload.clusters || []).find((x) => x.id === msg.cluster);
+    if (!c) return { ok: false, cluster: msg.cluster, error: `no cluster ${msg.cluster}` };
+    change(c);
+    model.set("_payload", payload);
+    return { ok: true, cluster: msg.cluster };
+  }
   const kernel = {
     /** @type {Array<{name: string, msg: any}>} every command received, in order */
     sent: [],

@@ -88,7 +88,9 @@ result_ds.widget()
 PRINT_STATE = '''\
 print(f"STATE n_clusters={w.n_clusters} clusters={len(result.clusters)} "
       f"selected={w.selected_cluster} map={result.map_method} "
-      f"lasso={0 if result.selection is None else len(result.selection)}")
+      f"lasso={0 if result.selection is None else len(result.selection)} "
+      f"named={sum(1 for c in result.clusters if c.get('name'))} "
+      f"tested={len(getattr(result, 'interventions', {}))}")
 '''
 
 
