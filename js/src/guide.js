@@ -30,6 +30,9 @@ export function guidePanel(d, view) {
     li("Beside the cluster's name, per model: how many segments, the mean attribution with its 95 % interval, and the removal effect (how far the model's score falls when the cluster is blurred). A q badge says the difference between the models is more than noise; “n.s.” (greyed) that it could be noise."),
     li("The small plots: how many segments (composition), each model's attribution histogram, the means against the largest mean of any cluster, and where in the image the segments lie (“where A”, ...)."),
     li("Click a block for its confusion matrices (which outcomes its segments come from). “Cluster histogram” spreads the tiles by attribution; “Segment map” places every segment by its embedding (drag a lasso to select)."),
+    li(view.live
+      ? "“✎ name / note” names a cluster and notes what it shows (saved with the result); “What-if test” pastes the cluster's segments onto images of other classes and removes them from their own, to test whether each model really uses them."
+      : "Names and notes given to clusters (result.rename_cluster, annotate_cluster) and what-if tests run in Python (result.intervene) show on their clusters."),
     li("Every number and chart says what it measures when you hover it."),
   ]);
   const top = findingsOf(d)[0];

@@ -45,7 +45,7 @@ export function tile(seg, ctx, size, { bar = true } = {}) {
     class: `imacs-tile imacs-o-${seg.outcome} imacs-m-${seg.model}${held || !ctx.pictures ? "" : " imacs-tile-pending"}`,
     data: held || !ctx.pictures ? { imacsTile: seg.i } : { imacsTile: seg.i, imacsPending: size },
     attrs: { "aria-label": `${seg.outcome} segment, model ${seg.model}, attribution ${fmtSigned(seg.attribution)}` },
-  }, [img]), "tile", `${OUTCOME_TEXT[seg.outcome] || seg.outcome} for ${ctx.data.modelNames[seg.model] ?? seg.model} (border) · attribution ${fmtSigned(seg.attribution)} (bar)`);
+  }, [img]), bar ? "tile" : "hist_tile", `${OUTCOME_TEXT[seg.outcome] || seg.outcome} for ${ctx.data.modelNames[seg.model] ?? seg.model} (border) · attribution ${fmtSigned(seg.attribution)}${bar ? " (bar)" : ""}`);
   if (bar && seg.attribution !== null) {
     const frac = Math.max(-1, Math.min(1, seg.attribution / ctx.data.maxAbs));
     const fill = h("div", { class: "imacs-bar-fill" });
