@@ -85,6 +85,7 @@ def test_watermark_shortcut_found(scenario, tmp_path):
     found = r.findings()
     assert len(found) and found["sentence"].iloc[0] in text
     assert text.index("findings") < text.index("top clusters")
+    assert all(name in text for name in r.model_names.values())  # names never cut
     on_disk = json.loads((tmp_path / "summary.json").read_text())
     assert on_disk["class_pictures"]["B"]["watermark_correlation"] == cb
     assert on_disk["top_cluster"]["watermark_fraction"] == top["watermark_fraction"]

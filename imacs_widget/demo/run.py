@@ -225,10 +225,10 @@ def format_summary(summary: dict, result) -> str:
         lines.append("accuracy on " + ", ".join(f"{k} {v:.3f}" for k, v in
                                                   summary["dataset_accuracy"].items()))
     else:
-        lines += ["accuracy            clean   watermarked",
-                  f"  A (clean)         {acc['A']['clean']:.3f}   {acc['A']['watermarked']:.3f}",
-                  f"  {result.model_names['B'][:16]:<16}  {acc['B']['clean']:.3f}   "
-                  f"{acc['B']['watermarked']:.3f}"]
+        width = max(len(result.model_names[m]) for m in ("A", "B"))  # full names, never cut
+        lines.append(f"  {'accuracy':<{width}}  clean   watermarked")
+        lines += [f"  {result.model_names[m]:<{width}}  {acc[m]['clean']:.3f}   "
+                  f"{acc[m]['watermarked']:.3f}" for m in ("A", "B")]
     found = result.findings()
     if len(found):
         lines.append("findings (significant differences, largest first):")
