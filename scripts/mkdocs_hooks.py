@@ -4,7 +4,8 @@
 sub-command (``imacs --help`` for ``COMMAND`` = ``imacs``), generated from the parser the
 console script uses, so the command-line page never drifts from the options;
 ``<!-- imacs-glossary -->`` by the table of the widget's tooltips, read from the front end's one
-glossary (``js/src/glossary.js``), so the page and the tooltips say the same.
+glossary (``js/src/glossary.js``), so the page and the tooltips say the same;
+``<!-- imacs-readme -->`` (the home page) by the README, its links made relative to the site.
 """
 
 from __future__ import annotations
@@ -54,9 +55,30 @@ def _glossary_table(config) -> str:
     return "\n".join(rows)
 
 
+_README_MARK = "<!-- imacs-readme -->"
+
+
+def readme_for_site(text: str) -> str:
+    """The README as the site's home page: links into ``docs/`` made relative to the site, the
+    API reference linked, the list of pages introduced as this site's."""
+    text = text.replace("](docs/", "](")
+    text = text.replace("* API reference (`docs/api.md`, generated from the docstrings; `help()` "
+                        "shows the same)", "* [API reference](api.md) — generated from the "
+                        "docstrings (`help()` shows the same)")
+    head, sep, rest = text.partition("## Documentation")
+    if sep:  # the paragraph before the list says how to build the site: here, it is built
+        rest = "## Where to go next\n\nThis site:\n\n" + rest.split(":\n\n", 1)[1]
+    return head + rest
+
+
 def on_page_markdown(markdown: str, config=None, **kwargs) -> str:
-    """Replace each ``<!-- imacs-help COMMAND -->`` by that command's help (a code block) and
-    ``<!-- imacs-glossary -->`` by the widget's glossary (a table)."""
+    """Replace each ``<!-- imacs-help COMMAND -->`` by that command's help (a code block),
+    ``<!-- imacs-glossary -->`` by the widget's glossary (a table) and ``<!-- imacs-readme -->``
+    by the README."""
+    if _README_MARK in markdown:
+        root = os.path.dirname(os.path.abspath(config["config_file_path"]))
+        with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
+            markdown = markdown.replace(_README_MARK, readme_for_site(f.read()))
     markdown = _MARK.sub(lambda m: "```text\n" + _help(m.group(1)).rstrip() + "\n```", markdown)
     if _GLOSSARY_MARK in markdown:
         markdown = markdown.replace(_GLOSSARY_MARK, _glossary_table(config))

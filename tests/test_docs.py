@@ -62,3 +62,18 @@ def test_reading_the_widget_lists_every_tooltip_of_the_glossary():
     page = (DOCS / "reading-the-widget.md").read_text()
     assert "<!-- imacs-glossary -->" in page
     assert "<!-- imacs-help compare -->" in (DOCS / "cli.md").read_text()
+
+
+def test_readme_is_short_and_its_links_resolve():
+    """The README stays short (issue 23) and every relative link in it points at a file; the
+    site's home page is the README itself."""
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) < 150
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    local = [link for link in links if "://" not in link]
+    assert len(local) >= 10
+    missing = [link for link in local if not (ROOT / link).exists()]
+    assert not missing, missing
+    assert "python -m pip install \".[keras]\" && imacs demo" in text
+    assert "bash scripts/test.sh" in text
+    assert (DOCS / "index.md").read_text().strip() == "<!-- imacs-readme -->"
