@@ -393,3 +393,52 @@ def test_a_summary_without_names_or_tests_gives_the_old_cluster_entries(synth):
     got = _cluster({**c, "id": 1}, {1: _interventions(type("R", (), {"interventions": {1: rec}})())[1]})
     assert got["intervention"]["rows"][0]["flip_to_target"] is None  # NaN: nothing could flip
     assert "intervention" not in _cluster({**c, "id": 0}, {1: rec})
+
+
+def test_significance_level_is_the_results_own(tiny_models, tiny_images, tmp_path):
+    """A result computed with ``significance_level=0.01`` carries that level (the findings
+    panel and the tooltips name it, js/tests/findings.test.js), its clusters judged at it; a
+    result saved before the setting (no level in its params) carries 0.05."""
+    from conftest import quick_compare
+
+    import imacs_widget as imacs
+
+    x, y = tiny_images
+    r = quick_compare(tiny_models[0], tiny_models[1], x, y, n_clusters=3, significance_level=0.01)
+    assert r.params["significance_level"] == 0.01
+    p, _ = build_payload(r)
+    assert p["significance_level"] == 0.01
+    assert [c["significant"] for c in p["clusters"]] == [
+        c["q_value"] is not None and c["q_value"] < 0.01 for c in r.clusters]
+    json.dumps(p, allow_nan=False)
+    assert build_payload(quick_compare(tiny_models[0], tiny_models[1], x, y, n_clusters=3))[0][
+        "significance_level"] == 0.05  # the setting's default
+    path = tmp_path / "old.imacs"
+    r.save(path)
+    meta = json.loads((path / "meta.json").read_text())
+    del meta["params"]["significance_level"]  # as saved before the setting existed
+    (path / "meta.json").write_text(json.dumps(meta))
+    old = imacs.load(path)
+    assert "significance_level" not in old.params
+    assert build_payload(old)[0]["significance_level"] == 0.05
+
+
+def test_significance_level_decides_significant_in_the_payload():
+    """The same synthetic result at two levels: the payload's level and its clusters'
+    ``significant`` follow ``params["significance_level"]`` (a cluster with 0.01 <= q < 0.05 is
+    significant at 0.05 only)."""
+    r = make_result(1000, 8, seed=0)
+    p5, _ = build_payload(r)
+    assert p5["significance_level"] == 0.05  # no level in params: the default
+    between = {c["id"] for c in r.clusters if c["q_value"] is not None
+               and 0.01 <= c["q_value"] < 0.05}
+    assert between, "the fixture has a cluster significant at 0.05, not at 0.01"
+    r.params["significance_level"] = 0.01
+    r._configure_classes()  # what load() does with the params it read
+    p, _ = build_payload(r)
+    assert p["significance_level"] == 0.01
+    assert [c["significant"] for c in p["clusters"]] == [
+        c["q_value"] is not None and c["q_value"] < 0.01 for c in r.clusters]
+    assert not any(c["significant"] for c in p["clusters"] if c["id"] in between)
+    assert all(c["significant"] for c in p5["clusters"] if c["id"] in between)
+    assert {f["cluster"] for f in p5["findings"]} - {f["cluster"] for f in p["findings"]} == between

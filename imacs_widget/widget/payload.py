@@ -54,6 +54,10 @@ Typed shape (version 4)::
                                            # result.clusters order
         "findings": list[Finding],         # result.findings() records of this class, ranked
                                            # (empty: no significant difference)
+        "significance_level": float,       # the level a cluster's q-value must be below to be
+                                           # significant: result.params["significance_level"]
+                                           # (the Settings field; 0.05 for results saved
+                                           # before it)
         "bin_edges": list[float],          # result.bin_edges, shared by all clusters (§5.1)
         "n_segments": int,
         "n_images": int,                   # distinct source images (rows of "images")
@@ -162,15 +166,15 @@ from typing import Any
 import numpy as np
 
 from ..engine.findings import findings
+from ..engine.summary import ALPHA, INNER_ORDERS, MODELS, OUTCOMES
 from ..engine.summary import CLUSTER_ORDERS as ORDERS
-from ..engine.summary import INNER_ORDERS, MODELS, OUTCOMES
 from .atlas import IMAGE_FORMATS, attach, bin_index, sheets_of, tile_page, tile_selection
 from .columns import ENCODINGS, cluster_columns, image_order, map_column, order_rows, static_columns
 from .protocol import PAYLOAD_VERSION
 
 __all__ = ["PAYLOAD_VERSION", "OUTCOMES", "MODELS", "ORDERS", "INNER_ORDERS", "TILES",
-           "build_payload", "payload_nbytes", "slider_range", "tile_page", "tile_selection",
-           "image_order", "bin_index", "map_column"]
+           "build_payload", "payload_nbytes", "significance_level", "slider_range", "tile_page",
+           "tile_selection", "image_order", "bin_index", "map_column"]
 
 TILES = ("first", "report", "all")
 """Which thumbnails a payload carries (see :func:`build_payload`)."""
@@ -359,6 +363,7 @@ def build_payload(result, *, thumb_size: int = 48, source_size: int = 96,
         "clusters": [_cluster(c, tests) for tests in [_interventions(result)]
                      for c in result.clusters],
         "findings": _findings(result),
+        "significance_level": significance_level(result),
         "bin_edges": [float(e) for e in np.asarray(result.bin_edges, dtype=np.float64)],
         "n_segments": n,
         "n_images": len(order),
@@ -403,6 +408,25 @@ def _interventions(result) -> dict:
 
         logging.getLogger(__name__).warning("imacs widget: what-if tests left out: %s", exc)
         return {}
+
+
+def significance_level(result) -> float:
+    """The level the result's clusters are judged at.
+
+    Parameters
+    ----------
+    result : ComparisonResult
+        Any result; one saved before the ``significance_level`` setting has none in its
+        ``params``.
+
+    Returns
+    -------
+    float
+        ``result.params["significance_level"]`` (the
+        :class:`~imacs_widget.engine.settings.Settings` field), else
+        :data:`~imacs_widget.engine.summary.ALPHA` (0.05), the level such a result was judged at.
+    """
+    return float((getattr(result, "params", None) or {}).get("significance_level", ALPHA))
 
 
 def _findings(result) -> list[dict]:

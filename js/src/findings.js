@@ -7,7 +7,7 @@
 
 import { h } from "./dom.js";
 import { fmtSigned } from "./data.js";
-import { explain } from "./glossary.js";
+import { explain, levelText } from "./glossary.js";
 
 /** @typedef {import("./decode.js").Decoded} Decoded */
 /** @typedef {import("./types.js").ClusterInfo} ClusterInfo */
@@ -101,14 +101,15 @@ export function findingsPanel(d) {
   if (!hasStatistics(d)) return null;
   const list = findingsOf(d);
   const cls = String(d.payload.target_class ?? "");
+  const level = d.payload.significance_level;
   const head = h("div", { class: "imacs-findings-head" }, [
-    explain(h("strong", { text: list.length ? `Findings for “${cls}”` : "Findings" }), "findings"),
+    explain(h("strong", { text: list.length ? `Findings for “${cls}”` : "Findings" }), "findings", undefined, level),
     explain(h("span", {
       class: "imacs-muted",
       text: list.length
         ? ` · ${list.length} cluster${list.length === 1 ? "" : "s"} where the models differ more than noise would (click one to open it)`
         : "",
-    }), "findings"),
+    }), "findings", undefined, level),
   ]);
   const tested = d.clusterIds.some((id) => typeof clusterInfo(d, id)?.q_value === "number");
   if (!tested) {
@@ -117,7 +118,7 @@ export function findingsPanel(d) {
       explain(h("div", {
         class: "imacs-finding-none", data: { imacsFindingNone: "untested" },
         text: "No test of the difference between the models could run (fewer than two models with sampled images).",
-      }), "findings"),
+      }), "findings", undefined, level),
     ]);
   }
   if (!list.length) {
@@ -125,8 +126,8 @@ export function findingsPanel(d) {
       head,
       explain(h("div", {
         class: "imacs-finding-none", data: { imacsFindingNone: "" },
-        text: `No significant difference between the models: in no cluster of “${cls}” does the models' attribution differ more than chance would explain (no q-value below the level, 0.05 by default).`,
-      }), "findings"),
+        text: `No significant difference between the models: in no cluster of “${cls}” does the models' attribution differ more than chance would explain (no q-value below the level, ${levelText(level)}).`,
+      }), "findings", undefined, level),
     ]);
   }
   /** @param {Finding} f */
@@ -140,7 +141,7 @@ export function findingsPanel(d) {
     head,
     h("ol", { class: "imacs-findings-list" }, list.slice(0, FIRST_FINDINGS).map(item)),
     rest.length ? h("details", { class: "imacs-findings-more" }, [
-      explain(h("summary", { text: `${rest.length} more finding${rest.length === 1 ? "" : "s"}` }), "findings"),
+      explain(h("summary", { text: `${rest.length} more finding${rest.length === 1 ? "" : "s"}` }), "findings", undefined, level),
       h("ol", { class: "imacs-findings-list", attrs: { start: String(FIRST_FINDINGS + 1) } }, rest.map(item)),
     ]) : null,
   ]);
@@ -159,15 +160,16 @@ export function unfiltered(ctx, nOutcomes) {
  * The badge of a cluster row: "n.s." (not significant) or its q-value; null without statistics
  * or without a test (q-value null).
  * @param {ClusterInfo | null} info
+ * @param {unknown} [level]  the result's significance level (payload significance_level)
  */
-export function significanceBadge(info) {
+export function significanceBadge(info, level) {
   if (!info || typeof info.q_value !== "number") return null; // untested: nothing to say
   const q = fmtQ(info.q_value);
   return info.significant
     ? explain(h("span", { class: "imacs-stat imacs-sig", data: { imacsSignificant: "true" }, text: q }), "significance",
-      `the models' attribution per image in this cluster differs more than noise would: permutation test ${fmtQ(info.p_value, "p")}, ${q}`)
+      `the models' attribution per image in this cluster differs more than noise would: permutation test ${fmtQ(info.p_value, "p")}, ${q}`, level)
     : explain(h("span", { class: "imacs-stat imacs-ns", data: { imacsSignificant: "false" }, text: "n.s." }), "significance",
-      `not significant (${fmtQ(info.p_value, "p")}, ${q}): the difference between the models here could be noise`);
+      `not significant (${fmtQ(info.p_value, "p")}, ${q}): the difference between the models here could be noise`, level);
 }
 
 /**

@@ -57,13 +57,29 @@ export const GLOSSARY = Object.freeze({
 
 /** @typedef {keyof typeof GLOSSARY} Measure */
 
+/** The words of the definitions that name the default significance level. */
+export const DEFAULT_LEVEL = "0.05 by default";
+
 /**
- * The tooltip of measure `key`: `detail` (this element's numbers), then the definition.
+ * How the texts name the significance level a result was judged at (payload
+ * significance_level, the Settings field): "0.01 here"; "0.05 by default" when the payload has
+ * no valid level.
+ * @param {unknown} level
+ */
+export function levelText(level) {
+  if (typeof level !== "number" || !Number.isFinite(level) || level <= 0 || level >= 1) return DEFAULT_LEVEL;
+  return `${Number(level.toPrecision(6))} here`;
+}
+
+/**
+ * The tooltip of measure `key`: `detail` (this element's numbers), then the definition, which
+ * names the result's significance `level` when one is given (see levelText).
  * @param {Measure} key
  * @param {string} [detail]
+ * @param {unknown} [level]
  */
-export function tipText(key, detail) {
-  const def = GLOSSARY[key];
+export function tipText(key, detail, level) {
+  const def = level === undefined ? GLOSSARY[key] : GLOSSARY[key].split(DEFAULT_LEVEL).join(levelText(level));
   return detail ? `${detail}\n\n${def}` : def;
 }
 
@@ -74,10 +90,12 @@ export function tipText(key, detail) {
  * @param {E} el
  * @param {Measure} key
  * @param {string} [detail]  this element's own numbers, said before the definition
+ * @param {unknown} [level]   the result's significance level (payload significance_level), named
+ *   in the definitions that mention the level
  * @returns {E}
  */
-export function explain(el, key, detail) {
-  const text = tipText(key, detail);
+export function explain(el, key, detail, level) {
+  const text = tipText(key, detail, level);
   el.setAttribute("data-imacs-measure", key);
   if (el instanceof HTMLElement) {
     el.title = text;

@@ -6,6 +6,7 @@
 
 import { h } from "./dom.js";
 import { findingsOf, fmtInterval, fmtMean, fmtQ } from "./findings.js";
+import { levelText } from "./glossary.js";
 
 /** @typedef {import("./decode.js").Decoded} Decoded */
 /** @typedef {import("./types.js").Finding} Finding */
@@ -24,7 +25,7 @@ export function guidePanel(d, view) {
   /** @param {string} text */
   const li = (text) => h("li", { text });
   const steps = h("ol", { class: "imacs-guide-steps" }, [
-    li("Findings come first (above): each is a cluster where the models' attribution differs more than noise would (q-value below the level, 0.05 by default); click one to open its cluster."),
+    li(`Findings come first (above): each is a cluster where the models' attribution differs more than noise would (q-value below the level, ${levelText(d.payload.significance_level)}); click one to open its cluster.`),
     li(`A concept cluster is a group of image regions (segments) that look alike to an independent embedding model. Its block has one row of tiles per model: the segments of the images that model's sampling chose${many ? "" : " (A above B)"}.`),
     li(`Tiles: the border colour is the image's outcome for that model (TP, TN, FP, FN; legend at the top right); the bar under a tile is its attribution — right of the centre line the segment raised the model's score for “${cls}”, left of it lowered it. Hover a tile for its whole image and every model's prediction.`),
     li("Beside the cluster's name, per model: how many segments, the mean attribution with its 95 % interval, and the removal effect (how far the model's score falls when the cluster is blurred). A q badge says the difference between the models is more than noise; “n.s.” (greyed) that it could be noise."),

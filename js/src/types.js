@@ -84,6 +84,8 @@ export { PAYLOAD_VERSION } from "./protocol.js";
  * @property {ClusterInfo[]} clusters          every cluster, in the result's order
  * @property {Finding[]} [findings]             result.findings() records of the class, ranked
  *                                              (empty: no significant difference)
+ * @property {number} [significance_level]     the level a cluster's q-value must be below to be
+ *                                              significant (result.params, 0.05 for older results)
  * @property {number[]} bin_edges               result.bin_edges, shared attribution bins
  * @property {number} n_segments
  * @property {number} n_images
@@ -104,7 +106,7 @@ export { PAYLOAD_VERSION } from "./protocol.js";
  * them; null where a model has no segment there.
  * @typedef {Object} ClusterInfo
  * @property {number} id
- * @property {boolean} [significant]   q_value below the level (0.05)
+ * @property {boolean} [significant]   q_value below the level (Payload.significance_level)
  * @property {number | null} [p_value]  permutation test of the models' attribution per image
  * @property {number | null} [q_value]  Benjamini–Hochberg over the class's clusters
  * @property {number | null} [effect]   spread of the models' attribution per image

@@ -128,7 +128,7 @@ function clusterTitle(st, pos, ctx) {
       class: `imacs-badge imacs-badge-${st.one_sided}`, text: `only ${st.one_sided}`,
     }), "one_sided", `only ${ctx.data.modelNames[st.one_sided]}'s segments fall into this cluster${(ctx.allModels || []).length > ctx.models.length ? " among the models shown" : ""}`) : null,
     (ctx.allModels || []).length > 2 ? consensusBadge(st, ctx) : null,
-    significanceBadge(info),
+    significanceBadge(info, ctx.data.payload.significance_level),
     ...ctx.models.map((m) => h("span", { class: `imacs-cluster-mean imacs-text-${m}` }, [
       h("span", { class: "imacs-swatch imacs-swatch-" + m, attrs: { "aria-hidden": "true" } }),
       explain(h("span", { text: `${st.count[m]} · mean ${fmtSigned(st.mean_attribution[m])}` }), "mean",
@@ -294,7 +294,7 @@ export function histogramView(ctx, available = 0) {
       explain(h("div", { class: "imacs-cluster-name", text: `Cluster ${id}` }), "cluster", `cluster ${id}, #${pos + 1} in the current order`),
       nameLabel(clusterMeta(ctx.data, id), id),
       explain(h("div", { class: "imacs-muted", text: `#${pos + 1} · ${st.size} segment${st.size === 1 ? "" : "s"}` }), "size", `#${pos + 1} in the current order; ${st.size} segments (${ctx.models.map((m) => `${m} ${st.count[m]}`).join(", ")})`),
-      significanceBadge(shownInfo(ctx, id)),
+      significanceBadge(shownInfo(ctx, id), ctx.data.payload.significance_level),
       ...ctx.models.map((m) => h("div", { class: "imacs-hmodel" }, [
         explain(modelChip(m), "model", ctx.data.modelNames[m]),
         explain(h("span", { text: `${st.count[m]} · ${fmtSigned(st.mean_attribution[m])}` }), "mean",

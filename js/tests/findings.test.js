@@ -4,6 +4,7 @@
 import { describe, it, expect, beforeEach } from "vitest";
 import { createApp } from "../src/app.js";
 import { fmtInterval, fmtQ } from "../src/findings.js";
+import { GLOSSARY, levelText, tipText } from "../src/glossary.js";
 import { makePayload, makeState, makeModel, invokeFor } from "./fixtures.js";
 
 /** Mount the app as the static report does (no kernel). */
@@ -108,6 +109,48 @@ describe("findings panel", () => {
     const { q, el } = mount({ n: 24, clusters: 3 }, {}, (p) => { p.findings[0].sentence = evil; return p; });
     expect(q("[data-imacs-finding]").textContent).toBe(evil);
     expect(el.querySelector("img[src='x']")).toBeNull();
+  });
+});
+
+describe("the result's own significance level", () => {
+  it("a result judged at 0.01 says so: the panel, its tooltips, the badges' and the guide's", () => {
+    // no finding: the panel's plain sentence names the level
+    const none = mount({ n: 24, clusters: 3, findings: false, level: 0.01 }, {}, (p) => {
+      p.clusters.forEach((/** @type {any} */ c) => { c.significant = false; c.q_value = 0.03; });
+      return p;
+    });
+    expect(none.q("[data-imacs-finding-none]").textContent).toMatch(/\(no q-value below the level, 0\.01 here\)\.$/);
+    const tips = none.qa('[data-imacs-measure="findings"], [data-imacs-measure="significance"]').map((e) => e.title);
+    expect(tips.length).toBeGreaterThan(3);
+    for (const t of tips) {
+      expect(t).toMatch(/below the level \(0\.01 here\)/);
+      expect(t).not.toMatch(/0\.05/);
+    }
+    expect(none.q(".imacs-guide").textContent).toMatch(/q-value below the level, 0\.01 here\)/);
+    expect(none.q(".imacs-guide").textContent).not.toMatch(/0\.05 by default/);
+    // with findings: the heading's and the badges' tooltips
+    document.body.replaceChildren();
+    const some = mount({ n: 24, clusters: 3, level: 0.01 });
+    expect(some.q(".imacs-findings-head [data-imacs-measure]").title).toMatch(/below the level \(0\.01 here\)/);
+    expect(some.q('[data-imacs-cluster="0"] [data-imacs-significant="true"]').title).toMatch(/Significant when q is below the level \(0\.01 here\)/);
+  });
+
+  it("the default level is named as the result's; a payload without one says 0.05 by default", () => {
+    const five = mount({ n: 24, clusters: 3 });
+    expect(five.q('[data-imacs-significant="false"]').title).toMatch(/below the level \(0\.05 here\)/);
+    document.body.replaceChildren();
+    const old = mount({ n: 24, clusters: 3 }, {}, (p) => { delete p.significance_level; return p; });
+    expect(old.q('[data-imacs-significant="false"]').title).toMatch(/below the level \(0\.05 by default\)/);
+    expect(old.q(".imacs-guide").textContent).toMatch(/0\.05 by default/);
+  });
+
+  it("levelText formats the level, and refuses what is not one", () => {
+    expect(levelText(0.01)).toBe("0.01 here");
+    expect(levelText(0.1)).toBe("0.1 here");
+    expect(levelText(1 / 3)).toBe("0.333333 here");
+    for (const bad of [undefined, null, "0.01", 0, 1, NaN, -0.1]) expect(levelText(bad)).toBe("0.05 by default");
+    expect(tipText("significance", "x", 0.02)).toMatch(/^x\n\n.*below the level \(0\.02 here\)/);
+    expect(tipText("significance")).toBe(GLOSSARY.significance);
   });
 });
 

@@ -5,7 +5,7 @@ import { Model, experimentalFor } from "../../imacs_widget/widget/report_host.js
 import { PAYLOAD_VERSION } from "../src/types.js";
 import { fakeKernel } from "./fake_kernel.js";
 
-export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflower", modelNames, models = ["A", "B"], map = false, findings = true } = {}) {
+export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflower", modelNames, models = ["A", "B"], map = false, findings = true, level = 0.05 } = {}) {
   const seg = { model: [], image: [], segment: [], rank: [], cluster: [], outcome: [], attribution: [], by_attribution: [], by_centroid: [], box: [], removal: [] };
   const distance = [];
   const nImages = Math.ceil(n / 4);
@@ -89,6 +89,7 @@ export function makePayload({ n = 24, clusters = 3, classNames, target = "sunflo
       removal: Object.fromEntries(models.map((m) => [m, null])), one_sided: null,
       sentence: `${models[1]} relies on cluster 0 (8 segments, 4 of them ${models[1]}'s, mostly its false positives): mean attribution +0.24 [0.19, 0.29] vs ${models[0]} +0.06 [0.03, 0.09], q < 0.001.`,
     }] : [],
+    significance_level: level,  // result.params["significance_level"]
     bin_edges: Array.from({ length: 13 }, (_, k) => -0.3 + (0.65 * k) / 12),
     n_segments: n,
     n_images: nImages,
