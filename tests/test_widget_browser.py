@@ -440,10 +440,17 @@ def test_every_number_and_chart_says_what_it_measures(browser, tmp_path, tiny_mo
         report = unexplained(page)
         assert report["bad"] == [], report["bad"]
         assert report["checked"] >= len(shown) * (2 + 2 * n_models), report
+        hist = "[data-imacs-view='histogram']"  # the note and the what-if test there too
+        assert page.locator(f"{hist} [data-imacs-cluster='{top}'] [data-imacs-note]"
+                            ).text_content() == "B's shortcut, 2 of 3"
+        assert page.locator(f"{hist} [data-imacs-whatif='{other}'] [data-imacs-whatif-model]"
+                            ).count() == n_models
         page.locator("[data-imacs-tab='map']").click()
         page.locator("[data-imacs-map-canvas]").wait_for(state="visible")
         report = unexplained(page)
         assert report["bad"] == [], report["bad"]
         assert page.locator("[data-imacs-measure='map_legend']").count() == len(shown)
+        assert page.locator(f"[data-imacs-map-cluster='{top}'] [data-imacs-name]"
+                            ).text_content() == "“the <b>pattern</b> 7”"  # the legend names it
         assert not page.errors
         page.close()

@@ -51,7 +51,7 @@ export const GLOSSARY = Object.freeze({
   flip_from: "Removed: of the images holding the cluster's segments that the model predicted as the class before (n), the share it no longer predicts as the class once they are removed, with its 95 % Wilson interval.",
   score_change: "Mean change of the model's score for the class (the run's score, the class probability by default) over every image treated: when pasted, up if the model uses the pattern; when removed, down.",
   attribution_scale: "Colour of each point: its segment's attribution (exact Shapley value for the class), blue negative, grey 0, red positive, saturated at the largest |attribution| of the class.",
-  map_legend: "The clusters and their segment counts (after the filters), in the current order; click one to open it.",
+  map_legend: "The clusters and their segment counts (after the filters), in the current order, each with its name (yours, else the suggestion marked as one); click one to open it.",
   map_count: "Segments selected with the lasso: the cluster views show only these.",
 });
 

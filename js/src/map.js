@@ -8,6 +8,7 @@
 import { h } from "./dom.js";
 import { fmtSigned } from "./data.js";
 import { explain } from "./glossary.js";
+import { clusterMeta, nameLabel } from "./clusternotes.js";
 
 import { MAP_COLORS } from "./protocol.js";
 
@@ -321,10 +322,18 @@ function legend(ctx, colorBy, rgb) {
   }
   for (const id of ctx.order) {
     const size = ctx.stats.get(id)?.size ?? 0; // every ordered cluster has its statistics
+    // its name: the user's, else the suggestion marked as one (with their own tooltips)
+    const name = nameLabel(clusterMeta(ctx.data, id), id);
     box.append(explain(h("div", {
       class: `imacs-map-key imacs-map-cluster${ctx.selected === id ? " imacs-selected" : ""}`,
       data: { imacsCluster: id, imacsMapCluster: id }, attrs: { tabindex: "0", role: "button" },
-    }, [first.has(id) ? swatch(at(first.get(id))) : null, h("span", { text: `Cluster ${id} · ${size}` })]), "map_legend", `cluster ${id}: ${size} segment${size === 1 ? "" : "s"}; click to highlight its points (and open it in the cluster views)`));
+    }, [
+      first.has(id) ? swatch(at(first.get(id))) : null,
+      h("span", { class: "imacs-map-key-text" }, [
+        h("span", { text: `Cluster ${id} · ${size}` }),
+        name ? h("span", { class: "imacs-map-key-name" }, [name]) : null,
+      ]),
+    ]), "map_legend", `cluster ${id}: ${size} segment${size === 1 ? "" : "s"}; click to highlight its points (and open it in the cluster views)`));
   }
   return box;
 }

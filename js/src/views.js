@@ -303,6 +303,10 @@ export function histogramView(ctx, available = 0) {
       ])),
     ]);
     block.append(h("div", { class: "imacs-hrow" }, [label, plot]));
+    // the note and the computed what-if test, as in the clusters tab (the buttons are there)
+    const meta = clusterMeta(ctx.data, id);
+    const notes = [noteLine(meta, id), whatIfPanel(meta, id, ctx.data, uiOf(ctx))].filter((x) => x !== null);
+    if (notes.length) block.append(h("div", { class: "imacs-hnotes" }, notes));
     root.append(block);
   });
   if (ctx.order.length > 3) root.append(axis("imacs-haxis-bottom"));

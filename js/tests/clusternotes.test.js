@@ -10,10 +10,10 @@ const EVIL = "<img src=x onerror=alert(1)>";
 const visible = (/** @type {Element} */ el) => !el.closest("[hidden]");
 
 /** Mount on a payload edited by `edit`; `kernel` (fake_kernel.js options) or null: static. */
-async function mount(edit = (/** @type {any} */ p) => p, kernel = null, stateExtra = {}) {
+async function mount(edit = (/** @type {any} */ p) => p, kernel = null, stateExtra = {}, payloadOpts = {}) {
   const el = document.createElement("div");
   document.body.append(el);
-  const model = makeModel(makeState(edit(makePayload({ n: 24, clusters: 3 })), stateExtra));
+  const model = makeModel(makeState(edit(makePayload({ n: 24, clusters: 3, ...payloadOpts })), stateExtra));
   const k = kernel ? makeKernel(kernel) : null;
   createApp(el, model, { invoke: invokeFor(model, k) });
   await settle();
@@ -158,6 +158,59 @@ describe("what-if test", () => {
     expect(qa("[data-imacs-intervene]")).toHaveLength(0);
     expect(q('[data-imacs-whatif="1"] [data-imacs-flip-to="A"]').textContent).toBe("pasted: switches to “sunflower” 5 % [1, 20] of 30");
     expect(q('[data-imacs-whatif="1"]').textContent).toContain("up to 32 images each, seed 0");
+  });
+});
+
+describe("the histogram tab and the segment map", () => {
+  it("the histogram tab shows each cluster's note and computed what-if test, explained", async () => {
+    const { q, qa, el } = await mount((p) => {
+      p.clusters[1].intervention = RECORD;
+      p.clusters[2].name = "sky";
+      p.clusters[2].note = `${EVIL}\nsecond line`;
+      return p;
+    }, {}, { view: "histogram" });
+    const view = '[data-imacs-view="histogram"]';
+    expect(q(`${view} [data-imacs-cluster="2"] [data-imacs-note="2"]`).textContent).toBe(`${EVIL}\nsecond line`);
+    expect(q(`${view} [data-imacs-cluster="2"] [data-imacs-name="2"]`).textContent).toBe("“sky”");
+    const panel = q(`${view} [data-imacs-cluster="1"] [data-imacs-whatif="1"]`);
+    expect(panel.querySelectorAll("[data-imacs-whatif-model]")).toHaveLength(2);
+    expect(panel.querySelector('[data-imacs-flip-to="A"]').textContent).toBe("pasted: switches to “sunflower” 5 % [1, 20] of 30");
+    expect(panel.querySelector('[data-imacs-flip-from="B"]').textContent).toBe("removed: loses “sunflower” 40 % [20, 60] of 10");
+    expect(qa(`${view} [data-imacs-note]`)).toHaveLength(1);
+    expect(qa(`${view} [data-imacs-whatif]`)).toHaveLength(1);
+    expect(q(`${view} [data-imacs-cluster="0"] .imacs-hnotes`)).toBeNull(); // nothing to show
+    // the buttons stay in the clusters tab
+    expect(qa(`${view} [data-imacs-edit], ${view} [data-imacs-intervene]`)).toHaveLength(0);
+    expect(el.querySelectorAll("img, script")).toHaveLength(0);
+    expect(unexplained(el, visible).bad).toEqual([]);
+  });
+
+  it("the histogram tab shows a what-if refusal on its cluster too", async () => {
+    const error = "the what-if test failed: a loaded result holds no models";
+    const { q, model } = await mount((p) => p, { handlers: { _intervene: () => ({ ok: false, error }) } });
+    q('[data-imacs-intervene="2"]').click();
+    await settle();
+    model.set("view", "histogram");
+    expect(q('[data-imacs-view="histogram"] [data-imacs-cluster="2"] [data-imacs-whatif-error="2"]').textContent).toBe(error);
+  });
+
+  it("the map legend names each cluster: the user's name, else the suggestion marked as one", async () => {
+    const { q, qa, el } = await mount((p) => {
+      p.clusters[0].name = EVIL;
+      p.clusters[1].suggested_name = "honeycomb 41 %, chain mail 22 %";
+      return p;
+    }, null, { view: "map" }, { map: true });
+    const key = (/** @type {number} */ id) => q(`[data-imacs-map-cluster="${id}"]`);
+    expect(qa("[data-imacs-map-cluster]")).toHaveLength(3);
+    expect(key(0).querySelector("[data-imacs-name]").textContent).toBe(`“${EVIL}”`);
+    expect(key(0).querySelector("[data-imacs-name]").title).toContain("given by the user");
+    const sug = key(1).querySelector("[data-imacs-suggested]");
+    expect(sug.textContent).toBe("suggested: honeycomb 41 %, chain mail 22 %");
+    expect(sug.title).toContain("A suggested name, not the user's");
+    expect(key(2).querySelector("[data-imacs-name], [data-imacs-suggested]")).toBeNull();
+    expect(key(2).textContent).toMatch(/^Cluster 2 · \d+$/);
+    expect(el.querySelectorAll("img, script")).toHaveLength(0);
+    expect(unexplained(el, visible).bad).toEqual([]);
   });
 });
 
