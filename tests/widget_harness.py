@@ -11,6 +11,14 @@ in a static report. Chromium is launched by :func:`e2e.harness.launch_chromium`.
     python tests/widget_harness.py                 # screenshot into docs/widget-dev.png
     python tests/widget_harness.py --dark --out /tmp/x.png
 
+The documentation's screenshots (``docs/*.png``, shown on the site and in the README)::
+
+    python tests/widget_harness.py --select 4 --hover --hover-tile 1 --close-guide
+                                                    # docs/widget-dev.png
+    python tests/widget_harness.py --dark --view histogram --close-guide \
+        --out docs/widget-dev-dark.png
+    python tests/widget_harness.py --guide          # docs/widget-guide.png (see --guide)
+
 Used by tests/test_widget_browser.py (marker ``browser``).
 """
 
@@ -31,8 +39,8 @@ FAKE_KERNEL = ROOT / "js" / "tests" / "fake_kernel.js"
 
 UNEXPLAINED = ROOT / "js" / "tests" / "unexplained.js"
 
-__all__ = ["CHROMIUM", "STATIC", "chromium_missing_reason", "fake_pictures", "launch_chromium",
-           "open_page", "page_html", "unexplained"]
+__all__ = ["CHROMIUM", "STATIC", "chromium_missing_reason", "fake_pictures", "fit_png",
+           "guide_result", "launch_chromium", "open_page", "page_html", "unexplained"]
 
 # JupyterLab's dark-theme variables (subset); the report page defines the light ones.
 JP_DARK = """--jp-ui-font-color0:#fff;--jp-ui-font-color1:rgba(255,255,255,.87);
@@ -121,6 +129,69 @@ def unexplained(page) -> dict:
         "&& !el.closest('[hidden]'));\n})()")
 
 
+def guide_result(seed: int = 0, progress: bool = False):
+    """The result of ``--guide``: the demo's watermark scenario (:func:`~imacs_widget.demo.run.
+    run_demo`: two small CNNs trained, B on watermarked images; about two minutes on two
+    cores), its top finding's cluster named "watermark", noted and given its what-if test.
+
+    Returns
+    -------
+    (ComparisonResult, int)
+        The result and the cluster named and tested.
+    """
+    from imacs_widget.demo.run import run_demo
+
+    result = run_demo(seed=seed, progress=progress, verbose=False, report=False,
+                      class_pictures=False)["_result"]
+    found = result.findings()
+    top = int(found["cluster"].iloc[0]) if len(found) else int(result.clusters[0]["id"])
+    result.rename_cluster(top, "watermark")
+    result.annotate_cluster(top, "B's shortcut: the corner watermark, not the shape.")
+    result.intervene(top, progress=progress)
+    return result, top
+
+
+def _down_to_tested_cluster(page) -> dict | None:
+    """The screenshot's clip from the top of the page to the bottom of the first cluster block
+    with a what-if test (clusters or histogram tab), or None when there is none."""
+    box = page.evaluate(
+        "(() => { const w = document.querySelector(\"[data-imacs-view] "
+        "[data-imacs-whatif]\"); const b = w && w.closest('[data-imacs-cluster]'); if (!b) "
+        "return null; const r = b.getBoundingClientRect(); return {bottom: r.bottom + "
+        "window.scrollY, width: document.documentElement.scrollWidth}; })()")
+    if not box:
+        return None
+    return {"x": 0, "y": 0, "width": box["width"], "height": int(box["bottom"]) + 12}
+
+
+def fit_png(path: Path, max_bytes: int) -> int:
+    """Keep the screenshot ``path`` under ``max_bytes`` for the documentation: re-encoded
+    (optimised) and, when still larger, stored with a 256-colour palette.
+
+    Returns
+    -------
+    int
+        The file's size in bytes.
+    """
+    from PIL import Image
+
+    if path.stat().st_size <= max_bytes:
+        return path.stat().st_size
+    with Image.open(path) as img:
+        rgb = img.convert("RGB")
+    rgb.save(path, optimize=True)
+    if path.stat().st_size > max_bytes:
+        rgb.quantize(256, method=Image.Quantize.FASTOCTREE).save(path, optimize=True)
+    return path.stat().st_size
+
+
+def _load_result(path: Path):
+    """A saved result (``result.save``), e.g. the one ``--guide --save PATH`` wrote."""
+    import imacs_widget as imacs
+
+    return imacs.load(path)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dark", action="store_true")
@@ -129,11 +200,29 @@ def main(argv=None) -> int:
     ap.add_argument("--clusters", type=int, default=6)
     ap.add_argument("--view", default="clusters")
     ap.add_argument("--select", type=int, default=None, help="selected cluster (confusion view)")
-    ap.add_argument("--hover", action="store_true", help="hover the first tile")
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "widget-dev.png")
+    ap.add_argument("--hover", action="store_true", help="hover a tile (--hover-tile)")
+    ap.add_argument("--hover-tile", type=int, default=3,
+                    help="which tile of the clusters tab --hover hovers (0: the first)")
+    ap.add_argument("--close-guide", action="store_true",
+                    help="close the 'How to read this' panel (open on first view)")
+    ap.add_argument("--guide", action="store_true",
+                    help="'How to read this' and a named cluster with its what-if test: the demo's "
+                    "watermark scenario (models trained, a few minutes), its top finding named "
+                    "and tested (guide_result); default --out docs/widget-guide.png")
+    ap.add_argument("--result", type=Path, default=None,
+                    help="show this saved result instead of the synthetic one")
+    ap.add_argument("--save", type=Path, default=None,
+                    help="save the result shown (e.g. --guide's, for --result later)")
+    ap.add_argument("--height", type=int, default=900, help="viewport height, pixels")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="the PNG (default docs/widget-dev.png; with --guide docs/widget-guide.png)")
     ap.add_argument("--full", action="store_true", help="full-page screenshot")
+    ap.add_argument("--max-kb", type=int, default=400,
+                    help="a larger PNG is stored with a 256-colour palette (fit_png)")
     args = ap.parse_args(argv)
-    args.out = args.out.resolve()
+    default = "widget-guide.png" if args.guide else "widget-dev.png"
+    args.out = (args.out or ROOT / "docs" / default).resolve()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     reason = chromium_missing_reason()
     if reason:
         print(f"cannot run: {reason}")
@@ -142,21 +231,45 @@ def main(argv=None) -> int:
     from playwright.sync_api import sync_playwright
     from synthetic_result import make_result
 
-    result = make_result(args.segments, args.clusters)
+    top = None
+    if args.result is not None:
+        result = _load_result(args.result)
+    elif args.guide:
+        result, top = guide_result()
+    else:
+        result = make_result(args.segments, args.clusters)
+    if args.save is not None:
+        result.save(args.save)
     html = page_html(result, dark=args.dark, live=not args.static, view=args.view,
                      selected_cluster=args.select)
     with sync_playwright() as p:
         browser = launch_chromium(p)
         page = open_page(browser, html, args.out.with_suffix(".html"), dark=args.dark)
+        page.set_viewport_size({"width": 1140, "height": args.height})
+        page.add_style_tag(content=".imacs-report-header{display:none}")  # the harness's title
         page.wait_for_timeout(300)
+        if args.close_guide:
+            page.locator(".imacs-guide > summary").click()
+        if top is not None:  # the named, tested cluster is on the page
+            page.locator("[data-imacs-view] [data-imacs-whatif]").first.wait_for(state="visible")
+        page.wait_for_function("() => !document.querySelector('[data-imacs-pending]')",
+                               timeout=30000)
         if args.hover:
-            page.locator("[data-imacs-view='clusters'] [data-imacs-tile]").nth(3).hover()
+            page.locator("[data-imacs-view='clusters'] [data-imacs-tile]").nth(args.hover_tile
+                                                                               ).hover()
             page.wait_for_timeout(200)
         print("render ms", page.evaluate("window.__imacsReport.renderMs"))
-        page.screenshot(path=str(args.out), full_page=args.full)
+        clip = None
+        if args.guide or args.result is not None:
+            clip = _down_to_tested_cluster(page)
+        if clip is not None:  # from the top to the end of the named, tested cluster
+            page.screenshot(path=str(args.out), full_page=True, clip=clip)
+        else:
+            page.screenshot(path=str(args.out), full_page=args.full)
         browser.close()
     args.out.with_suffix(".html").unlink()
-    print(args.out)
+    fit_png(args.out, args.max_kb * 1000)
+    print(args.out, f"{args.out.stat().st_size / 1000:.0f} kB")
     return 0
 
 
