@@ -7,8 +7,9 @@ what-if test (both through the kernel: result.rename_cluster / result.intervene,
 DOM and in the kernel), opens the segment map (computed
 by the kernel on request) and draws a lasso on it (the selection reaches result.selection in
 the kernel). Two more widgets of the same notebook: three models (a checkbox each, Python's
-consensus on every cluster) and one model on two datasets (the sides named by the datasets). A screenshot goes to
-``$IMACS_SCREENSHOT`` (default: the test's tmp dir).
+consensus on every cluster) and one model on two datasets (the sides named by the datasets). A screenshot of
+the named, tested cluster with its confusion matrices and a source preview goes to
+``$IMACS_SCREENSHOT`` (default: the test's tmp dir; ``docs/jupyterlab-e2e.png`` is made so).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from e2e.notebooks import (  # noqa: E402
     SHOW_WIDGET,
     THREE_MODELS,
 )
+from widget_harness import fit_png  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -166,6 +168,22 @@ def test_widget_in_jupyterlab(tmp_path):
                 named = _state(lp, cells[2])
                 assert (named["named"], named["tested"]) == ("1", "1"), named
 
+                # -- the screenshot (docs/jupyterlab-e2e.png): the named, tested cluster with its
+                # what-if results and confusion matrices, a tile's source preview ---------------
+                expect(page.locator(f"{CLUSTERS} {CLUSTER}").first.locator(
+                    "[data-imacs-whatif]")).to_be_visible()
+                expect(confusion).to_be_visible()  # the cluster opened above stays open
+                blocks.first.evaluate(  # at the top of the notebook's scroller, its border shown
+                    "el => { el.scrollIntoView({block: 'start'}); let p = el.parentElement; "
+                    "while (p && p.scrollHeight <= p.clientHeight) p = p.parentElement; "
+                    "if (p) p.scrollTop -= 12; }")
+                page.locator(f"{CONFUSION} {TILE}").first.hover()
+                expect(page.locator(SOURCE).first).to_be_visible()
+                page.wait_for_timeout(300)
+                shot.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(shot))
+                fit_png(shot, 400_000)
+
                 # -- the segment map: computed by the kernel, a lasso reaches result.selection ----
                 page.locator(f"{W1} [data-imacs-tab='map']").click()
                 canvas = page.locator(f"{W1} [data-imacs-map-canvas]")
@@ -187,8 +205,6 @@ def test_widget_in_jupyterlab(tmp_path):
                 assert state2["map"] in ("umap", "tsne"), state2
                 assert int(state2["lasso"]) == n_sel > 0, (state2, n_sel)
 
-                shot.parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(shot), full_page=True)
                 errors = [m for m in lp.console if m.startswith("pageerror")]
                 assert not errors, errors
             except Exception:
