@@ -313,3 +313,24 @@ def test_generated_options_parse_to_settings(saved, capsys):
             build_parser().parse_args(base + extra)
         assert extra[0] in capsys.readouterr().err
     assert not (d / "z.imacs").exists()
+
+
+def test_warnings_print_as_imacs_warnings_without_a_source_line(monkeypatch, capsys):
+    """Under the console script the first frame outside the package is the generated launcher
+    (`sys.exit(main())`): the CLI prints a warning as one line naming no file or source."""
+    import warnings
+
+    from imacs_widget import cli
+    from imacs_widget.errors import warn
+
+    def command(args):
+        warn("sampling for class 'dog': model A: only 3 TP images (asked for 8)")
+        return 0
+
+    monkeypatch.setitem(cli.COMMANDS, "demo", command)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert cli.main(["demo"]) == 0
+    err = capsys.readouterr().err
+    assert err == "imacs: warning: sampling for class 'dog': model A: only 3 TP images " \
+                  "(asked for 8)\n"

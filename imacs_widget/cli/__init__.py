@@ -11,6 +11,7 @@ given keeps the field's default. Kept free of TensorFlow imports until a command
 from __future__ import annotations
 
 import sys
+import warnings
 
 from .commands import COMMANDS
 from .options import build_parser
@@ -34,11 +35,20 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from ..errors import ImacsInputError
 
-    try:
-        return COMMANDS[args.command](args)
-    except ImacsInputError as exc:
-        print(f"imacs: error: {exc}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        # a warning names no source line here: under the console script that line would be
+        # the generated launcher's `sys.exit(main())`
+        warnings.showwarning = _show_warning
+        try:
+            return COMMANDS[args.command](args)
+        except ImacsInputError as exc:
+            print(f"imacs: error: {exc}", file=sys.stderr)
+            return 2
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Print a warning as ``imacs: warning: <message>`` (no file name or source line)."""
+    print(f"imacs: warning: {message}", file=sys.stderr if file is None else file)
 
 
 
