@@ -111,6 +111,10 @@ def test_label_shares_and_text_known_answer():
     assert dup == [[["crane", 2 / 3], ["x", 1 / 3]]]
     assert naming.suggestion_text([["honeycomb", 0.41], ["chain mail", 0.22]]) == \
         "honeycomb 41 %, chain mail 22 %"
+    # the name is short: the second label only when it holds >= 10 % of the crops, never a third
+    assert naming.suggestion_text([["honeycomb", 0.41], ["chain mail", 0.22], ["cup", 0.2]]) \
+        == "honeycomb 41 %, chain mail 22 %"
+    assert naming.suggestion_text([["velvet", 0.93], ["nematode", 0.03]]) == "velvet 93 %"
     assert naming.suggestion_text([]) is None
 
 

@@ -34,7 +34,8 @@ import pandas as pd
 
 from ..errors import ImacsInputError
 
-__all__ = ["CHUNK", "IMAGENET_SOURCE", "SUGGESTING_EMBEDDERS", "TOP_LABELS", "add_name_columns",
+__all__ = ["CHUNK", "IMAGENET_SOURCE", "NAMED_LABELS", "NAMED_SHARE", "SUGGESTING_EMBEDDERS",
+           "TOP_LABELS", "add_name_columns",
            "can_suggest", "check_name", "check_note", "check_notes", "check_suggestions",
            "check_text_model", "imagenet_top_classes", "label_shares", "representative_rows",
            "suggestion_text", "text_similarity", "zero_shot_shares"]
@@ -46,7 +47,11 @@ names the one that ran)."""
 IMAGENET_SOURCE = "EfficientNet-Lite0 ImageNet head"
 """What suggested the offline names (a summary's ``suggested_by``)."""
 TOP_LABELS = 3
-"""Labels kept per cluster."""
+"""Labels kept per cluster (``suggested_labels``)."""
+NAMED_LABELS = 2
+"""Labels a suggested name shows at most (:func:`suggestion_text`)."""
+NAMED_SHARE = 0.1
+"""Share of the crops a label after the first needs to be shown in the name."""
 CHUNK = 8192
 """Embedding rows per matrix product of :func:`imagenet_top_classes`."""
 MAX_NAME = 200
@@ -153,11 +158,15 @@ def label_shares(classes: np.ndarray, cluster: np.ndarray, n_clusters: int,
 
 
 def suggestion_text(labels) -> str | None:
-    """``[["honeycomb", 0.41], ["chain mail", 0.22]]`` -> ``"honeycomb 41 %, chain mail 22 %"``.
+    """A suggestion as a short name: the most frequent label, then the second when it holds at
+    least :data:`NAMED_SHARE` of the crops, with their shares —
+    ``[["honeycomb", 0.41], ["chain mail", 0.22], ["cup", 0.05]]`` ->
+    ``"honeycomb 41 %, chain mail 22 %"`` (every label stays in ``suggested_labels``).
 
     Parameters
     ----------
     labels : list of [str, float]
+        Most frequent first.
 
     Returns
     -------
@@ -166,7 +175,8 @@ def suggestion_text(labels) -> str | None:
     """
     if not labels:
         return None
-    return ", ".join(f"{name} {round(100 * share)} %" for name, share in labels)
+    named = [labels[0]] + [lab for lab in labels[1:NAMED_LABELS] if lab[1] >= NAMED_SHARE]
+    return ", ".join(f"{name} {round(100 * share)} %" for name, share in named)
 
 
 # -- the user's names and notes ---------------------------------------------------------------
