@@ -13,6 +13,7 @@ into the kernel.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from anywidget.experimental import command
@@ -25,6 +26,10 @@ __all__ = ["CommandsMixin"]
 
 # the widget's one logger (its docstring names it): command warnings go where the widget's do
 log = logging.getLogger("imacs_widget.widget.widget")
+
+PROGRESS_INTERVAL_S = 0.25
+"""At most one ``_progress`` update per this many seconds while a command runs (besides its
+first and last), so the comm is not flooded."""
 
 
 class _Invalid(ValueError):
@@ -40,7 +45,7 @@ class CommandsMixin:
 
     Uses the widget's ``_result``, ``_payload_options``, ``_image_order`` (the payload's image
     rows, computed on first use), ``_validated`` (a trait value from the front end, or
-    ``_Invalid``), and its ``_busy`` / ``_hovered`` traits.
+    ``_Invalid``), and its ``_busy`` / ``_progress`` / ``_hovered`` traits.
     """
 
     _result: Any
@@ -194,16 +199,36 @@ class CommandsMixin:
     @command
     def _intervene(self, msg, buffers):
         """Command ``_intervene``: ``{"cluster": int}`` -> the what-if test
-        (``result.intervene(cluster, progress=False)``, the models and images of the run),
-        new payload; ``_busy`` meanwhile. Refused with the result's error when it cannot run
-        (e.g. a loaded result holds no models)."""
+        (``result.intervene(cluster, progress=...)``, the models and images of the run),
+        new payload; ``_busy`` meanwhile, and ``_progress`` (``{"task": "what-if test,
+        cluster c", "done": n, "total": N}``, images scored so far) from the test's progress
+        ticks, throttled to :data:`PROGRESS_INTERVAL_S`, None again when it ends or fails.
+        Refused with the result's error when it cannot run (e.g. a loaded result holds no
+        models)."""
         self._busy = True
         try:
             return self._cluster_command(
                 "the what-if test", msg, None, (),
-                lambda c, v: self._result.intervene(c, progress=False)), []
+                lambda c, v: self._result.intervene(
+                    c, progress=self._progress_reporter(f"what-if test, cluster {c}"))), []
         finally:
+            self._progress = None
             self._busy = False
+
+    def _progress_reporter(self, task: str):
+        """``report(done, total)`` that sets ``_progress`` for ``task``: the first call, the
+        last (``done >= total``) and at most one per :data:`PROGRESS_INTERVAL_S` between."""
+        last = -float("inf")
+
+        def report(done: int, total: int) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if done < total and now - last < PROGRESS_INTERVAL_S:
+                return
+            last = now
+            self._progress = {"task": task, "done": int(min(done, total)), "total": int(total)}
+
+        return report
 
 
 def _command_problem(content) -> str | None:

@@ -17,7 +17,9 @@ One pattern for everything the front end does:
   that order: the typed-array columns re-clustering leaves as they are, then the columns it
   changes and the first screen's sprite sheets, so a re-cluster sends only the latter),
   ``_busy`` (True while
-  re-clustering / switching class).
+  re-clustering / switching class), ``_progress`` (``{"task", "done", "total"}`` while
+  ``_intervene`` runs, else None; sent from inside the running command, so the front end sees
+  it move).
 * **Requests are commands** (``anywidget.experimental.command`` here,
   ``experimental.invoke(name, msg)`` in ``js/src/kernel.js``; each answers one JSON dict, and
   ``_tiles`` binary buffers too), mirrored in ``js/src/types.js``::
@@ -174,6 +176,10 @@ class ImacsWidget(CommandsMixin, anywidget.AnyWidget):
                              "_images: the columns re-clustering changes and the first "
                              "screen's sprite sheets.").tag(sync=True)
     _busy = t.Bool(False, help="True while the kernel re-clusters or switches class.").tag(sync=True)
+    _progress = t.Union([t.Dict()], default_value=None, allow_none=True, help="The long "
+                        "command running in the kernel and how far it is, {'task': str, "
+                        "'done': int, 'total': int} (the what-if test: images scored so far of "
+                        "all it needs; a few updates a second), or None.").tag(sync=True)
     # Python-only: last hovered segment row (set by the "_hover" command).
     _hovered = t.Int(None, allow_none=True)
 
@@ -181,7 +187,7 @@ class ImacsWidget(CommandsMixin, anywidget.AnyWidget):
                "selected_cluster", "view", "selection", "map_color")
     # public traits the front end changes through a command, never by a state update
     _BY_COMMAND = {"n_clusters": "_recluster", "target_class": "_select_class"}
-    _READ_ONLY = ("_payload", "_images", "_cluster_images", "_busy", "_esm", "_css", "_anywidget_id",
+    _READ_ONLY = ("_payload", "_images", "_cluster_images", "_busy", "_progress", "_esm", "_css", "_anywidget_id",
                   "_model_name", "_model_module", "_model_module_version", "_view_name",
                   "_view_module", "_view_module_version")
 
