@@ -6,6 +6,11 @@ console script uses, so the command-line page never drifts from the options;
 ``<!-- imacs-glossary -->`` by the table of the widget's tooltips, read from the front end's one
 glossary (``js/src/glossary.js``), so the page and the tooltips say the same;
 ``<!-- imacs-readme -->`` (the home page) by the README, its links made relative to the site.
+
+The numpy docstrings cross-reference with Sphinx roles (``:class:`~imacs_widget.Settings```,
+which ``help()`` and IDEs read); :func:`on_page_content` turns each into a link to the API
+reference where the object is documented there (a public name of ``imacs_widget.__all__`` or
+one of its members), else into plain code.
 """
 
 from __future__ import annotations
@@ -83,3 +88,32 @@ def on_page_markdown(markdown: str, config=None, **kwargs) -> str:
     if _GLOSSARY_MARK in markdown:
         markdown = markdown.replace(_GLOSSARY_MARK, _glossary_table(config))
     return markdown
+
+
+_ROLE = re.compile(r":(?:class|func|meth|mod|attr|data|exc|obj):<code>(~?)([\w.]+)</code>")
+
+
+def _public_identifier(path: str) -> str | None:
+    """``imacs_widget.result.ComparisonResult.save`` -> ``imacs_widget.ComparisonResult.save``:
+    the API reference's anchor of an object reached through a public name, else ``None``."""
+    import imacs_widget
+
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        if part in imacs_widget.__all__:
+            return ".".join(["imacs_widget", *parts[i:]])
+    return None
+
+
+def _role(match: re.Match) -> str:
+    short, path = match.group(1) == "~", match.group(2)
+    text = f"<code>{path.rsplit('.', 1)[-1] if short else path}</code>"
+    target = _public_identifier(path)
+    if target is None:
+        return text
+    return f'<autoref identifier="{target}" optional>{text}</autoref>'  # resolved by autorefs
+
+
+def on_page_content(html: str, **kwargs) -> str:
+    """Sphinx roles in rendered docstrings -> links into the API reference (or plain code)."""
+    return _ROLE.sub(_role, html)

@@ -45,14 +45,20 @@ def test_api_reference_covers_every_public_name():
     assert set(imacs_widget.__all__) <= documented, sorted(set(imacs_widget.__all__) - documented)
 
 
-def test_reading_the_widget_lists_every_tooltip_of_the_glossary():
-    """The site's table of tooltips is generated from js/src/glossary.js: every entry parses."""
+def load_hooks():
+    """The site's MkDocs hooks module (scripts/mkdocs_hooks.py)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("mkdocs_hooks",
                                                   ROOT / "scripts" / "mkdocs_hooks.py")
     hooks = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(hooks)
+    return hooks
+
+
+def test_reading_the_widget_lists_every_tooltip_of_the_glossary():
+    """The site's table of tooltips is generated from js/src/glossary.js: every entry parses."""
+    hooks = load_hooks()
     source = (ROOT / "js" / "src" / "glossary.js").read_text()
     body = source.split("GLOSSARY = Object.freeze({", 1)[1].split("});", 1)[0]
     keys = re.findall(r"^\s+(\w+):", body, flags=re.M)
@@ -77,3 +83,16 @@ def test_readme_is_short_and_its_links_resolve():
     assert "python -m pip install \".[keras]\" && imacs demo" in text
     assert "bash scripts/test.sh" in text
     assert (DOCS / "index.md").read_text().strip() == "<!-- imacs-readme -->"
+
+
+def test_sphinx_roles_in_docstrings_become_links_or_plain_code():
+    hooks = load_hooks()
+    html = ("a :class:<code>~imacs_widget.models.ModelAdapter</code>, "
+            ":meth:<code>imacs_widget.result.ComparisonResult.save</code> and "
+            ":func:<code>~imacs_widget.engine.summary.summarize_clusters</code>")
+    out = hooks.on_page_content(html)
+    assert ('<autoref identifier="imacs_widget.ModelAdapter" optional><code>ModelAdapter</code>'
+            '</autoref>') in out
+    assert '<autoref identifier="imacs_widget.ComparisonResult.save" optional>' in out
+    assert out.endswith("and <code>summarize_clusters</code>")  # not public: plain code
+    assert ":class:" not in out and ":meth:" not in out
