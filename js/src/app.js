@@ -20,7 +20,8 @@ import { createControls } from "./controls.js";
 import { createPaging } from "./paging.js";
 import { createPreview } from "./preview.js";
 import { createMapPanel } from "./mappanel.js";
-import { clusterMeta } from "./clusternotes.js";
+import { clusterMeta, progressView, progressDetail, markRunning } from "./clusternotes.js";
+import { explain } from "./glossary.js";
 
 export { readState, deriveContext };
 
@@ -100,7 +101,10 @@ export function createApp(el, model, { invoke = null } = {}) {
   const controls = createControls({ model, setTrait, request });
   const noticeBar = h("div", { class: "imacs-notice", attrs: { role: "status" }, hidden: true });
   const body = h("div", { class: "imacs-body" });
-  const busy = h("div", { class: "imacs-busy", hidden: true }, [h("div", { class: "imacs-spinner" }), h("span", { class: "imacs-busy-text", text: "Working…" })]);
+  const busyLabel = h("span", { class: "imacs-busy-label", text: "Working…" });
+  const busyProgress = h("div", { class: "imacs-busy-progress" });
+  const busyBox = h("div", { class: "imacs-busy-text" }, [busyLabel, busyProgress]);
+  const busy = h("div", { class: "imacs-busy", hidden: true }, [h("div", { class: "imacs-spinner" }), busyBox]);
   const source = h("div", { class: "imacs-source", data: { imacsView: "source" }, hidden: true, attrs: { role: "tooltip" } });
   root.append(header, controls.controls, noticeBar, controls.tabs, h("div", { class: "imacs-main" }, [body, busy]), source);
 
@@ -163,7 +167,17 @@ export function createApp(el, model, { invoke = null } = {}) {
     const st = readState(model);
     const on = st.busy || local.pending !== null;
     busy.hidden = !on;
-    /** @type {Node} */ (busy.lastChild).textContent = local.pending || "Working…";
+    busyLabel.textContent = local.pending || "Working…";
+    // how far the kernel's long command is (the _progress trait, set while it runs): under the
+    // busy text, and on the running what-if test's button
+    const progress = on ? st.progress : null;
+    replace(busyProgress, progress ? progressView(progress) : null);
+    if (progress) explain(busyBox, "progress", progressDetail(progress));
+    else { busyBox.removeAttribute("data-imacs-measure"); busyBox.removeAttribute("title"); }
+    if (local.running !== null) {
+      const button = body.querySelector(`[data-imacs-intervene="${local.running}"]`);
+      if (button instanceof HTMLButtonElement) markRunning(button, true, st.progress);
+    }
     root.classList.toggle("imacs-is-busy", on);
     renderControls(st);
   }
@@ -180,7 +194,7 @@ export function createApp(el, model, { invoke = null } = {}) {
     // the statistics depend on the filters and orders only: a click on a cluster or on
     // "+N more" reuses them (at 100,000 segments they are most of a render)
     const key = JSON.stringify([st.order, st.innerOrder, st.outcomes, st.models, local.live, local.selectionVersion]);
-    const ui = { live: local.live, editing: local.editing, draft: local.draft, running: local.running, errors: local.whatIfErrors };
+    const ui = { live: local.live, editing: local.editing, draft: local.draft, running: local.running, errors: local.whatIfErrors, progress: st.progress };
     const ctx = local.ctx && local.ctx.data === local.data && local.ctxKey === key
       ? { ...local.ctx, selected: st.selected, expanded: local.expanded, ui }
       : deriveContext(local.data, st, local.expanded, { pictures, live: local.live, onWindow: () => paging.queueFetch(), memo: new Map(), ui });
@@ -353,7 +367,7 @@ export function createApp(el, model, { invoke = null } = {}) {
   on("change:_cluster_images", queueReload);
   on("change:selection", () => { local.selectionVersion += 1; renderAll(); });
   for (const name of ["order", "inner_order", "outcomes", "models", "selected_cluster", "view", "map_color"]) on(`change:${name}`, renderAll);
-  for (const name of ["target_class", "n_clusters", "_busy"]) on(`change:${name}`, renderBusy);
+  for (const name of ["target_class", "n_clusters", "_busy", "_progress"]) on(`change:${name}`, renderBusy);
 
   loadPayload();
   renderAll();

@@ -9,6 +9,7 @@ import { h } from "./dom.js";
 import { fmtSigned } from "./data.js";
 import { explain } from "./glossary.js";
 import { modelChip } from "./parts.js";
+import { progressInfo } from "./state.js";
 
 /** @typedef {import("./decode.js").Decoded} Decoded */
 /** @typedef {import("./types.js").ClusterInfo} ClusterInfo */
@@ -22,7 +23,11 @@ import { modelChip } from "./parts.js";
  * @property {{name: string, note: string}} draft   the form's text (kept across renders)
  * @property {number | null} running        the cluster whose what-if test runs
  * @property {Map<number, string>} errors   the last refusal of a what-if test, by cluster
+ * @property {import("./state.js").Progress | null} [progress]  how far the running test is
  */
+
+/** "1,024" @param {number} n */
+const count = (n) => n.toLocaleString("en-US");
 
 /** @type {WeakMap<object, Map<number, ClusterInfo>>} */
 const byPayload = new WeakMap();
@@ -84,12 +89,33 @@ export function clusterActions(id, ui) {
   const running = ui.running === id;
   return h("span", { class: "imacs-cluster-actions" }, [
     h("button", { class: "imacs-more", type: "button", data: { imacsEdit: id }, text: "✎ name / note", title: "Name this cluster and note what it shows (saved with the result: result.rename_cluster / annotate_cluster)" }),
-    h("button", {
+    markRunning(h("button", {
       class: "imacs-more", type: "button", data: { imacsIntervene: id }, disabled: ui.running !== null,
-      text: running ? "running what-if test…" : "What-if test",
+      text: "What-if test",
       title: "Does each model use this cluster? Paste its segments onto images of other classes and remove them from their own images (result.intervene; runs the models in the kernel)",
-    }),
+    }), running, ui.progress ?? null),
   ]);
+}
+
+/**
+ * Show on a what-if button that its test runs, with the kernel's count when there is one
+ * (then the button explains it: data-imacs-measure="progress").
+ * @param {HTMLButtonElement} button
+ * @param {boolean} running
+ * @param {import("./state.js").Progress | null} p
+ */
+export function markRunning(button, running, p) {
+  if (!running) return button;
+  button.textContent = runningText(p);
+  return p ? explain(button, "progress", progressDetail(p)) : button;
+}
+
+/**
+ * The running test's button text: "running what-if test… 412 / 1,024".
+ * @param {import("./state.js").Progress | null} p
+ */
+export function runningText(p) {
+  return p ? `running what-if test… ${count(p.done)} / ${count(p.total)}` : "running what-if test…";
 }
 
 /**
@@ -116,6 +142,41 @@ export function editForm(id, meta, ui) {
       h("span", { class: "imacs-muted", text: "an empty name clears it (the suggestion shows again)" }),
     ]),
   ]);
+}
+
+/**
+ * "What-if test: 412 / 1,024 images" of a progress state (the task's first words, capitalised:
+ * "what-if test, cluster 4" -> "What-if test").
+ * @param {import("./state.js").Progress} p
+ */
+export function progressText(p) {
+  const head = p.task.split(",")[0].trim() || "Working";
+  return `${head.charAt(0).toUpperCase()}${head.slice(1)}: ${count(p.done)} / ${count(p.total)} images`;
+}
+
+/**
+ * The progress of the kernel's long command (data-imacs-progress="done/total"): its text and a
+ * bar, with the glossary's tooltip; null without a valid state.
+ * @param {any} raw  the `_progress` trait
+ */
+export function progressView(raw) {
+  const p = progressInfo(raw);
+  if (!p) return null;
+  const share = p.done / p.total;
+  const bar = h("div", { class: "imacs-progress-bar", attrs: { role: "progressbar", "aria-valuemin": "0", "aria-valuemax": String(p.total), "aria-valuenow": String(p.done), "aria-label": p.task } }, [
+    h("div", { class: "imacs-progress-fill", style: { width: `${(100 * share).toFixed(1)}%` } }),
+  ]);
+  return explain(h("div", { class: "imacs-progress", data: { imacsProgress: `${p.done}/${p.total}` } }, [
+    h("span", { class: "imacs-progress-text", text: progressText(p) }), bar,
+  ]), "progress", progressDetail(p));
+}
+
+/**
+ * "what-if test, cluster 1: 412 of 1,024 images scored (40 %)", a progress tooltip's first line.
+ * @param {import("./state.js").Progress} p
+ */
+export function progressDetail(p) {
+  return `${p.task}: ${count(p.done)} of ${count(p.total)} images scored (${Math.round((100 * p.done) / p.total)} %)`;
 }
 
 /** "62 %" of a rate in 0..1. @param {number} v */

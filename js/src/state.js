@@ -32,7 +32,26 @@ export function readState(model) {
     targetClass: model.get("target_class"),
     nClusters: model.get("n_clusters"),
     busy: model.get("_busy") === true,
+    progress: progressInfo(model.get("_progress")),
   };
+}
+
+/**
+ * How far the kernel's long command is (the `_progress` trait).
+ * @typedef {{task: string, done: number, total: number}} Progress
+ */
+
+/**
+ * The `_progress` trait, checked (anything may arrive from the kernel): `{task, done, total}`
+ * with whole counts, 0 <= done <= total, total > 0; else null.
+ * @param {any} p
+ * @returns {Progress | null}
+ */
+export function progressInfo(p) {
+  if (!p || typeof p !== "object" || typeof p.task !== "string") return null;
+  const { done, total } = p;
+  if (!Number.isInteger(total) || total <= 0 || !Number.isInteger(done) || done < 0) return null;
+  return { task: p.task, done: Math.min(done, total), total };
 }
 
 /** @typedef {ReturnType<typeof readState>} State */

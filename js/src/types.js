@@ -201,7 +201,8 @@ export { PAYLOAD_VERSION } from "./protocol.js";
  * Commands, JS -> Python: `experimental.invoke(name, msg, {signal})` resolves with
  * `[answer, buffers]` (only "_tiles" answers buffers). There are no other custom messages; state is
  * traits (order, inner_order, outcomes, models, selected_cluster, view, selection, map_color set here; n_clusters,
- * target_class, _payload, _images, _cluster_images, _busy set by Python only).
+ * target_class, _payload, _images, _cluster_images, _busy, _progress set by Python only;
+ * _progress: {task, done, total} while "_intervene" runs, sent as it runs, else null).
  *
  * @typedef {{}} PingMsg                               "_ping"
  * @typedef {{ok: true, version: number}} PingAnswer   payload version the kernel speaks

@@ -5,6 +5,9 @@ import { describe, it, expect, beforeEach } from "vitest";
 import { createApp } from "../src/app.js";
 import { unexplained } from "./unexplained.js";
 import { makePayload, makeState, makeModel, makeKernel, invokeFor, settle } from "./fixtures.js";
+import { progressView, progressText } from "../src/clusternotes.js";
+import { progressInfo } from "../src/state.js";
+import { GLOSSARY } from "../src/glossary.js";
 
 const EVIL = "<img src=x onerror=alert(1)>";
 const visible = (/** @type {Element} */ el) => !el.closest("[hidden]");
@@ -141,6 +144,67 @@ describe("what-if test", () => {
     expect(panel.querySelector('[data-imacs-flip-to="B"]').title).toContain("95 % Wilson interval");
     expect(unexplained(el, visible).bad).toEqual([]);
     expect(q('[data-imacs-intervene="1"]').textContent).toBe("What-if test");
+  });
+
+  it("shows the kernel's progress while it runs (overlay text, bar, tooltip, the button), gone at the end", async () => {
+    /** @type {() => void} */
+    let finish = () => {};
+    const done = patch((c) => { c.intervention = { ...RECORD, cluster: c.id }; });
+    const { q, qa, model, el } = await mount((p) => p, {
+      handlers: {
+        _intervene: (/** @type {any} */ m, /** @type {any} */ msg) => new Promise((resolve) => {
+          // like ImacsWidget: _busy, then _progress from the test's ticks, both sent while it runs
+          m.set("_busy", true);
+          m.set("_progress", { task: `what-if test, cluster ${msg.cluster}`, done: 0, total: 1024 });
+          finish = () => {
+            const answer = done(m, msg);
+            m.set("_progress", null);
+            m.set("_busy", false);
+            resolve(answer);
+          };
+        }),
+      },
+    });
+    q('[data-imacs-intervene="1"]').click();
+    await settle();
+    expect(q(".imacs-busy").hidden).toBe(false);
+    expect(q(".imacs-busy [data-imacs-progress]").dataset.imacsProgress).toBe("0/1024");
+    expect(q('[data-imacs-intervene="1"]').textContent).toBe("running what-if test… 0 / 1,024");
+    model.set("_progress", { task: "what-if test, cluster 1", done: 412, total: 1024 });
+    const prog = q(".imacs-busy [data-imacs-progress]");
+    expect(qa("[data-imacs-progress]")).toHaveLength(1);
+    expect(prog.dataset.imacsProgress).toBe("412/1024");
+    expect(prog.textContent).toBe("What-if test: 412 / 1,024 images");
+    expect(prog.querySelector(".imacs-progress-fill").style.width).toBe("40.2%");
+    expect(prog.querySelector("[role='progressbar']").getAttribute("aria-valuenow")).toBe("412");
+    expect(prog.dataset.imacsMeasure).toBe("progress");
+    expect(prog.title).toBe(`what-if test, cluster 1: 412 of 1,024 images scored (40 %)\n\n${GLOSSARY.progress}`);
+    expect(q(".imacs-busy").textContent).toContain("What-if test of cluster 1");
+    expect(q('[data-imacs-intervene="1"]').textContent).toBe("running what-if test… 412 / 1,024");
+    model.set("selected_cluster", 0); // a re-render keeps the count on the button
+    expect(q('[data-imacs-intervene="1"]').textContent).toBe("running what-if test… 412 / 1,024");
+    expect(unexplained(el, visible).bad).toEqual([]);
+    finish();
+    await settle();
+    expect(qa("[data-imacs-progress]")).toHaveLength(0);
+    expect(q(".imacs-busy").hidden).toBe(true);
+    expect(q('[data-imacs-intervene="1"]').textContent).toBe("What-if test");
+    expect(q('[data-imacs-whatif="1"]')).not.toBeNull();
+  });
+
+  it("reads the progress trait defensively", () => {
+    expect(progressInfo(null)).toBeNull();
+    expect(progressInfo({ task: "t", done: 1 })).toBeNull();
+    expect(progressInfo({ task: "t", done: 1, total: 0 })).toBeNull();
+    expect(progressInfo({ task: "t", done: -1, total: 4 })).toBeNull();
+    expect(progressInfo({ task: "t", done: 1.5, total: 4 })).toBeNull();
+    expect(progressInfo({ task: 3, done: 1, total: 4 })).toBeNull();
+    expect(progressInfo({ task: "t", done: 9, total: 4 })).toEqual({ task: "t", done: 4, total: 4 });
+    expect(progressView({ task: "t", done: "1", total: 4 })).toBeNull();
+    expect(progressText({ task: "what-if test, cluster 4", done: 1024, total: 1024 })).toBe("What-if test: 1,024 / 1,024 images");
+    const evil = progressView({ task: EVIL, done: 1, total: 2 });
+    expect(evil.querySelectorAll("img, script")).toHaveLength(0);
+    expect(evil.textContent).toBe(`${EVIL.charAt(0).toUpperCase()}${EVIL.slice(1)}: 1 / 2 images`);
   });
 
   it("a refusal (e.g. a loaded result without models) is shown on the cluster and in the notice", async () => {

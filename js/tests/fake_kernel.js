@@ -8,7 +8,8 @@
 /**
  * @param {{version: number, delayMs?: number, handlers?: Object<string, Function>, pictures?: Object}} options
  *   `handlers[name](model, msg)` replaces the default answer of a command (return the answer,
- *   or `[answer, buffers]` for a command that answers binary buffers, or throw); the defaults: "_ping" answers the payload version, "_recluster" and
+ *   or `[answer, buffers]` for a command that answers binary buffers, or a promise of either
+ *   for a command that runs a while, or throw); the defaults: "_ping" answers the payload version, "_recluster" and
  *   "_select_class" set `_busy`, then the trait, like the kernel (there is no Python here to
  *   recompute the payload), "_hover" answers ok, "_tiles" answers from `pictures` ({thumbs, sources}: atlases
  *   holding every picture, sheets as data: URLs, built by Python's payload.tile_page): the
@@ -59,6 +60,10 @@ export function fakeKernel({ version, delayMs = 0, handlers = {}, pictures = nul
         setTimeout(() => {
           try {
             const answer = handler ? handler(model, msg) : { ok: false, error: `ignored: unknown command ${name}` };
+            if (answer && typeof answer.then === "function") { // a command that runs a while
+              answer.then((a) => resolve(Array.isArray(a) ? a : [a, []]), reject);
+              return;
+            }
             resolve(Array.isArray(answer) ? answer : [answer, []]);
           } catch (err) {
             reject(err);
