@@ -62,6 +62,54 @@ def _state(lab_page: LabPage, cell: dict) -> dict[str, str]:
     return dict(kv.split("=", 1) for kv in line.split()[1:])
 
 
+# Records each progress state the first widget shows (the _progress trait, set by the kernel
+# from inside the running "_intervene" command): its data-imacs-progress, texts, when it was
+# seen, and whether the test's results were there yet.
+_WATCH_PROGRESS = """() => {
+  const root = document.querySelectorAll('[data-imacs-root]')[0];
+  const seen = window.imacsProgressSeen = [];
+  const t0 = performance.now();
+  const look = () => {
+    const p = root.querySelector('.imacs-busy:not([hidden]) [data-imacs-progress]');
+    const v = p ? p.dataset.imacsProgress : null;
+    if (seen.length && seen[seen.length - 1].v === v) return;
+    const b = root.querySelector('[data-imacs-intervene][data-imacs-measure="progress"]');
+    seen.push({v, t: performance.now() - t0, text: p ? p.textContent : null,
+               tip: p ? p.title : null, button: b ? b.textContent : null,
+               results: !!root.querySelector('[data-imacs-whatif]')});
+  };
+  new MutationObserver(look).observe(root, {subtree: true, childList: true, attributes: true,
+                                            characterData: true});
+}"""
+
+
+def _check_progress(seen: list[dict]) -> None:
+    """The what-if test's progress reached the page while the test ran: states counting up from
+    0 to their total, shown in the overlay and on the button before the results arrived, then
+    gone."""
+    import re
+
+    print("progress seen:", seen)
+    states = [s for s in seen if s["v"] is not None]
+    assert states, seen
+    assert states[0]["v"].startswith("0/"), seen
+    counts = [tuple(map(int, s["v"].split("/"))) for s in states]
+    total = counts[0][1]
+    assert total > 0 and all(n == total for _, n in counts), seen
+    assert [d for d, _ in counts] == sorted(d for d, _ in counts), seen
+    for s in states:
+        assert not s["results"], s  # before the answer and its new payload
+        assert re.fullmatch(r"What-if test: [\d,]+ / [\d,]+ images", s["text"]), s
+        assert s["button"].startswith("running what-if test… "), s
+        assert "How far the what-if test in the kernel is" in s["tip"], s
+    assert seen[-1]["v"] is None, seen
+    # sent from inside the running command, not all at its end: the first state (before the
+    # models run) and the last (after them) reached the page apart, not in one burst (seen
+    # 144 ms apart for this notebook's 148 images)
+    assert len(states) >= 2 and states[-1]["v"] == f"{total}/{total}", seen
+    assert states[-1]["t"] - states[0]["t"] >= 20, seen
+
+
 @pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
 def test_widget_in_jupyterlab(tmp_path):
     from playwright.sync_api import expect, sync_playwright
@@ -159,9 +207,12 @@ def test_widget_in_jupyterlab(tmp_path):
                 page.locator(f"{W1} [data-imacs-form] [data-imacs-edit-save]").click()
                 expect(page.locator(f"{CLUSTERS} [data-imacs-name]")).to_have_text("“watermark”")
                 expect(page.locator(f"{W1} [data-imacs-form]")).to_have_count(0)
+                page.evaluate(_WATCH_PROGRESS)  # every progress state the widget shows, timed
                 blocks.first.locator("[data-imacs-intervene]").click()
                 panel = page.locator(f"{CLUSTERS} [data-imacs-whatif]")
                 expect(panel).to_be_visible(timeout=180_000)
+                expect(page.locator(f"{W1} [data-imacs-progress]")).to_have_count(0)
+                _check_progress(page.evaluate("() => window.imacsProgressSeen"))
                 expect(panel.locator("[data-imacs-whatif-model]")).to_have_count(2)
                 lp.run_cell(2)
                 cells = lp.wait_cells_done([2], previous={2: cells[2]["count"]}, timeout=60)

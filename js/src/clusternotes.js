@@ -91,11 +91,13 @@ export function clusterActions(id, ui) {
     h("button", { class: "imacs-more", type: "button", data: { imacsEdit: id }, text: "✎ name / note", title: "Name this cluster and note what it shows (saved with the result: result.rename_cluster / annotate_cluster)" }),
     markRunning(h("button", {
       class: "imacs-more", type: "button", data: { imacsIntervene: id }, disabled: ui.running !== null,
-      text: "What-if test",
-      title: "Does each model use this cluster? Paste its segments onto images of other classes and remove them from their own images (result.intervene; runs the models in the kernel)",
+      text: "What-if test", title: WHAT_IF_TITLE,
     }), running, ui.progress ?? null),
   ]);
 }
+
+/** The what-if button's tooltip. */
+const WHAT_IF_TITLE = "Does each model use this cluster? Paste its segments onto images of other classes and remove them from their own images (result.intervene; runs the models in the kernel)";
 
 /**
  * Show on a what-if button that its test runs, with the kernel's count when there is one
@@ -107,7 +109,10 @@ export function clusterActions(id, ui) {
 export function markRunning(button, running, p) {
   if (!running) return button;
   button.textContent = runningText(p);
-  return p ? explain(button, "progress", progressDetail(p)) : button;
+  if (p) return explain(button, "progress", progressDetail(p));
+  button.removeAttribute("data-imacs-measure");
+  button.title = WHAT_IF_TITLE;
+  return button;
 }
 
 /**

@@ -183,7 +183,14 @@ describe("what-if test", () => {
     expect(q('[data-imacs-intervene="1"]').textContent).toBe("running what-if test… 412 / 1,024");
     model.set("selected_cluster", 0); // a re-render keeps the count on the button
     expect(q('[data-imacs-intervene="1"]').textContent).toBe("running what-if test… 412 / 1,024");
+    expect(q('[data-imacs-intervene="1"]').dataset.imacsMeasure).toBe("progress");
     expect(unexplained(el, visible).bad).toEqual([]);
+    model.set("_progress", null); // cleared just before the answer: no stale count or tooltip
+    expect(qa("[data-imacs-progress]")).toHaveLength(0);
+    expect(q('[data-imacs-intervene="1"]').textContent).toBe("running what-if test…");
+    expect(q('[data-imacs-intervene="1"]').dataset.imacsMeasure).toBeUndefined();
+    expect(q('[data-imacs-intervene="1"]').title).toContain("Paste its segments");
+    expect(q(".imacs-busy-text").dataset.imacsMeasure).toBeUndefined();
     finish();
     await settle();
     expect(qa("[data-imacs-progress]")).toHaveLength(0);
