@@ -114,7 +114,7 @@ def test_progress_is_throttled(run, monkeypatch):
         assert done[-1] == total
         assert len(done) <= 2 + elapsed / 0.25, (done, elapsed)
         gaps = np.diff([tm for _, _, tm in values[:-2]])  # between the first and the last
-        assert np.all(gaps >= 0.25 - 1e-3), gaps
+        assert np.all(gaps >= 0.25 - 0.02), gaps  # the observer times each set after it
     finally:
         w.close()
 
