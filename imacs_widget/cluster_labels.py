@@ -41,6 +41,8 @@ class ClusterLabels:
 
     def _set_note(self, cluster: int, **fields) -> None:
         cc = self._active
+        if not (cc.segments["cluster"].to_numpy() == cluster).any():  # empty clusters share a key
+            raise ImacsInputError("cluster", f"cluster {cluster} is empty: nothing to name")
         key = cc.keys[cluster]
         rec = {"name": None, "note": "", **cc.notes.get(key, {}), **fields}
         if rec["name"] is None and rec["note"] == "":
@@ -171,11 +173,16 @@ class ClusterLabels:
         """
         from .engine import naming
 
-        if isinstance(vocabulary, str) or not all(
-                isinstance(v, str) and v.strip() for v in (vocabulary or [None])):
-            raise ImacsInputError("vocabulary", f"must be a non-empty list of non-blank "
-                                  f"strings, got {vocabulary!r:.80}")
-        vocabulary = list(vocabulary)
+        wrong = ImacsInputError("vocabulary", f"must be a non-empty list of non-blank strings, "
+                                f"got {vocabulary!r:.80}")
+        if isinstance(vocabulary, str | bytes):
+            raise wrong
+        try:  # a list, tuple, array, Series or generator: read once
+            vocabulary = list(vocabulary)
+        except TypeError:
+            raise wrong from None
+        if not vocabulary or not all(isinstance(v, str) and v.strip() for v in vocabulary):
+            raise wrong
         by = str(name) if name else naming.text_model_name(naming.check_text_model(text_model))
         text, feats = self._cluster_features(text_model, vocabulary, n_crops, batch_size)
         shares = naming.zero_shot_shares(feats, vocabulary, text)
@@ -222,7 +229,7 @@ class ClusterLabels:
             raise ImacsInputError("query", f"must be a non-blank str, got {query!r:.80}")
         text, feats = self._cluster_features(text_model, [query], n_crops, batch_size)
         sims = naming.text_similarity(feats, text[0])
-        by_id = {c["id"]: c for c in self._active.summaries}
+        by_id = {c["id"]: c for c in self.clusters}
         rows = [{"cluster": c, "similarity": s, "size": by_id[c]["size"],
                  "name": by_id[c].get("name"), "suggested_name": by_id[c].get("suggested_name")}
                 for c, s in enumerate(sims) if s is not None]

@@ -78,6 +78,7 @@ class ClassComparison:
     """``{cluster key: {"labels": [[label, share], ...], "by": str}}``: names suggested by a
     user's text-image model (they replace the offline suggestion of that cluster)."""
     _imagenet: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+    _suggestions_pending: bool = field(default=False, init=False, repr=False, compare=False)
 
     def cluster(self, n_clusters: int, seed: int) -> None:
         """(Re)cluster the pooled segments of every model (no model call).
@@ -150,6 +151,15 @@ class ClassComparison:
 
         return cluster_keys(self.segments["cluster"].to_numpy(), self.n_clusters)
 
+    def ensure_suggestions(self) -> None:
+        """Compute the offline suggested names if :meth:`label_clusters` left them for later."""
+        if self._suggestions_pending:
+            self.label_clusters(offline=True)
+
+    def _embedding_dim(self) -> int | None:
+        shape = getattr(self.embeddings, "shape", None)
+        return int(shape[1]) if shape is not None and len(shape) == 2 and shape[0] else None
+
     def imagenet_classes(self) -> np.ndarray | None:
         """Each segment's most likely ImageNet class from its stored embedding
         (:func:`~imacs_widget.engine.naming.imagenet_top_classes`; computed once, kept in
@@ -158,8 +168,7 @@ class ClassComparison:
         from .engine import naming
 
         if self._imagenet is None:
-            dim = self.embeddings.shape[1] if len(self.embeddings) else None
-            if not naming.can_suggest(self.embedder, dim):
+            if not naming.can_suggest(self.embedder, self._embedding_dim()):
                 return None
             try:
                 self._imagenet = naming.imagenet_top_classes(self.embeddings)
@@ -167,7 +176,7 @@ class ClassComparison:
                 return None
         return self._imagenet
 
-    def label_clusters(self) -> None:
+    def label_clusters(self, offline: bool = False) -> None:
         """Add the naming fields to :attr:`summaries` (cheap; no statistic is recomputed).
 
         Each summary gets ``key`` (its cluster key), ``suggested_labels`` (``[[label, share],
@@ -175,23 +184,34 @@ class ClassComparison:
         (``"honeycomb 41 %, chain mail 22 %"`` or ``None``), ``suggested_by`` (what suggested
         it, or ``None``), ``name`` (the user's, or ``None``) and ``note`` (``""`` when none);
         ``significant`` is set again from ``q_value`` at :attr:`alpha`.
+
+        Parameters
+        ----------
+        offline : bool
+            Compute each segment's ImageNet class for the offline suggestions now if it is not
+            known yet (reads every embedding: ~2 s per 100,000 segments). ``False`` leaves
+            them to :meth:`ensure_suggestions` (``result.clusters`` calls it), so loading a
+            result reads no embedding.
         """
         from .engine import naming
 
         if not self.summaries:
             return
         keys = self.keys
-        offline = [[] for _ in keys]
-        classes = self.imagenet_classes()
+        offline_labels = [[] for _ in keys]
+        self._suggestions_pending = False
+        classes = self.imagenet_classes() if offline else self._imagenet
         if classes is not None:
             from .models.lite0.head import imagenet_class_names
 
-            offline = naming.label_shares(classes, self.segments["cluster"].to_numpy(),
-                                          self.n_clusters, imagenet_class_names())
+            offline_labels = naming.label_shares(classes, self.segments["cluster"].to_numpy(),
+                                                 self.n_clusters, imagenet_class_names())
+        elif not offline and naming.can_suggest(self.embedder, self._embedding_dim()):
+            self._suggestions_pending = True
         for c in self.summaries:
             key = keys[c["id"]]
             own = self.suggestions.get(key)
-            labels = own["labels"] if own else offline[c["id"]]
+            labels = own["labels"] if own else offline_labels[c["id"]]
             note = self.notes.get(key, {})
             c.update(key=key, suggested_labels=[list(p) for p in labels],
                      suggested_name=naming.suggestion_text(labels),

@@ -115,6 +115,7 @@ class ComparisonResult(ClusterLabels, TrustChecks):
         """Hand each class what its summaries read from :attr:`params` (the significance
         level, the embedder, the user's names and notes, suggestions by a text-image model),
         add the class-name columns to its segments and label its clusters."""
+        from .engine.intervention import check_records
         from .engine.naming import add_name_columns, check_notes, check_suggestions
 
         alpha = self.params.get("significance_level", ALPHA)
@@ -125,6 +126,7 @@ class ComparisonResult(ClusterLabels, TrustChecks):
         classes = list(self._per_class)
         notes = check_notes(self.params.get("cluster_notes", {}), classes)
         suggestions = check_suggestions(self.params.get("suggested_names", {}), classes)
+        check_records(self.params.get("interventions", {}), classes)
         for t, cc in self._per_class.items():
             cc.alpha = float(alpha)
             cc.embedder = self.params.get("embedder")
@@ -279,6 +281,7 @@ class ComparisonResult(ClusterLabels, TrustChecks):
         ran, or from :meth:`suggest_names`), ``suggested_by``, and your ``name`` (or ``None``)
         and ``note`` (``""``) from :meth:`rename_cluster` / :meth:`annotate_cluster`.
         ``significant`` is judged at ``params["significance_level"]`` (0.05 by default)."""
+        self._active.ensure_suggestions()  # offline names: computed on first use, not at load
         return order_clusters(self._active.summaries, self._order)
 
     @property

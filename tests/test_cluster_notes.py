@@ -58,6 +58,7 @@ def test_rename_and_annotate_show_in_the_summaries(result):
     (lambda r: r.rename_cluster(1, "x" * 201), "name"),
     (lambda r: r.annotate_cluster(9, "x"), "cluster"),
     (lambda r: r.annotate_cluster(1, 3.5), "note"),
+    (lambda r: r.annotate_cluster(1, "x" * 5001), "note"),
 ])
 def test_errors_name_the_argument(result, call, arg):
     with pytest.raises(ImacsInputError) as err:
@@ -117,7 +118,9 @@ def test_damaged_notes_in_a_file_are_named(result, tmp_path):
     path = tmp_path / "r.imacs"
     result.save(path)
     meta = json.loads((path / "meta.json").read_text())
-    for bad in ({"nope": {}}, {result.target_class: {"k": {"name": 3, "note": ""}}}, [1]):
+    for bad in ({"nope": {}}, {result.target_class: {"k": {"name": 3, "note": ""}}}, [1],
+                {result.target_class: {"k": {"name": "x" * 201, "note": ""}}},
+                {result.target_class: {"k": {"name": None, "note": "x" * 5001}}}):
         meta["params"]["cluster_notes"] = bad
         (path / "meta.json").write_text(json.dumps(meta))
         with pytest.raises(ImacsInputError, match="meta.json.*cluster_notes"):
@@ -169,3 +172,13 @@ def test_significance_level_is_a_setting_read_from_params(result, tmp_path):
     assert all(c["significant"] == (c["q_value"] is not None and c["q_value"] < level)
                for c in back.clusters)
     assert len(back.findings()) == sum(c["significant"] for c in back.clusters)
+
+
+def test_an_empty_cluster_cannot_be_named(result):
+    """Every empty cluster has the key of no rows: a name given to one would show on all."""
+    seg = result.segments
+    result.per_class[result.target_class].segments["cluster"] = np.where(
+        seg["cluster"] == 2, 3, seg["cluster"])  # cluster 2 emptied
+    with pytest.raises(ImacsInputError, match="cluster 2 is empty") as err:
+        result.rename_cluster(2, "nothing")
+    assert err.value.argument == "cluster" and "cluster_notes" not in result.params

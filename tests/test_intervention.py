@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import quick_compare
+from conftest import quick_compare, tiny_embedder
 
 import imacs_widget as imacs
 from imacs_widget.engine import intervention as iv
@@ -228,3 +228,51 @@ def test_errors_name_the_argument(case):
     with pytest.raises(ImacsInputError, match="cluster .* is empty"):
         iv.representative_rows(empty, c)
     assert "what-if" in result.summary_text()
+
+
+@pytest.mark.parametrize("bad, field", [
+    ([1, 2], "must be a mapping"),
+    ({"nope": {}}, "not a class of interest"),
+    ("rows", "'rows' must be a non-empty list"),
+    ("rate", "'flip_to_target' must be a rate"),
+    ("ci", "'flip_from_target_ci' must be"),
+    ("n", "'n_paste' must be an int"),
+])
+def test_a_damaged_record_in_a_file_is_named_on_load(case, tmp_path, bad, field):
+    """A record of a what-if test read from meta.json is checked when the result is loaded
+    (the error names the file and the field), never left to crash the summary later."""
+    result, c = case["result"], case["cluster"]
+    result.intervene(c, progress=False)
+    path = tmp_path / "r.imacs"
+    result.save(path)
+    meta = json.loads((path / "meta.json").read_text())
+    stored = meta["params"]["interventions"]
+    cls = next(iter(stored))
+    rec = next(iter(stored[cls].values()))
+    if bad == "rows":
+        rec["rows"] = 5
+    elif bad == "rate":
+        rec["rows"][0]["flip_to_target"] = 1.5
+    elif bad == "ci":
+        rec["rows"][0]["flip_from_target_ci"] = [0.2]
+    elif bad == "n":
+        rec["rows"][0]["n_paste"] = -1
+    else:
+        meta["params"]["interventions"] = bad
+    (path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ImacsInputError, match=f"meta.json.*params.interventions.*{field}"):
+        imacs.load(path)
+
+
+def test_interventions_are_copies_and_dataset_pairs_are_refused(case):
+    result, c = case["result"], case["cluster"]
+    result.intervene(c, progress=False)
+    result.interventions[c]["rows"][0]["model"] = "changed"  # a copy: params stay as stored
+    assert result.interventions[c]["rows"][0]["model"] == "A"
+    x, y = case["x"], case["y"]
+    pair = imacs.compare_datasets(case["models"]["A"], x[::2], x[1::2], y[::2], y[1::2],
+                                  target_class=0, sampling="all", k=3, n_clusters=2,
+                                  embedder=tiny_embedder(),
+                                  progress=False)
+    with pytest.raises(ImacsInputError, match="result: compares one model on two datasets"):
+        pair.intervene(0, progress=False)

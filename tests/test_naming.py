@@ -165,7 +165,10 @@ def test_photo_clusters_suggest_their_class(photos, tmp_path):
     # a loaded result suggests the same from its stored (float16) embeddings
     res.save(tmp_path / "r.imacs")
     back = imacs.load(tmp_path / "r.imacs")
+    active = back.per_class[back.target_class]
+    assert active._imagenet is None  # loading reads no embedding for the suggestions ...
     got = {c["id"]: [n for n, _ in c["suggested_labels"]] for c in back.clusters}
+    assert active._imagenet is not None  # ... the first look at the clusters computes them
     assert got == {0: [n for n, _ in cat["suggested_labels"]],
                    1: [n for n, _ in cup["suggested_labels"]]}
     # the Keras rebuild's features feed the same head; other embedders give no suggestion
@@ -246,6 +249,15 @@ def test_text_model_names_clusters():
     stored = res.params["suggested_names"]["cat"]
     assert {r["by"] for r in stored.values()} == {"colour model"} and len(stored) == 3
     json.dumps(res.params)  # JSON-able: saved with the result
+    # any sequence of words: an array, a Series, a generator (read once)
+    for words in (np.array(["red", "green", "blue"]), pd.Series(["red", "green", "blue"]),
+                  (w for w in ["red", "green", "blue"])):
+        res.suggest_names((chroma, colour_words), words, name="colour model")
+        assert {c["id"]: c["suggested_labels"][0][0] for c in res.clusters} == dict(
+            enumerate(COLOURS))
+    for bad in ([], "red", ["red", ""], [1, 2], 5):
+        with pytest.raises(ImacsInputError, match="vocabulary"):
+            res.suggest_names((chroma, colour_words), bad)
     # default name: the image function's qualified name
     res.suggest_names((chroma, colour_words), ["red", "green", "blue"], n_crops=2)
     assert res.clusters[0]["suggested_by"].endswith("chroma")
@@ -297,3 +309,11 @@ def test_text_model_errors_name_the_argument(call, arg):
     with pytest.raises(ImacsInputError) as err:
         call(res)
     assert err.value.argument == arg
+
+
+def test_representative_crops_count_a_segment_once():
+    """A segment that both models sampled is two rows; it is one crop for a text model."""
+    seg = pd.DataFrame({"cluster": [0, 0, 0, 1], "centroid_distance": [0.1, 0.1, 0.5, 0.2],
+                        "image_index": [3, 3, 4, 5], "segment_index": [7, 7, 2, 1]})
+    rows = naming.representative_rows(seg, 2, 2)
+    assert [r.tolist() for r in rows] == [[0, 2], [3]]

@@ -29,7 +29,7 @@ import pandas as pd
 
 from ..errors import ImacsInputError
 
-__all__ = ["COLUMNS", "N_CROPS", "cut_segment", "json_row", "paste", "paste_effect",
+__all__ = ["COLUMNS", "N_CROPS", "check_records", "cut_segment", "json_row", "paste", "paste_effect",
            "paste_plan", "remove_effect", "representative_rows", "wilson_interval"]
 
 N_CROPS = 8
@@ -291,3 +291,72 @@ def json_row(row: dict) -> dict:
             v = [float(x) for x in v]
         out[k] = v
     return out
+
+
+def check_records(value, classes) -> dict:
+    """``params["interventions"]`` as read from a file, checked:
+    ``{class of interest: {cluster key: record}}``, each record as :func:`json_row` rows and the
+    test's settings (see :meth:`~imacs_widget.engine.whatif.WhatIf.interventions`).
+
+    Parameters
+    ----------
+    value : object
+        What the file holds.
+    classes : sequence of str
+        The result's classes of interest.
+
+    Returns
+    -------
+    dict
+        ``value``, unchanged.
+
+    Raises
+    ------
+    ImacsInputError
+        Naming ``params.interventions`` and the first part that does not fit.
+    """
+    arg = "params.interventions"
+
+    def bad(where, what):
+        raise ImacsInputError(arg, f"{where}: {what}")
+
+    def number(v, low=None, high=None):
+        return (v is None or (not isinstance(v, bool) and isinstance(v, int | float)
+                              and math.isfinite(v) and (low is None or low <= v <= high)))
+
+    if not isinstance(value, dict):
+        bad("the field", f"must be a mapping, got {type(value).__name__}")
+    for cls, tests in value.items():
+        if cls not in classes or not isinstance(tests, dict):
+            bad(repr(cls), "not a class of interest of this result with a mapping")
+        for key, rec in tests.items():
+            at = f"[{cls!r}][{key!r}]"
+            if not isinstance(key, str) or not isinstance(rec, dict):
+                bad(at, "must be a record (a mapping) under a cluster key (a str)")
+            for field in ("cluster", "seed", "n_images"):
+                v = rec.get(field)
+                if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                    bad(at, f"{field!r} must be an int >= 0, got {v!r:.40}")
+            rows = rec.get("rows")
+            if not isinstance(rows, list) or not rows:
+                bad(at, f"'rows' must be a non-empty list, got {rows!r:.40}")
+            for i, row in enumerate(rows):
+                if not isinstance(row, dict) or not isinstance(row.get("model"), str):
+                    bad(f"{at}['rows'][{i}]", "must be a mapping with a str 'model'")
+                for col in ("flip_to_target", "flip_from_target"):
+                    if not number(row.get(col), 0.0, 1.0):
+                        bad(f"{at}['rows'][{i}]", f"{col!r} must be a rate in 0..1 or null")
+                for col in ("paste_score_change", "remove_score_change"):
+                    if not number(row.get(col)):
+                        bad(f"{at}['rows'][{i}]", f"{col!r} must be a finite number or null")
+                for col in ("n_paste", "n_remove"):
+                    v = row.get(col)
+                    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                        bad(f"{at}['rows'][{i}]", f"{col!r} must be an int >= 0")
+                for col in ("flip_to_target_ci", "flip_from_target_ci"):
+                    ci = row.get(col)
+                    if ci is not None and not (isinstance(ci, list) and len(ci) == 2
+                                               and all(number(v, 0.0, 1.0) and v is not None
+                                                       for v in ci)):
+                        bad(f"{at}['rows'][{i}]", f"{col!r} must be [low, high] in 0..1 or null")
+    return value

@@ -34,11 +34,11 @@ import pandas as pd
 
 from ..errors import ImacsInputError
 
-__all__ = ["CHUNK", "IMAGENET_SOURCE", "NAMED_LABELS", "NAMED_SHARE", "SUGGESTING_EMBEDDERS",
-           "TOP_LABELS", "add_name_columns",
-           "can_suggest", "check_name", "check_note", "check_notes", "check_suggestions",
-           "check_text_model", "imagenet_top_classes", "label_shares", "representative_rows",
-           "suggestion_text", "text_similarity", "zero_shot_shares"]
+__all__ = ["CHUNK", "IMAGENET_SOURCE", "MAX_NAME", "MAX_NOTE", "NAMED_LABELS", "NAMED_SHARE",
+           "SUGGESTING_EMBEDDERS", "TOP_LABELS", "add_name_columns", "can_suggest", "check_name",
+           "check_note", "check_notes", "check_suggestions", "check_text_model",
+           "imagenet_top_classes", "label_shares", "representative_rows", "suggestion_text",
+           "text_similarity", "zero_shot_shares"]
 
 SUGGESTING_EMBEDDERS = ("efficientnet_lite0", "efficientnet_lite0_torch",
                         "efficientnet_lite0_keras")
@@ -56,6 +56,8 @@ CHUNK = 8192
 """Embedding rows per matrix product of :func:`imagenet_top_classes`."""
 MAX_NAME = 200
 """Longest user name of a cluster, in characters."""
+MAX_NOTE = 5000
+"""Longest user note on a cluster, in characters."""
 
 
 def can_suggest(embedder, dim: int | None = None) -> bool:
@@ -206,13 +208,15 @@ def check_note(note) -> str:
     Raises
     ------
     ImacsInputError
-        Naming ``note``: not a string.
+        Naming ``note``: not a string, or longer than :data:`MAX_NOTE` characters.
     """
     if note is None:
         return ""
     if not isinstance(note, str):
         raise ImacsInputError("note", f"must be a str (or None to clear it), got "
                               f"{type(note).__name__}")
+    if len(note) > MAX_NOTE:
+        raise ImacsInputError("note", f"is {len(note)} characters long; at most {MAX_NOTE}")
     return note
 
 
@@ -234,9 +238,12 @@ def check_notes(value, classes: Sequence[str]) -> dict:
         for key, rec in notes.items():
             if (not isinstance(key, str) or not isinstance(rec, Mapping)
                     or not isinstance(rec.get("note", ""), str)
-                    or not isinstance(rec.get("name"), str | None)):
-                raise ImacsInputError(arg, f"[{cls!r}][{key!r}] must be {{'name': str or None, "
-                                      f"'note': str}}, got {rec!r:.80}")
+                    or not isinstance(rec.get("name"), str | None)
+                    or len(rec.get("name") or "") > MAX_NAME
+                    or len(rec.get("note", "")) > MAX_NOTE):
+                raise ImacsInputError(arg, f"[{cls!r}][{key!r}] must be {{'name': str or None "
+                                      f"(at most {MAX_NAME} characters), 'note': str (at most "
+                                      f"{MAX_NOTE})}}, got {rec!r:.80}")
     return {str(c): {str(k): {"name": r.get("name"), "note": r.get("note", "")}
                      for k, r in n.items()} for c, n in value.items()}
 
@@ -334,7 +341,8 @@ def embed_crops(image_fn: Callable, crops: np.ndarray, d: int, batch_size: int =
 
 def representative_rows(segments: pd.DataFrame, n_clusters: int, n_crops: int) -> list:
     """Per cluster the rows (positions in ``segments``) of its ``n_crops`` segments closest to
-    its centre (``centroid_distance``; ties by row), the cluster's most representative crops.
+    its centre (``centroid_distance``; ties by row), the cluster's most representative crops; a
+    segment that several models sampled (one row each) counts once.
 
     Returns
     -------
@@ -345,6 +353,9 @@ def representative_rows(segments: pd.DataFrame, n_clusters: int, n_crops: int) -
     dist = (segments["centroid_distance"].to_numpy(np.float64)
             if "centroid_distance" in segments else np.zeros(len(cl)))
     dist = np.where(np.isfinite(dist), dist, np.inf)
+    if {"image_index", "segment_index"} <= set(segments.columns):  # a segment two models
+        dup = segments.duplicated(["image_index", "segment_index"]).to_numpy()  # sampled:
+        cl = np.where(dup, -1, cl)  # its crop once
     order = np.lexsort((np.arange(len(cl)), dist, cl))
     bounds = np.searchsorted(cl[order], np.arange(int(n_clusters) + 1))
     return [np.sort(order[lo:min(hi, lo + int(n_crops))])

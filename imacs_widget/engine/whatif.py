@@ -8,6 +8,7 @@ result's ``intervene`` method and ``interventions`` property (mixed into
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,7 +27,7 @@ __all__ = ["WhatIf", "intervene"]
 
 def intervene(result: ComparisonResult, cluster: int, models: dict | None = None, images=None,
               labels=None, n_images: int = 32, n_crops: int | None = None,
-              seed: int | None = None, progress: bool = True) -> pd.DataFrame:
+              seed: int | None = None, progress=True) -> pd.DataFrame:
     """The what-if test of one cluster of the active class: paste its segments, remove them.
 
     See :meth:`TrustChecks.intervene`, which documents the parameters and the returned table;
@@ -40,6 +41,10 @@ def intervene(result: ComparisonResult, cluster: int, models: dict | None = None
     from .progress import stage
     from .segmentation import segment_images
 
+    if "datasets" in result.params:  # compare_datasets: both sides are one model
+        raise ImacsInputError("result", "compares one model on two datasets "
+                              f"({', '.join(result.model_names.values())}); the what-if test "
+                              "compares models, so run it on a comparison of models")
     n_clusters = int(result.n_clusters)
     cluster = check_int(cluster, "cluster", 0, max(n_clusters - 1, 0))
     n_images = check_int(n_images, "n_images", 1, 10_000)
@@ -143,7 +148,7 @@ class WhatIf:
 
     def intervene(self, cluster: int, models: dict | None = None, images=None, labels=None,
                   n_images: int = 32, n_crops: int | None = None, seed: int | None = None,
-                  progress: bool = True) -> pd.DataFrame:
+                  progress=True) -> pd.DataFrame:
         """What-if test of a cluster of the active class: does each model *use* it?
 
         Attribution says where a model's score comes from; this test changes the images and
@@ -200,8 +205,9 @@ class WhatIf:
             Segments pasted (default :data:`~imacs_widget.engine.intervention.N_CROPS`).
         seed : int, optional
             Seeds which images, which crop goes where (default: the result's seed).
-        progress : bool
-            Show a progress bar.
+        progress : bool or callable
+            ``True``: a progress bar; ``False``: none; a callable ``report(done, total)`` is
+            called with the images scored so far instead (the widget shows them this way).
 
         Returns
         -------
@@ -235,4 +241,5 @@ class WhatIf:
         if not stored:
             return {}
         keys = cluster_keys(self.segments["cluster"].to_numpy(), self.n_clusters)
-        return {c: {**stored[k], "cluster": c} for c, k in enumerate(keys) if k in stored}
+        return {c: {**copy.deepcopy(stored[k]), "cluster": c}  # a copy: params stay as saved
+                for c, k in enumerate(keys) if k in stored}
