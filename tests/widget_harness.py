@@ -146,7 +146,7 @@ def guide_result(seed: int = 0, progress: bool = False):
     found = result.findings()
     top = int(found["cluster"].iloc[0]) if len(found) else int(result.clusters[0]["id"])
     result.rename_cluster(top, "watermark")
-    result.annotate_cluster(top, "B's shortcut: the corner watermark, not the shape.")
+    result.annotate_cluster(top, "B's shortcut: the 'IM' watermark, not the shape.")
     result.intervene(top, progress=progress)
     return result, top
 
