@@ -103,11 +103,12 @@ def _check_progress(seen: list[dict]) -> None:
         assert s["button"].startswith("running what-if test… "), s
         assert "How far the what-if test in the kernel is" in s["tip"], s
     assert seen[-1]["v"] is None, seen
-    # sent from inside the running command, not all at its end: the first state (before the
-    # models run) and the last (after them) reached the page apart, not in one burst (seen
-    # 144 ms apart for this notebook's 148 images)
+    # every state reached the page before the command's answer (asserted above), from 0 to
+    # the total. How far apart they arrive is not asserted: the server and the browser may
+    # deliver a running command's messages in one burst (seen 1 ms to 144 ms apart on one
+    # machine); tests/test_widget_progress.py checks in the kernel that the trait goes
+    # through its values while the test runs.
     assert len(states) >= 2 and states[-1]["v"] == f"{total}/{total}", seen
-    assert states[-1]["t"] - states[0]["t"] >= 20, seen
 
 
 @pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
