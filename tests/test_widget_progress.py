@@ -112,9 +112,10 @@ def test_progress_is_throttled(run, monkeypatch):
         elapsed = time.monotonic() - t0
         done, total = _check_run(values, f"what-if test, cluster {c}")
         assert done[-1] == total
+        # the states are >= 0.25 s apart by the reporter's clock, so however loaded the machine,
+        # no more than this many fit in the run (the observer's own timestamps lag each set by
+        # a variable delay, so the gaps between them are not asserted)
         assert len(done) <= 2 + elapsed / 0.25, (done, elapsed)
-        gaps = np.diff([tm for _, _, tm in values[:-2]])  # between the first and the last
-        assert np.all(gaps >= 0.25 - 0.02), gaps  # the observer times each set after it
     finally:
         w.close()
 
