@@ -32,12 +32,7 @@ class ClusterLabels:
 
     def _cluster_id(self, cluster) -> int:
         """``cluster`` checked: an int in ``0..n_clusters - 1`` (the current numbering)."""
-        if isinstance(cluster, bool) or not isinstance(cluster, int | np.integer):
-            raise ImacsInputError("cluster", f"must be a cluster id (an int in "
-                                  f"0..{self.n_clusters - 1}), got {type(cluster).__name__}")
-        if not 0 <= int(cluster) < self.n_clusters:
-            raise ImacsInputError("cluster", f"must be in 0..{self.n_clusters - 1}, got {cluster}")
-        return int(cluster)
+        return check_int(cluster, "cluster", 0, self.n_clusters - 1)
 
     def _set_note(self, cluster: int, **fields) -> None:
         cc = self._active

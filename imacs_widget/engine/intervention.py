@@ -211,6 +211,12 @@ def _rate(hit: np.ndarray, eligible: np.ndarray) -> tuple[float, list[float] | N
     return (k / n if n else float("nan")), wilson_interval(k, n), n
 
 
+def _mean_change(before: np.ndarray, after: np.ndarray) -> float:
+    """Mean of ``after - before`` (NaN for no image)."""
+    change = np.asarray(after, np.float64) - np.asarray(before, np.float64)
+    return float(change.mean()) if change.size else float("nan")
+
+
 def paste_effect(pred_before: np.ndarray, pred_after: np.ndarray, score_before: np.ndarray,
                  score_after: np.ndarray, target: int) -> dict:
     """What pasting did to one model's predictions on the other classes' images.
@@ -234,9 +240,8 @@ def paste_effect(pred_before: np.ndarray, pred_after: np.ndarray, score_before: 
     """
     pb, pa = np.asarray(pred_before), np.asarray(pred_after)
     rate, ci, n = _rate(pa == target, pb != target)
-    change = np.asarray(score_after, np.float64) - np.asarray(score_before, np.float64)
     return {"flip_to_target": rate, "flip_to_target_ci": ci, "n_paste": n,
-            "paste_score_change": float(change.mean()) if change.size else float("nan")}
+            "paste_score_change": _mean_change(score_before, score_after)}
 
 
 def remove_effect(pred_before: np.ndarray, pred_after: np.ndarray, score_before: np.ndarray,
@@ -263,9 +268,8 @@ def remove_effect(pred_before: np.ndarray, pred_after: np.ndarray, score_before:
     """
     pb, pa = np.asarray(pred_before), np.asarray(pred_after)
     rate, ci, n = _rate(pa != target, pb == target)
-    change = np.asarray(score_after, np.float64) - np.asarray(score_before, np.float64)
     return {"flip_from_target": rate, "flip_from_target_ci": ci, "n_remove": n,
-            "remove_score_change": float(change.mean()) if change.size else float("nan")}
+            "remove_score_change": _mean_change(score_before, score_after)}
 
 
 def json_row(row: dict) -> dict:

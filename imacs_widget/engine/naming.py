@@ -341,25 +341,20 @@ def embed_crops(image_fn: Callable, crops: np.ndarray, d: int, batch_size: int =
 
 def representative_rows(segments: pd.DataFrame, n_clusters: int, n_crops: int) -> list:
     """Per cluster the rows (positions in ``segments``) of its ``n_crops`` segments closest to
-    its centre (``centroid_distance``; ties by row), the cluster's most representative crops; a
-    segment that several models sampled (one row each) counts once.
+    its centre, the cluster's most representative crops: those of the what-if test
+    (:func:`~imacs_widget.engine.intervention.representative_rows`; a segment that several
+    models sampled counts once), in row order.
 
     Returns
     -------
     list of numpy.ndarray
         One sorted ``int64`` array per cluster (empty for an empty cluster).
     """
-    cl = segments["cluster"].to_numpy().astype(np.int64)
-    dist = (segments["centroid_distance"].to_numpy(np.float64)
-            if "centroid_distance" in segments else np.zeros(len(cl)))
-    dist = np.where(np.isfinite(dist), dist, np.inf)
-    if {"image_index", "segment_index"} <= set(segments.columns):  # a segment two models
-        dup = segments.duplicated(["image_index", "segment_index"]).to_numpy()  # sampled:
-        cl = np.where(dup, -1, cl)  # its crop once
-    order = np.lexsort((np.arange(len(cl)), dist, cl))
-    bounds = np.searchsorted(cl[order], np.arange(int(n_clusters) + 1))
-    return [np.sort(order[lo:min(hi, lo + int(n_crops))])
-            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    from .intervention import representative_rows as closest
+
+    held = set(np.unique(segments["cluster"].to_numpy()).tolist())
+    return [np.sort(closest(segments, c, n_crops)) if c in held else np.zeros(0, np.int64)
+            for c in range(int(n_clusters))]
 
 
 def zero_shot_shares(crop_features: list, vocabulary: Sequence[str], text_features: np.ndarray,
