@@ -53,21 +53,15 @@ def _targets(args, class_names) -> list:
 
 
 def _saved(run, args) -> int:
-    """Run ``run()`` with the engine's warnings on stderr, save its result to ``args.out``."""
-    import warnings
-
-    def show(message, category, filename, lineno, file=None, line=None):
-        print(f"imacs: warning: {message}", file=sys.stderr)
-
-    with warnings.catch_warnings():
-        warnings.showwarning = show
-        result = run()
-        if args.sanity_check:
-            result.sanity_check(progress=not args.quiet)
-        if args.class_pictures:
-            result.class_pictures(progress=not args.quiet)
-        if args.segment_map or args.report:
-            result.segment_map(args.segment_map or "auto")
+    """Run ``run()`` and save its result to ``args.out`` (the engine's warnings reach stderr as
+    ``imacs: warning: ...``, as in every command: :func:`imacs_widget.cli.main`)."""
+    result = run()
+    if args.sanity_check:
+        result.sanity_check(progress=not args.quiet)
+    if args.class_pictures:
+        result.class_pictures(progress=not args.quiet)
+    if args.segment_map or args.report:
+        result.segment_map(args.segment_map or "auto")
     out = result.save(args.out)
     if args.report:
         print(f"wrote {result.to_html(args.report)} (the static report, with the segment map)")
