@@ -53,6 +53,12 @@ def test_compare_folder_round_trip(saved, capsys):
     assert "wrote" in msg.out and "sorted order" in msg.err  # class names from the CSV, said so
     res = imacs.load(out)
     assert res.class_names == NAMES and res.target_class == "dog"
+    # it says what it found: the class, then the findings' lines, as findings_lines words them
+    from imacs_widget.engine.findings import findings_lines
+
+    lines = findings_lines(res.clusters, res.models, "dog", names=res.model_names,
+                           level=res.params.get("significance_level"))
+    assert "class 'dog':" in msg.out and all(f"  {line}" in msg.out for line in lines)
     assert res.model_names == {"A": "a", "B": "b"}
     assert res.params["k"] == 3 and res.params["seed"] == 1 and res.n_clusters == 3
     seg = res.segments
